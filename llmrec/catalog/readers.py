@@ -1,0 +1,263 @@
+"""Catalog (JSONL/CSV) and interaction-log (CSV) readers with row-level validation.
+
+A bad row never aborts the file: it is skipped and reported as ``file:line: field: message`` so a user can fix every
+problem in one pass. ``strict=True`` turns any problem into a ``CatalogError`` before anything is stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmrec.catalog.schema import CatalogItem, Interaction
+from llmrec.config import CatalogConfig
+from llmrec.errors import CatalogError
+
+_MEDIA_KEYS = {"image": "images", "images": "images", "audio": "audio"}
+_RESERVED = {"id", "title", "metadata", *_MEDIA_KEYS}
+# CSV cells can hold several media paths separated by these.
+_PATH_SEPARATORS = ("|", ";")
+
+
+@dataclass
+class ReadResult:
+    """Rows that passed validation, and every problem found in the others."""
+
+    items: list[CatalogItem] = field(default_factory=list)
+    interactions: list[Interaction] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def raise_if(self, strict: bool, what: str) -> None:
+        if strict and self.problems:
+            raise CatalogError(f"{what}: {len(self.problems)} invalid row(s); nothing was stored", self.problems)
+
+
+def _decoded_lines(path: Path, problems: list[str]) -> list[tuple[int, str]]:
+    """Lines of a file as (1-based line number, text); lines that are not UTF-8 are reported and dropped."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CatalogError(f"{path} does not exist") from None
+    except OSError as e:
+        raise CatalogError(f"{path}: cannot read: {e.strerror}") from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    lines: list[tuple[int, str]] = []
+    for number, chunk in enumerate(raw.split(b"\n"), start=1):
+        try:
+            lines.append((number, chunk.decode("utf-8").rstrip("\r")))
+        except UnicodeDecodeError as e:
+            problems.append(f"{path.name}:{number}: not valid UTF-8 (byte {e.start}); re-save the file as UTF-8")
+    return lines
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return ", ".join(_as_text(v) for v in value)
+    if value is None:
+        return ""
+    if isinstance(value, (dict,)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _media_paths(value: Any, base: Path, where: str, key: str) -> list[Path]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        parts = [value]
+        for sep in _PATH_SEPARATORS:
+            if sep in value:
+                parts = [p for p in value.split(sep)]
+                break
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        parts = value
+    else:
+        raise ValueError(f"{where}: {key}: must be a path or a list of paths")
+    paths = []
+    for p in (s.strip() for s in parts):
+        if not p:
+            continue
+        path = Path(p).expanduser()
+        paths.append(path if path.is_absolute() else (base / path))
+    return paths
+
+
+def _build_item(row: dict[str, Any], base: Path, where: str, config: CatalogConfig) -> CatalogItem:
+    """Validate one parsed row; raises ValueError with a ``where: field: message`` text."""
+    raw_id = row.get("id")
+    if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):
+        raise ValueError(f"{where}: id: missing (every item needs a non-empty id)")
+    if isinstance(raw_id, (dict, list, bool)) or (isinstance(raw_id, float) and not raw_id.is_integer()):
+        raise ValueError(f"{where}: id: must be a string or an integer, got {type(raw_id).__name__}")
+    item_id = str(int(raw_id) if isinstance(raw_id, float) else raw_id).strip()
+    if len(item_id) > 256:
+        raise ValueError(f"{where}: id: longer than 256 characters")
+    title = _as_text(row.get("title")).strip()
+    if not title:
+        raise ValueError(f"{where}: title: missing (every item needs a title)")
+    warnings: list[str] = []
+    fields: dict[str, str] = {}
+    for key, value in row.items():
+        if key in _RESERVED or key is None:
+            continue
+        text = _as_text(value).strip()
+        if not text:
+            continue
+        if len(text) > config.max_field_chars:
+            warnings.append(f"{key}: {len(text):,} characters truncated to {config.max_field_chars:,}")
+            text = text[: config.max_field_chars]
+        fields[str(key)] = text
+    if len(title) > 1000:
+        warnings.append(f"title: {len(title):,} characters truncated to 1,000")
+        title = title[:1000]
+    images: list[Path] = []
+    audio: list[Path] = []
+    for key, target in _MEDIA_KEYS.items():
+        if key in row:
+            paths = _media_paths(row[key], base, where, key)
+            (images if target == "images" else audio).extend(paths)
+    metadata = row.get("metadata") or {}
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except json.JSONDecodeError:
+            raise ValueError(f"{where}: metadata: not valid JSON") from None
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{where}: metadata: must be a JSON object")
+    return CatalogItem(id=item_id, title=title, fields=fields, images=images, audio=audio, metadata=metadata,
+                       warnings=warnings, source=where)
+
+
+def _jsonl_rows(path: Path, config: CatalogConfig, problems: list[str]):
+    for number, line in _decoded_lines(path, problems):
+        if not line.strip():
+            continue
+        where = f"{path.name}:{number}"
+        if len(line) > config.max_row_bytes:
+            problems.append(f"{where}: row is {len(line):,} bytes, over the {config.max_row_bytes:,} limit")
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            problems.append(f"{where}: not valid JSON ({e.msg} at column {e.colno})")
+            continue
+        if not isinstance(row, dict):
+            problems.append(f"{where}: each line must be a JSON object")
+            continue
+        yield where, row
+
+
+def _csv_rows(path: Path, config: CatalogConfig, problems: list[str]):
+    lines = _decoded_lines(path, problems)
+    text = "\n".join(line for _, line in lines)
+    numbers = [n for n, _ in lines]
+    csv.field_size_limit(max(config.max_row_bytes, 131072))
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None:
+        return
+    missing = {"id", "title"} - set(reader.fieldnames)
+    if missing:
+        raise CatalogError(f"{path.name}:1: header lacks required column(s) {', '.join(sorted(missing))}; "
+                           f"found {', '.join(reader.fieldnames)}")
+    try:
+        for row in reader:
+            # reader.line_num counts physical lines read so far; map back to the file's own numbering.
+            n = numbers[min(reader.line_num, len(numbers)) - 1]
+            if None in row:
+                problems.append(f"{path.name}:{n}: more cells than header columns")
+                continue
+            yield f"{path.name}:{n}", {k: v for k, v in row.items() if v is not None}
+    except csv.Error as e:
+        problems.append(f"{path.name}:{reader.line_num}: malformed CSV ({e}); rows after it were not read")
+
+
+def read_catalog(path: str | Path, config: CatalogConfig | None = None, strict: bool = False) -> ReadResult:
+    """Read a JSONL (``.jsonl``/``.ndjson``/``.json``) or CSV catalog. Duplicate ids keep the first row."""
+    path = Path(path)
+    config = config or CatalogConfig()
+    if not path.is_file():
+        raise CatalogError(f"catalog {path} does not exist or is not a file")
+    suffix = path.suffix.lower()
+    result = ReadResult()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        rows = _jsonl_rows(path, config, result.problems)
+    elif suffix in (".csv", ".tsv"):
+        rows = _csv_rows(path, config, result.problems)
+    else:
+        raise CatalogError(f"{path}: unknown catalog format {suffix!r}; use .jsonl or .csv")
+    seen: dict[str, str] = {}
+    base = path.parent.resolve()
+    for where, row in rows:
+        try:
+            item = _build_item(row, base, where, config)
+        except ValueError as e:
+            result.problems.append(str(e))
+            continue
+        if item.id in seen:
+            result.problems.append(f"{where}: id: duplicate id {item.id!r} (first seen at {seen[item.id]}); "
+                                   "row skipped")
+            continue
+        seen[item.id] = where
+        result.items.append(item)
+    result.raise_if(strict, f"catalog {path}")
+    if not result.items and not result.problems:
+        raise CatalogError(f"catalog {path} has no rows")
+    return result
+
+
+def read_interactions(path: str | Path, strict: bool = False) -> ReadResult:
+    """Read a CSV interaction log ``user_id,item_id,timestamp[,rating]``.
+
+    Timestamps may be numbers (epoch seconds) or ISO-8601 strings. ``row`` keeps file order for honest tie-breaking.
+    """
+    from datetime import datetime
+
+    path = Path(path)
+    result = ReadResult()
+    lines = _decoded_lines(path, result.problems)
+    text = "\n".join(line for _, line in lines)
+    numbers = [n for n, _ in lines]
+    reader = csv.DictReader(io.StringIO(text))
+    required = {"user_id", "item_id", "timestamp"}
+    if reader.fieldnames is None or not required <= set(reader.fieldnames):
+        raise CatalogError(f"{path.name}:1: header must contain user_id,item_id,timestamp[,rating]; "
+                           f"found {','.join(reader.fieldnames or [])}")
+    for index, row in enumerate(reader):
+        where = f"{path.name}:{numbers[min(reader.line_num, len(numbers)) - 1]}"
+        user, item, ts = ((row.get(k) or "").strip() for k in ("user_id", "item_id", "timestamp"))
+        if not user:
+            result.problems.append(f"{where}: user_id: missing")
+            continue
+        if not item:
+            result.problems.append(f"{where}: item_id: missing")
+            continue
+        try:
+            stamp = float(ts)
+        except ValueError:
+            try:
+                stamp = datetime.fromisoformat(ts).timestamp()
+            except ValueError:
+                result.problems.append(f"{where}: timestamp: {ts[:40]!r} is neither a number nor ISO-8601")
+                continue
+        if not math.isfinite(stamp):
+            result.problems.append(f"{where}: timestamp: must be finite")
+            continue
+        rating = None
+        raw_rating = (row.get("rating") or "").strip()
+        if raw_rating:
+            try:
+                rating = float(raw_rating)
+            except ValueError:
+                result.problems.append(f"{where}: rating: {raw_rating[:20]!r} is not a number")
+                continue
+        result.interactions.append(Interaction(user_id=user, item_id=item, timestamp=stamp, rating=rating, row=index))
+    result.raise_if(strict, f"interaction log {path}")
+    return result

@@ -1,0 +1,203 @@
+"""The ``llmrec`` command: one subcommand per user job. Library errors become one readable line and an exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from llmrec.errors import CatalogError, LLMRecError
+
+app = typer.Typer(
+    name="llmrec", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="LLM-centric multimodal recommender: ingest a catalog, ask in plain language, get ranked items with "
+         "grounded justifications.\n\nStart with `llmrec demo`, then `llmrec ask \"...\" --workspace demo-workspace`.")
+
+_state = {"debug": False}
+
+WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="workspace folder (created by ingest)",
+                                            envvar="LLMREC_WORKSPACE")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML config; default: <workspace>/llmrec.toml")]
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks on errors")] = False) -> None:
+    _state["debug"] = debug
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _progress(it, total, desc):
+    from tqdm import tqdm
+
+    return tqdm(it, total=total, desc=desc, unit="it", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+
+def _config(workspace: Path, config: Path | None):
+    from llmrec.config import LLMRecConfig
+    from llmrec.workspace import Workspace
+
+    if config is not None:
+        return LLMRecConfig.from_toml(config)
+    cfg = workspace / "llmrec.toml"
+    return LLMRecConfig.from_toml(cfg) if cfg.is_file() else Workspace(workspace, create=False).load_config() \
+        if workspace.exists() else LLMRecConfig()
+
+
+@app.command()
+def ingest(
+    catalog: Annotated[Path, typer.Argument(help="catalog .jsonl/.csv (id, title, text fields, image, audio, "
+                                                 "metadata) or a MovieLens folder")],
+    workspace: WorkspaceOpt = Path("workspace"),
+    interactions: Annotated[Optional[Path], typer.Option(help="CSV user_id,item_id,timestamp[,rating]")] = None,
+    posters: Annotated[Optional[Path], typer.Option(help="MovieLens posters folder (<movieId>.jpg)")] = None,
+    details: Annotated[Optional[Path], typer.Option(help="ML-100K details.json (plot, cast...)")] = None,
+    strict: Annotated[bool, typer.Option(help="refuse the whole file if any row is invalid")] = False,
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Turn a catalog into item cards and vectors. Incremental: unchanged items are skipped; safe to re-run after
+    Ctrl-C."""
+    from llmrec.ingest import ingest as run_ingest
+
+    report = run_ingest(catalog, workspace, interactions, _config(workspace, config), posters, details, strict,
+                        progress=_progress, log=lambda s: _err(f"note: {s}"))
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    typer.echo(f"workspace {report.workspace}: {report.items_read} items read — {report.items_new} new, "
+               f"{report.items_updated} updated, {report.items_unchanged} unchanged; {report.embedded} embedded; "
+               f"media: {report.media_described} described, {report.media_from_cache} from cache, "
+               f"{len(report.media_failed)} failed; interactions: {report.interactions_added} added "
+               f"({report.seconds:.1f} s)")
+    for title, rows in (("rejected rows", report.rows_rejected), ("media problems", report.media_failed),
+                        ("warnings", report.item_warnings)):
+        if rows:
+            typer.echo(f"{len(rows)} {title}:")
+            for r in rows[:20]:
+                typer.echo(f"  {r}")
+            if len(rows) > 20:
+                typer.echo(f"  … and {len(rows) - 20} more (see --json)")
+
+
+def _print_recommendation(rec) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{rec.query or '(no request text)'}" + (f" — user {rec.user_id}" if rec.user_id else ""),
+                  show_lines=True)
+    table.add_column("#", justify="right")
+    table.add_column("item")
+    table.add_column("score", justify="right")
+    table.add_column("why")
+    for it in rec.items:
+        why = it.justification + ("" if it.generated else " [card facts]")
+        if it.evidence:
+            why += f"\n[dim]evidence: {', '.join(it.evidence)}[/dim]"
+        table.add_row(str(it.rank), f"{it.title}\n[dim]{it.item_id}[/dim]", f"{it.score:.2f}", why)
+    console = Console()
+    console.print(table)
+    for n in rec.notices:
+        console.print(f"[yellow]note:[/yellow] {n}")
+    t = rec.timings
+    console.print(f"[dim]{rec.model}{' + ' + rec.adapter if rec.adapter else ''} via {rec.backend}; "
+                  f"retrieve {t.retrieve_s:.2f} s, rank {t.rank_s:.2f} s, justify {t.justify_s:.2f} s, "
+                  f"total {t.total_s:.2f} s; request {rec.request_id}[/dim]")
+
+
+@app.command()
+def ask(
+    query: Annotated[str, typer.Argument(help="what you want, in your words")] = "",
+    workspace: WorkspaceOpt = Path("workspace"),
+    user: Annotated[Optional[str], typer.Option("--user", help="a known user id from the interaction log")] = None,
+    history: Annotated[Optional[str], typer.Option(help="comma-separated item ids you liked, oldest first")] = None,
+    k: Annotated[int, typer.Option("--k", "-k", help="how many items")] = 5,
+    include_seen: Annotated[bool, typer.Option(help="allow items the user already interacted with")] = False,
+    backend: Annotated[Optional[str], typer.Option(help="ranker backend (transformers, vllm)")] = None,
+    adapter: Annotated[Optional[str], typer.Option(help="LoRA adapter name or folder")] = None,
+    no_justify: Annotated[bool, typer.Option("--no-justify", help="skip generated justifications")] = False,
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Recommend items for a request, anonymously or as a known user."""
+    from llmrec.recommender import Recommender
+
+    cfg = _config(workspace, config)
+    if backend:
+        cfg.ranker.backend = backend
+    if adapter:
+        cfg.ranker.adapter = adapter
+    if no_justify:
+        cfg.justification.enabled = False
+    hist = [h.strip() for h in history.split(",") if h.strip()] if history else None
+    rec = Recommender(workspace, cfg).ask(query, user_id=user, history=hist, k=k, include_seen=include_seen)
+    if as_json:
+        typer.echo(rec.model_dump_json(indent=2))
+    else:
+        _print_recommendation(rec)
+
+
+@app.command()
+def demo(
+    workspace: WorkspaceOpt = Path("demo-workspace"),
+    as_json: Annotated[bool, typer.Option("--json", help="print the three answers as JSON")] = False,
+) -> None:
+    """Build a demo catalog (films, podcasts, albums with drawn images and spoken audio), ingest it, and answer three
+    requests: anonymous, as a user with history, and one that only the image/audio content can answer."""
+    from llmrec.demo import run_demo
+
+    recs = run_demo(workspace, progress=_progress, log=lambda s: _err(s))
+    if as_json:
+        typer.echo(json.dumps([{"why": why, **rec.model_dump(mode="json")} for why, rec in recs], indent=2))
+        return
+    for why, rec in recs:
+        typer.echo(f"\n== {why}")
+        _print_recommendation(rec)
+    typer.echo(f"\nNext: llmrec ask \"your request\" --workspace {workspace}  (add --user u01 for a known user)")
+
+
+def main() -> None:
+    """Console entry point: run the app, mapping llmrec errors to one line and their exit code."""
+    try:
+        app(standalone_mode=False)
+    except LLMRecError as e:
+        if _state["debug"]:
+            raise
+        _err(f"error: {e}")
+        if isinstance(e, CatalogError):
+            for p in e.problems[:50]:
+                _err(f"  {p}")
+            if len(e.problems) > 50:
+                _err(f"  … and {len(e.problems) - 50} more")
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        _err("interrupted; everything committed so far is kept — re-run to continue")
+        sys.exit(130)
+    except Exception as e:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(130)
+        if isinstance(e, click.exceptions.Exit):
+            sys.exit(e.exit_code)
+        if _state["debug"]:
+            raise
+        _err(f"unexpected error: {type(e).__name__}: {e} (re-run with --debug for the traceback)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

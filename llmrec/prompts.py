@@ -1,0 +1,95 @@
+"""Prompts are data: Jinja2 templates in ``prompts/``, rendered here and nowhere else.
+
+Every rendering carries the template's name and sha256 so each recommendation records exactly which prompt text
+produced it. Catalog text passes through ``clean`` before it reaches a prompt: control characters removed, whitespace
+collapsed, the ``<<< >>>`` delimiters neutralised, so item text cannot break out of its quoted slot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from llmrec.errors import ConfigError
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_SPACE = re.compile(r"[ \t\r\f\v]+")
+
+
+def prompts_dir() -> Path:
+    """Installed wheels carry ``llmrec/_prompts``; a source checkout uses the top-level ``prompts/``."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_prompts", here.parent / "prompts"):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError("prompt templates not found (expected llmrec/_prompts or prompts/ beside the package)")
+
+
+def clean(text: object, multiline: bool = False, limit: int = 4000) -> str:
+    """Make catalog or user text safe to quote inside a prompt."""
+    s = _CONTROL.sub(" ", str(text))
+    s = s.replace("<<<", "«").replace(">>>", "»")
+    if multiline:
+        s = "\n".join(_SPACE.sub(" ", line).strip() for line in s.split("\n") if line.strip())
+    else:
+        s = _SPACE.sub(" ", s.replace("\n", " ")).strip()
+    return s if len(s) <= limit else s[: limit - 1].rstrip() + "…"
+
+
+def _fieldname(name: object) -> str:
+    s = re.sub(r"[_\s]+", " ", str(name)).strip()
+    return s[:1].upper() + s[1:] if s else s
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    """A prompt's text plus what produced it."""
+
+    text: str
+    template: str
+    template_sha256: str
+
+
+class PromptLibrary:
+    """Loads and renders the templates of one prompts folder."""
+
+    def __init__(self, directory: Path | None = None, chat: Callable[[list[dict]], str] | None = None):
+        import jinja2
+
+        self.directory = Path(directory) if directory else prompts_dir()
+        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(self.directory)),
+                                      undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+        self.env.filters["clean"] = clean
+        self.env.filters["fieldname"] = _fieldname
+        self._chat = chat or plain_chat
+
+    def sha256(self, name: str) -> str:
+        return hashlib.sha256((self.directory / name).read_bytes()).hexdigest()
+
+    def render(self, name: str, **variables) -> RenderedPrompt:
+        import jinja2
+
+        try:
+            template = self.env.get_template(name)
+        except jinja2.TemplateNotFound:
+            raise ConfigError(f"prompt template {name!r} not found in {self.directory}") from None
+        text = template.render(chat=self._chat, **variables)
+        return RenderedPrompt(text=text, template=name, template_sha256=self.sha256(name))
+
+    def with_chat(self, chat: Callable[[list[dict]], str]) -> "PromptLibrary":
+        """The same templates rendered with a model's own chat format."""
+        return PromptLibrary(self.directory, chat)
+
+
+def plain_chat(messages: list[dict]) -> str:
+    """Chat formatting for models without a template (and for cards, which need none)."""
+    return "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant: "
+
+
+@lru_cache(maxsize=1)
+def default_library() -> PromptLibrary:
+    return PromptLibrary()

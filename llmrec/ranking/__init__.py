@@ -1,0 +1,1 @@
+"""LLM ranking: candidates become lettered options; one forward pass scores them all."""

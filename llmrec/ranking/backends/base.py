@@ -1,0 +1,48 @@
+"""The contract every LLM backend implements, and the registry that config picks backends from by name.
+
+Two operations are all the pipeline needs: the logprob of each option token at the position after a prompt (ranking
+in one forward pass), and short greedy-or-seeded completions (justifications).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from llmrec.config import RankerConfig
+from llmrec.errors import ConfigError
+
+
+class LLMBackend(Protocol):
+    name: str
+    model_id: str
+    adapter_id: str | None
+
+    def chat(self, messages: list[dict]) -> str:
+        """Format chat messages with the model's own template, ending where the assistant starts to speak."""
+
+    def option_logprobs(self, prompts: list[str], options: list[str]) -> list[list[float]]:
+        """For each prompt, the log-probability of each option string's first token as the next token."""
+
+    def complete(self, prompts: list[str], max_new_tokens: int, stop: str, seed: int | None = None) -> list[str]:
+        """Continue each prompt; greedy when ``seed`` is None, else sampled reproducibly. Text is cut at ``stop``."""
+
+
+_BACKENDS: dict[str, Callable[[RankerConfig, Path | None], LLMBackend]] = {}
+
+
+def register_backend(name: str):
+    def decorate(factory):
+        _BACKENDS[name] = factory
+        return factory
+    return decorate
+
+
+def open_backend(config: RankerConfig, adapter: Path | None = None, name: str | None = None) -> LLMBackend:
+    from llmrec.ranking import backends  # noqa: F401  (registers the built-in backends)
+
+    name = name or config.backend
+    if name not in _BACKENDS:
+        raise ConfigError(f"unknown ranker backend {name!r}; known: {', '.join(sorted(_BACKENDS))}")
+    return _BACKENDS[name](config, adapter)

@@ -1,0 +1,128 @@
+"""``Recommender``: the thin facade that wires workspace, retriever, ranker and justifier and delegates to them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from functools import cached_property
+from pathlib import Path
+
+from llmrec.config import LLMRecConfig
+from llmrec.errors import RequestError
+from llmrec.schema import MAX_QUERY_CHARS, AskRequest, RecommendedItem, Recommendation, Timings
+from llmrec.workspace import Workspace
+
+
+class Recommender:
+    """Ask for recommendations from one ingested workspace.
+
+    Components load lazily (the LLM on the first ``ask``), so constructing a Recommender is cheap.
+    """
+
+    def __init__(self, workspace: str | Path | Workspace, config: LLMRecConfig | None = None):
+        self.workspace = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+        self.config = config or self.workspace.load_config()
+
+    # ---- components ---------------------------------------------------------------------------------------------
+    @cached_property
+    def store(self):
+        from llmrec.retrieval.stores import open_store
+
+        return open_store(self.config.store, self.workspace.root)
+
+    @cached_property
+    def embedder(self):
+        from llmrec.retrieval.embedder import TextEmbedder
+
+        return TextEmbedder(self.config.embedding)
+
+    @cached_property
+    def retriever(self):
+        from llmrec.retrieval.retriever import TEXT_COLLECTION, CandidateRetriever
+
+        return CandidateRetriever(self.store.collection(TEXT_COLLECTION), self.embedder, self.config.retrieval)
+
+    @cached_property
+    def backend(self):
+        from llmrec.adapters import resolve_adapter
+        from llmrec.ranking.backends import open_backend
+
+        return open_backend(self.config.ranker, resolve_adapter(self.config.ranker.adapter))
+
+    @cached_property
+    def ranker(self):
+        from llmrec.prompts import default_library
+        from llmrec.ranking.ranker import LLMRanker
+
+        return LLMRanker(self.backend, default_library(), self.config.ranker)
+
+    @cached_property
+    def justifier(self):
+        from llmrec.explain.justifier import Justifier
+        from llmrec.prompts import default_library
+
+        return Justifier(self.backend, default_library(), self.config.justification)
+
+    # ---- the verb -----------------------------------------------------------------------------------------------
+    def ask(self, query: str = "", user_id: str | None = None, history: list[str] | None = None, k: int = 5,
+            include_seen: bool = False) -> Recommendation:
+        """Recommend ``k`` items for a request, optionally as a known user or with an explicit history."""
+        if len(query or "") > MAX_QUERY_CHARS:
+            raise RequestError(f"the request text is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+        return self.ask_request(AskRequest(query=query or "", user_id=user_id, history=history, k=k,
+                                           include_seen=include_seen))
+
+    def ask_request(self, request: AskRequest) -> Recommendation:
+        t0 = time.perf_counter()
+        notices: list[str] = []
+        query = request.query.strip()
+        if request.k < 1:
+            raise RequestError(f"k must be at least 1 (got {request.k})")
+        if request.user_id is not None and request.history:
+            raise RequestError("give either a user id or an explicit history, not both")
+        total = self.workspace.item_count()
+        if total == 0:
+            raise RequestError(f"workspace {self.workspace.root} has no items; run `llmrec ingest` first")
+
+        if request.user_id is not None:
+            history_ids = [i.item_id for i in self.workspace.history(request.user_id)]
+        else:
+            history_ids = list(request.history or [])
+        known = self.workspace.get_items(history_ids)
+        unknown = [h for h in history_ids if h not in known]
+        if request.history and unknown:
+            raise RequestError(f"history names item(s) not in the catalog: {', '.join(unknown[:10])}")
+        history_ids = [h for h in history_ids if h in known]
+        history = [known[h] for h in history_ids]
+        if not query and not history:
+            raise RequestError("the request is empty: type what you want, or give --user / --history")
+
+        exclude = set() if request.include_seen else set(history_ids)
+        available = total - len(exclude)
+        k = request.k
+        if k > available:
+            notices.append(f"k={k} is more than the {available} item(s) available; returning {max(available, 0)}")
+            k = max(available, 0)
+        n = min(max(self.config.retrieval.n_candidates, k), 52)
+
+        t_retrieve = time.perf_counter()
+        candidates = self.retriever.retrieve(query, history_ids, exclude, n) if k else []
+        stored = self.workspace.get_items([c.id for c in candidates])
+        cand_items = [stored[c.id] for c in candidates if c.id in stored]
+        t_rank = time.perf_counter()
+        result = self.ranker.rank(query, history, cand_items)
+        top_ids = result.ranked[:k]
+        t_justify = time.perf_counter()
+        top = [stored[i] for i in top_ids]
+        justifications = self.justifier.justify(query, top, cand_items, history, seed=self.config.ranker.seed)
+        t_end = time.perf_counter()
+
+        items = [RecommendedItem(item_id=it.id, title=it.title, rank=r + 1, score=round(result.scores[it.id], 4),
+                                 justification=j.justification, evidence=j.evidence, generated=j.generated)
+                 for r, (it, j) in enumerate(zip(top, justifications))]
+        return Recommendation(
+            request_id=uuid.uuid4().hex, query=query, user_id=request.user_id, items=items,
+            model=self.backend.model_id, adapter=self.backend.adapter_id, backend=self.backend.name,
+            candidates=[item_id for _, item_id in result.shown], notices=notices,
+            timings=Timings(retrieve_s=round(t_rank - t_retrieve, 4), rank_s=round(t_justify - t_rank, 4),
+                            justify_s=round(t_end - t_justify, 4), total_s=round(t_end - t0, 4)))

@@ -1,0 +1,96 @@
+"""Catalog and interaction-log reading: every bad row is named by file, line and field; good rows survive."""
+
+import json
+
+import pytest
+
+from llmrec.catalog.readers import read_catalog, read_interactions
+from llmrec.config import CatalogConfig
+from llmrec.errors import CatalogError
+
+
+def write_jsonl(path, rows):
+    path.write_bytes(b"\n".join(r if isinstance(r, bytes) else json.dumps(r).encode() for r in rows) + b"\n")
+    return path
+
+
+def test_jsonl_rows_become_items_with_fields_and_media_resolved_against_the_catalog(tmp_path):
+    cat = write_jsonl(tmp_path / "c.jsonl", [
+        {"id": 1, "title": "Alpha", "genres": ["drama", "war"], "image": "img/a.png", "audio": ["a.wav", "b.wav"],
+         "metadata": {"year": 1999}},
+    ])
+    item = read_catalog(cat).items[0]
+    assert item.id == "1" and item.title == "Alpha"
+    assert item.fields == {"genres": "drama, war"}
+    assert item.images == [tmp_path / "img" / "a.png"]
+    assert [p.name for p in item.audio] == ["a.wav", "b.wav"]
+    assert item.metadata == {"year": 1999}
+
+
+def test_non_utf8_line_is_reported_with_its_line_number_and_other_rows_are_kept(tmp_path):
+    cat = write_jsonl(tmp_path / "c.jsonl", [{"id": "a", "title": "A"}, b'{"id": "b", "title": "caf\xe9"}',
+                                             {"id": "c", "title": "C"}])
+    result = read_catalog(cat)
+    assert [i.id for i in result.items] == ["a", "c"]
+    assert len(result.problems) == 1 and result.problems[0].startswith("c.jsonl:2: not valid UTF-8")
+
+
+def test_missing_id_and_missing_title_name_the_field(tmp_path):
+    cat = write_jsonl(tmp_path / "c.jsonl", [{"title": "No id"}, {"id": "x"}, {"id": "", "title": "Blank"}])
+    problems = read_catalog(cat).problems
+    assert problems[0].startswith("c.jsonl:1: id: missing")
+    assert problems[1].startswith("c.jsonl:2: title: missing")
+    assert problems[2].startswith("c.jsonl:3: id: missing")
+
+
+def test_duplicate_id_keeps_the_first_row_and_points_at_both_lines(tmp_path):
+    cat = write_jsonl(tmp_path / "c.jsonl", [{"id": "a", "title": "First"}, {"id": "a", "title": "Second"}])
+    result = read_catalog(cat)
+    assert [i.title for i in result.items] == ["First"]
+    assert "c.jsonl:2: id: duplicate id 'a' (first seen at c.jsonl:1)" in result.problems[0]
+
+
+def test_a_10mb_description_is_truncated_with_a_warning_not_rejected(tmp_path):
+    cat = write_jsonl(tmp_path / "c.jsonl", [{"id": "big", "title": "Big", "description": "x" * 10_000_000}])
+    item = read_catalog(cat, CatalogConfig(max_field_chars=20_000)).items[0]
+    assert len(item.fields["description"]) == 20_000
+    assert "description: 10,000,000 characters truncated to 20,000" in item.warnings[0]
+
+
+def test_strict_mode_refuses_the_file_and_lists_every_problem(tmp_path):
+    cat = write_jsonl(tmp_path / "c.jsonl", [{"id": "a"}, b"not json", {"id": "b", "title": "ok"}])
+    with pytest.raises(CatalogError) as err:
+        read_catalog(cat, strict=True)
+    assert len(err.value.problems) == 2
+    assert "nothing was stored" in str(err.value)
+
+
+def test_csv_catalog_with_several_media_paths_in_one_cell(tmp_path):
+    (tmp_path / "c.csv").write_text("id,title,genres,image\n7,Seven,thriller,a.png|b.png\n,Nameless,,\n")
+    result = read_catalog(tmp_path / "c.csv")
+    assert [p.name for p in result.items[0].images] == ["a.png", "b.png"]
+    assert result.problems == ["c.csv:3: id: missing (every item needs a non-empty id)"]
+
+
+def test_csv_without_required_columns_is_a_clear_error(tmp_path):
+    (tmp_path / "c.csv").write_text("name,genre\nx,y\n")
+    with pytest.raises(CatalogError, match="header lacks required column"):
+        read_catalog(tmp_path / "c.csv")
+
+
+def test_unknown_format_and_missing_file_are_clear_errors(tmp_path):
+    with pytest.raises(CatalogError, match="does not exist"):
+        read_catalog(tmp_path / "nope.jsonl")
+    (tmp_path / "c.xml").write_text("<x/>")
+    with pytest.raises(CatalogError, match="unknown catalog format"):
+        read_catalog(tmp_path / "c.xml")
+
+
+def test_interactions_accept_epoch_and_iso_timestamps_and_report_bad_rows(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("user_id,item_id,timestamp,rating\nu1,a,100,4\nu1,b,2024-01-02T03:04:05,\nu2,c,yesterday,3\n"
+                   ",d,5,1\n")
+    result = read_interactions(log)
+    assert [(i.user_id, i.item_id, i.rating) for i in result.interactions] == [("u1", "a", 4.0), ("u1", "b", None)]
+    assert result.problems == ["log.csv:4: timestamp: 'yesterday' is neither a number nor ISO-8601",
+                               "log.csv:5: user_id: missing"]
