@@ -81,8 +81,8 @@ class Workspace:
         elif not self.root.is_dir():
             raise WorkspaceError(f"workspace {self.root} is not a folder")
         self._local = threading.local()
+        self.connect().db.executescript(_SCHEMA)  # executescript manages its own transaction
         with self.connect() as db:
-            db.executescript(_SCHEMA)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         version = int(self.get_meta("schema_version") or SCHEMA_VERSION)
         if version != SCHEMA_VERSION:

@@ -24,8 +24,8 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from operator import methodcaller
 from dataclasses import dataclass, field
+from operator import methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -450,9 +450,9 @@ def _attach_posters(movies: list[_Movie], posters: Path, poster_id: Callable[[_M
         raise CatalogError(f"posters folder {posters} does not exist or is not a folder")
     available = {p.name for p in posters.iterdir()}  # one listing instead of a stat per movie
     for movie in movies:
-        name = f"{poster_id(movie)}.jpg"
-        if name in available:
-            movie.images.append(posters / name)
+        movie_poster = poster_id(movie)
+        if movie_poster is not None and f"{movie_poster}.jpg" in available:
+            movie.images.append(posters / f"{movie_poster}.jpg")
 
 
 def _ml100k_poster_ids(movies: list[_Movie], ml1m: Path) -> Callable[[_Movie], str | None] | None:

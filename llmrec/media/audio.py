@@ -35,6 +35,8 @@ LOUD_ABOVE_DBFS = -14.0
 # Timbre words, from the median spectral centroid.
 DARK_BELOW_HZ = 1000.0
 BRIGHT_ABOVE_HZ = 3000.0
+# Shorter sounds (a click, a blip) get facts but no speech/music/tone/noise label: too little to judge.
+MIN_SECONDS_TO_CLASSIFY = 0.5
 # Rhythm needs a few bars to be measured at all.
 MIN_SECONDS_FOR_RHYTHM = 4.0
 # Pulse clarity (onset autocorrelation at the best beat period, 50-200 bpm) above which a sound counts as music.
@@ -151,7 +153,10 @@ def describe_sound(samples: np.ndarray, duration_s: float, has_words: bool | Non
     """
     features = _measure(samples)
     description = SoundDescription(facts=[f"duration {_format_duration(duration_s)}"])
-    kind_tags = _classify(features, has_words)
+    if duration_s >= MIN_SECONDS_TO_CLASSIFY:
+        kind_tags = _classify(features, has_words)
+    else:
+        kind_tags = ["speech"] if has_words else []
     description.tags.extend(kind_tags)
     description.facts.extend(_KIND_FACTS[tag] for tag in kind_tags)
     if "music" in kind_tags and features.tempo_bpm:
@@ -161,6 +166,11 @@ def describe_sound(samples: np.ndarray, duration_s: float, has_words: bool | Non
     if timbre:
         description.facts.append(timbre)
     return description
+
+
+def describe_silence(duration_s: float) -> SoundDescription:
+    """Silence is described, not treated as an error: it is a valid recording that says nothing."""
+    return SoundDescription(facts=[f"duration {_format_duration(duration_s)}", "silent"], tags=["silence"])
 
 
 _KIND_FACTS = {"speech": "spoken word", "music": "music", "tone": "steady tone", "noise": "noise"}
@@ -191,13 +201,13 @@ def _measure(samples: np.ndarray) -> _Features:
 
     padded = np.pad(samples, (0, max(0, N_FFT - len(samples))))
     levels = frame_levels_dbfs(padded)
-    power = np.abs(librosa.stft(padded, n_fft=N_FFT, hop_length=HOP, center=False)) ** 2  # (1 + N_FFT/2, F)
-    n = min(power.shape[1], len(levels))
-    levels, power = levels[:n], power[:, :n]
+    magnitude = np.abs(librosa.stft(padded, n_fft=N_FFT, hop_length=HOP, center=False))  # (1 + N_FFT/2, F)
+    n = min(magnitude.shape[1], len(levels))
+    levels, magnitude = levels[:n], magnitude[:, :n]
     active = (levels > levels.max() - ACTIVE_RANGE_DB) & (levels > SILENCE_DBFS)
     rms = 10.0 ** (levels[active] / 20.0)
-    flatness = librosa.feature.spectral_flatness(S=power, power=2.0)[0][active]
-    centroid = librosa.feature.spectral_centroid(S=np.sqrt(power), sr=SAMPLE_RATE, n_fft=N_FFT)[0][active]
+    flatness = librosa.feature.spectral_flatness(S=magnitude, power=2.0)[0][active]
+    centroid = librosa.feature.spectral_centroid(S=magnitude, sr=SAMPLE_RATE, n_fft=N_FFT)[0][active]
     zcr = librosa.feature.zero_crossing_rate(padded, frame_length=N_FFT, hop_length=HOP, center=False)[0][:n]
     zcr = zcr[active]
     pulse, tempo = _rhythm(samples) if len(samples) >= MIN_SECONDS_FOR_RHYTHM * SAMPLE_RATE else (0.0, None)
@@ -212,7 +222,7 @@ def _measure(samples: np.ndarray) -> _Features:
     )
 
 
-def _rhythm(samples: np.ndarray) -> tuple[float, float]:
+def _rhythm(samples: np.ndarray) -> tuple[float, float | None]:
     """(pulse clarity 0..1, tempo in bpm) from the onset-strength envelope.
 
     Uses librosa's autocorrelation tempo estimate rather than ``beat_track``: same estimate for a global tempo,
@@ -226,7 +236,7 @@ def _rhythm(samples: np.ndarray) -> tuple[float, float]:
     frames_per_s = SAMPLE_RATE / HOP
     shortest, longest = int(frames_per_s * 60 / 200), int(frames_per_s * 60 / 50)  # beat periods of 200..50 bpm
     if autocorr[0] <= 0 or len(autocorr) <= longest:
-        return 0.0, float("nan")
+        return 0.0, None
     pulse = float(np.clip(autocorr[shortest : longest + 1].max() / autocorr[0], 0.0, 1.0))
     tempo = float(librosa.feature.tempo(onset_envelope=onsets, sr=SAMPLE_RATE, hop_length=HOP)[0])
     return pulse, tempo

@@ -1,0 +1,186 @@
+"""Evaluation protocols: the LlamaRec full-ranking protocol and the sampled-20 protocol.
+
+Every model is evaluated through the same code path: ``score = user_vectors(...) @ item_vectors().T``. That is
+exactly what a vector store computes with the user vector as the query and item vectors as keys, so the numbers
+measured here are the numbers retrieval gets (no model-specific scoring shortcut can sneak in).
+
+**LlamaRec protocol** (LlamaRec, Table 1): all ratings are implicit feedback; 5-core filtering; per-user order by
+(timestamp, tie key); leave-one-out. One model is trained on the sequences without their last two items, selected
+on validation (input: training sequence, target: second-last item) and tested with the validation item appended to
+the input (target: last item). Scores cover every item; the items of the input history are masked out.
+
+**Sampled-20** (LLMRank style): the target plus 19 negatives drawn uniformly, seeded, from items the user never
+interacted with; metrics N@1/5/10 over those 20. A random ranker scores N@10 ~ 0.227.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+from llmrec.catalog.schema import Interaction
+from llmrec.evaluation.metrics import ranking_metrics, recall_curve, target_ranks
+from llmrec.evaluation.splits import (TieBreak, count_stats, k_core, leave_one_out, llamarec_item_order,
+                                      natural_item_key, user_sequences)
+
+Stage = Literal["valid", "test"]
+
+
+class CollaborativeModel(Protocol):
+    """What the harness (and the vector store) needs from a collaborative model.
+
+    ``users`` are row indices into the training sequences the model was fitted on; history-based models ignore them,
+    transductive ones (BPR) need them.
+    """
+
+    def user_vectors(self, histories: Sequence[Sequence[int]],
+                     users: Sequence[int] | None = None) -> np.ndarray: ...  # (U, D)
+
+    def item_vectors(self) -> np.ndarray: ...  # (I, D)
+
+
+@dataclass
+class SequenceDataset:
+    """Integer-coded leave-one-out data; item ``i`` is ``item_ids[i]``, user row ``u`` is ``user_ids[u]``.
+
+    ``train[u]`` is user u's sequence without its last two items. ``eval_rows`` are the rows that have validation and
+    test targets (all of them after 5-core filtering); ``valid[j]``/``test[j]`` belong to row ``eval_rows[j]``.
+    """
+
+    item_ids: list[str]
+    user_ids: list[str]
+    train: list[list[int]]
+    eval_rows: np.ndarray  # (E,) int64
+    valid: np.ndarray  # (E,) int64
+    test: np.ndarray  # (E,) int64
+    stats: dict[str, int] = field(default_factory=dict)
+    tie_break: str = "row"
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def inputs(self, stage: Stage) -> tuple[list[list[int]], np.ndarray]:
+        """(histories, targets) for a stage: validation sees the training sequence, test also the validation item."""
+        if stage == "valid":
+            return [self.train[u] for u in self.eval_rows], self.valid
+        if stage == "test":
+            return [self.train[u] + [int(v)] for u, v in zip(self.eval_rows, self.valid)], self.test
+        raise ValueError(f"stage must be 'valid' or 'test', got {stage!r}")
+
+    def fingerprint(self) -> str:
+        """sha256 (first 16 hex digits) of the vocabulary, sequences and targets: which data a model saw."""
+        blob = json.dumps([self.item_ids, self.user_ids, self.train, self.valid.tolist(), self.test.tolist()])
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def build_dataset(interactions: Sequence[Interaction], tie_break: TieBreak = "row", min_user: int = 5,
+                  min_item: int = 5, llamarec_ties: bool = True) -> SequenceDataset:
+    """k-core filter, order, split leave-one-out and integer-code an interaction log.
+
+    Args:
+        tie_break: ``"item"`` (LlamaRec's order) or ``"row"`` (file order, honest); see ``llmrec.evaluation.splits``.
+        llamarec_ties: with ``tie_break="item"``, order ties by LlamaRec's dense item index (its ``set`` order)
+            rather than numerically; needed to reproduce its splits exactly.
+    Items are coded in ``natural_item_key`` order, so codes do not depend on the tie rule.
+    """
+    kept = k_core(interactions, min_user=min_user, min_item=min_item)
+    if not kept:
+        raise ValueError(f"no interactions survive {min_user}/{min_item}-core filtering")
+    order = llamarec_item_order(kept) if tie_break == "item" and llamarec_ties else None
+    split = leave_one_out(user_sequences(kept, tie_break=tie_break, item_order=order))
+    item_ids = sorted({r.item_id for r in kept}, key=natural_item_key)
+    code = {item: i for i, item in enumerate(item_ids)}
+    user_ids = list(split.train)
+    row_of = {user: u for u, user in enumerate(user_ids)}
+    return SequenceDataset(
+        item_ids=item_ids,
+        user_ids=user_ids,
+        train=[[code[i] for i in split.train[user]] for user in user_ids],
+        eval_rows=np.array([row_of[user] for user in split.users], dtype=np.int64),
+        valid=np.array([code[split.valid[user]] for user in split.users], dtype=np.int64),
+        test=np.array([code[split.test[user]] for user in split.users], dtype=np.int64),
+        stats=count_stats(kept),
+        tie_break=tie_break,
+    )
+
+
+def masked_scores(model: CollaborativeModel, histories: Sequence[Sequence[int]],
+                  users: Sequence[int] | None = None) -> np.ndarray:
+    """(U, I) dot-product scores with each user's history items set to -inf (never recommend what was seen)."""
+    scores = model.user_vectors(histories, users) @ model.item_vectors().T  # (U, D) @ (D, I) -> (U, I)
+    scores = np.asarray(scores, dtype=np.float64)
+    rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
+    cols = np.fromiter((i for h in histories for i in h), dtype=np.int64, count=len(rows))
+    scores[rows, cols] = -np.inf
+    return scores
+
+
+def full_ranking_ranks(model: CollaborativeModel, histories: Sequence[Sequence[int]], targets: np.ndarray,
+                       users: Sequence[int] | None = None, batch_size: int = 512) -> np.ndarray:
+    """(U,) pessimistic 0-based rank of each target among all items, history masked; computed in user batches."""
+    ranks = []
+    for start in range(0, len(histories), batch_size):
+        stop = start + batch_size
+        batch_users = None if users is None else users[start:stop]
+        scores = masked_scores(model, histories[start:stop], batch_users)  # (B, I)
+        ranks.append(target_ranks(scores, targets[start:stop]))
+    return np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class RankingResult:
+    """Per-user ranks and the metrics derived from them."""
+
+    ranks: np.ndarray  # (U,) 0-based, pessimistic ties
+    metrics: dict[str, float]
+    curve: list[float]  # Recall@k for k = 1..len(curve)
+
+
+def evaluate_full_ranking(model: CollaborativeModel, data: SequenceDataset, stage: Stage = "test",
+                          ks: Sequence[int] = (5, 10, 20, 50), curve_k: int = 50) -> RankingResult:
+    """LlamaRec protocol: rank each user's target among all items with the input history masked."""
+    histories, targets = data.inputs(stage)
+    ranks = full_ranking_ranks(model, histories, targets, users=data.eval_rows.tolist())
+    return RankingResult(ranks=ranks, metrics=ranking_metrics(ranks, ks), curve=recall_curve(ranks, curve_k).tolist())
+
+
+def sample_candidates(data: SequenceDataset, stage: Stage = "test", negatives: int = 19,
+                      seed: int = 0) -> np.ndarray:
+    """(U, 1 + negatives) candidate item codes per evaluated user: the target first, then sampled negatives.
+
+    Negatives are drawn uniformly without replacement from items absent from the user's whole sequence (training,
+    validation and test items), with a ``numpy`` generator seeded by ``seed``, so every model sees the same sets.
+    Callers that show candidates to an LLM must shuffle them; scoring by rank does not need it.
+    """
+    histories, targets = data.inputs(stage)
+    rng = np.random.default_rng(seed)
+    out = np.empty((len(targets), 1 + negatives), dtype=np.int64)
+    for j, (history, target) in enumerate(zip(histories, targets)):
+        seen = np.zeros(data.n_items, dtype=bool)
+        seen[history] = True
+        seen[data.valid[j]] = seen[data.test[j]] = True
+        pool = np.flatnonzero(~seen)
+        if len(pool) < negatives:
+            raise ValueError(f"user {data.user_ids[data.eval_rows[j]]} has only {len(pool)} unseen items; "
+                             f"cannot sample {negatives} negatives")
+        out[j, 0] = target
+        out[j, 1:] = rng.choice(pool, size=negatives, replace=False)
+    return out
+
+
+def evaluate_sampled(model: CollaborativeModel, data: SequenceDataset, stage: Stage = "test", negatives: int = 19,
+                     seed: int = 0, ks: Sequence[int] = (1, 5, 10)) -> RankingResult:
+    """Sampled-20 protocol: rank the target among itself and ``negatives`` sampled unseen items."""
+    histories, _ = data.inputs(stage)
+    candidates = sample_candidates(data, stage, negatives, seed)  # (U, C), column 0 = target
+    scores = model.user_vectors(histories, data.eval_rows.tolist()) @ model.item_vectors().T  # (U, I)
+    picked = np.take_along_axis(np.asarray(scores, dtype=np.float64), candidates, axis=1)  # (U, C)
+    ranks = target_ranks(picked, np.zeros(len(candidates), dtype=np.int64))
+    return RankingResult(ranks=ranks, metrics=ranking_metrics(ranks, ks),
+                         curve=recall_curve(ranks, candidates.shape[1]).tolist())

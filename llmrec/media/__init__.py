@@ -1,0 +1,9 @@
+"""Media -> text: images and audio become facts, OCR text or transcripts, tags and captions for item cards.
+
+Importing this package is cheap: torch, open_clip, transformers, faster-whisper, librosa and RapidOCR are imported
+only when a describer first needs them.
+"""
+
+from llmrec.media.describer import MEDIA_VERSION, MediaDescriber, MediaText, file_sha256
+
+__all__ = ["MEDIA_VERSION", "MediaDescriber", "MediaText", "file_sha256"]

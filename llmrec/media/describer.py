@@ -1,0 +1,268 @@
+"""One entry point for media -> text: ``MediaDescriber`` turns an image or audio file into a ``MediaText``.
+
+Contract with the ingest stage: a bad file never raises, it comes back with ``error`` set so the batch goes on and
+the failure is recorded; a model that is configured but missing raises ``ModelNotFoundError`` on first use,
+because that is a configuration problem the user must fix once, not a per-file one. Models load lazily, once per
+describer, so building a describer is free and a catalog without images never loads an image model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from llmrec.config import MediaConfig
+from llmrec.errors import LLMRecError, MediaError
+from llmrec.media import audio as audio_mod
+from llmrec.media.captioner import ImageCaptioner, TransformersCaptioner
+from llmrec.media.clip_tags import ClipTagger
+from llmrec.media.image import load_image, visual_facts
+from llmrec.media.ocr import ImageTextReader
+
+# Bump whenever code in llmrec.media changes what a given file turns into (new facts, new thresholds, new
+# cleaning): it is part of every signature, so cached MediaText from older code is recomputed, never reused.
+MEDIA_VERSION = "1"
+
+_HASH_CHUNK = 1 << 20
+T = TypeVar("T")
+
+
+class MediaText(BaseModel):
+    """What one media file says in words. JSON-serialisable; the caller caches it under (sha256, signature)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["image", "audio"]
+    sha256: str  # of the file's bytes; "" when the file could not be read at all
+    facts: list[str] = []  # short factual phrases: "portrait 185x278 px", "dark image", "duration 4.2 s", "quiet"
+    text: str | None = None  # OCR text (image) or transcript (audio), cleaned; None when nothing was found
+    tags: list[str] = []  # zero-shot labels (image) or coarse audio labels: "speech", "music", "silence", ...
+    caption: str | None = None  # captioner output (image)
+    error: str | None = None  # why the file could not be processed; then the other fields are empty
+    notices: list[str] = []  # steps skipped or failed for this file, e.g. "open_clip tags skipped: ..."
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks (media files can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class MediaDescriber:
+    """Describes images and audio as ``MediaText`` according to a ``MediaConfig``."""
+
+    def __init__(self, config: MediaConfig):
+        self.config = config
+        self._lock = threading.Lock()
+        self._ocr: ImageTextReader | None = None
+        self._clip: ClipTagger | None = None
+        self._captioner: ImageCaptioner | None = None
+        self._transcriber: audio_mod.SpeechTranscriber | None = None
+
+    # ------------------------------------------------------------------------------------------------- signature
+
+    def signature(self, kind: str) -> str:
+        """Short string that changes whenever anything that shapes the output for ``kind`` changes.
+
+        It covers the enabled steps and their settings, the model folders (path plus name, size and mtime of
+        their files, so replacing weights in place counts), the versions of the libraries doing the work and
+        ``MEDIA_VERSION``. Cheap: it reads no weights and imports nothing heavy.
+        """
+        if kind == "image":
+            parts = self._image_signature_parts()
+        elif kind == "audio":
+            parts = self._audio_signature_parts()
+        else:
+            raise ValueError(f"unknown media kind {kind!r}; expected 'image' or 'audio'")
+        blob = json.dumps({"kind": kind, "version": MEDIA_VERSION, **parts}, sort_keys=True, default=str)
+        return f"{kind}-v{MEDIA_VERSION}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+    def _image_signature_parts(self) -> dict:
+        c = self.config
+        parts: dict = {"pillow": _version("pillow"), "max_image_pixels": c.max_image_pixels}
+        if c.visual_facts:
+            parts["visual_facts"] = {"numpy": _version("numpy")}
+        if c.ocr:
+            parts["ocr"] = {"rapidocr": _version("rapidocr-onnxruntime")}
+        if c.clip_model is not None:
+            parts["clip"] = {
+                "model": _folder_fingerprint(c.clip_model),
+                "labels": c.clip_labels,
+                "top_k": c.clip_top_k,
+                "open_clip": _version("open_clip_torch"),
+            }
+        if c.captioner_model is not None:
+            parts["caption"] = {
+                "model": _folder_fingerprint(c.captioner_model),
+                "max_new_tokens": c.caption_max_new_tokens,
+                "transformers": _version("transformers"),
+            }
+        return parts
+
+    def _audio_signature_parts(self) -> dict:
+        c = self.config
+        parts: dict = {"soundfile": _version("soundfile"), "max_audio_seconds": c.max_audio_seconds}
+        if c.audio_descriptors:
+            parts["descriptors"] = {"librosa": _version("librosa")}
+        if c.transcribe:
+            whisper = c.whisper_model if c.whisper_model is not None else _default_whisper_or_none()
+            parts["transcribe"] = {
+                "model": _folder_fingerprint(whisper) if whisper else "missing",
+                "faster_whisper": _version("faster-whisper"),
+            }
+        return parts
+
+    # ----------------------------------------------------------------------------------------------------- image
+
+    def describe_image(self, path: Path) -> MediaText:
+        """Describe an image file. Never raises for a bad file (returns ``error``); raises ``ModelNotFoundError``
+        when a configured model folder is missing or broken."""
+        path = Path(path)
+        result = MediaText(kind="image", sha256=_sha256_or_empty(path))
+        try:
+            image = load_image(path, self.config.max_image_pixels)
+        except MediaError as e:
+            result.error = str(e)
+            return result
+        c = self.config
+        if c.visual_facts:
+            result.facts = self._step(result, "visual facts", lambda: visual_facts(image), [])
+        if c.ocr:
+            result.text = self._step(result, "ocr", lambda: self._get_ocr().read_text(image.rgb), None)
+        if c.clip_model is None:
+            result.notices.append("open_clip tags skipped: no clip_model configured")
+        else:
+            result.tags = self._step(result, "open_clip tags", lambda: self._get_clip().tags(image.rgb), [])
+        if c.captioner_model is None:
+            result.notices.append("caption skipped: no captioner_model configured")
+        else:
+            result.caption = self._step(result, "caption", lambda: self._get_captioner().caption(image.rgb), None)
+        return result
+
+    # ----------------------------------------------------------------------------------------------------- audio
+
+    def describe_audio(self, path: Path) -> MediaText:
+        """Describe an audio file. Never raises for a bad file (returns ``error``); raises ``ModelNotFoundError``
+        when the Whisper model is missing while transcription is on.
+
+        Silence is a valid recording, not a failure: it comes back with ``error=None``, tag "silence", fact
+        "silent" and no transcript (Whisper is not even run on it, so it cannot invent words).
+        """
+        path = Path(path)
+        result = MediaText(kind="audio", sha256=_sha256_or_empty(path))
+        c = self.config
+        try:
+            decoded = audio_mod.load_audio(path, c.max_audio_seconds)
+        except MediaError as e:
+            result.error = str(e)
+            return result
+        if decoded.truncated:
+            result.notices.append(f"audio longer than max_audio_seconds: only the first {c.max_audio_seconds:g} s used")
+        if audio_mod.is_silent(decoded.samples):
+            silence = audio_mod.describe_silence(decoded.duration_s)
+            result.facts, result.tags = silence.facts, silence.tags
+            return result
+        if c.transcribe:
+            result.text = self._step(
+                result, "transcription", lambda: self._get_transcriber().transcribe(decoded.samples), None
+            )
+        has_words = (result.text is not None) if c.transcribe else None
+        if c.audio_descriptors:
+            description = self._step(
+                result,
+                "audio descriptors",
+                lambda: audio_mod.describe_sound(decoded.samples, decoded.duration_s, has_words),
+                audio_mod.SoundDescription(),
+            )
+            result.facts, result.tags = description.facts, description.tags
+        elif has_words:
+            result.tags = ["speech"]
+        return result
+
+    # ----------------------------------------------------------------------------------------------------- steps
+
+    @staticmethod
+    def _step(result: MediaText, name: str, run: Callable[[], T], fallback: T) -> T:
+        """Run one description step; a failure on this file becomes a notice and the other steps still run.
+
+        llmrec's own errors (``ModelNotFoundError``: a configured model is missing) propagate: they are about the
+        configuration, not the file, and would fail identically on every file.
+        """
+        try:
+            return run()
+        except LLMRecError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a model choking on one odd file must not abort the batch
+            result.notices.append(f"{name} failed on this file: {type(e).__name__}: {e}")
+            return fallback
+
+    def _get_ocr(self) -> ImageTextReader:
+        with self._lock:
+            if self._ocr is None:
+                self._ocr = ImageTextReader()
+            return self._ocr
+
+    def _get_clip(self) -> ClipTagger:
+        with self._lock:
+            if self._clip is None:
+                assert self.config.clip_model is not None
+                self._clip = ClipTagger(self.config.clip_model, self.config.clip_labels, self.config.clip_top_k)
+            return self._clip
+
+    def _get_captioner(self) -> ImageCaptioner:
+        with self._lock:
+            if self._captioner is None:
+                assert self.config.captioner_model is not None
+                self._captioner = TransformersCaptioner(
+                    self.config.captioner_model, self.config.caption_max_new_tokens
+                )
+            return self._captioner
+
+    def _get_transcriber(self) -> audio_mod.SpeechTranscriber:
+        with self._lock:
+            if self._transcriber is None:
+                self._transcriber = audio_mod.SpeechTranscriber(self.config.whisper_model)
+            return self._transcriber
+
+
+def _sha256_or_empty(path: Path) -> str:
+    try:
+        return file_sha256(path)
+    except OSError:
+        return ""  # the loader reports why (not found, permission denied)
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _default_whisper_or_none() -> Path | None:
+    try:
+        return audio_mod.default_whisper_model()
+    except LLMRecError:
+        return None
+
+
+def _folder_fingerprint(folder: Path) -> dict:
+    """Resolved path plus (name, size, mtime) of each file directly inside: changes when weights are replaced."""
+    folder = Path(folder).expanduser()
+    try:
+        files = sorted(
+            (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()
+        )
+    except OSError:
+        files = []
+    return {"path": str(folder.resolve()), "files": files}

@@ -1,0 +1,449 @@
+"""A SASRec-style sequential recommender whose user vector is a vector-store query and item vectors are its keys.
+
+The model reads a user's recent items (oldest → newest) through a causal transformer and predicts the next item.
+Its output layer *is* the input item embedding table, so the score of item i after history h is exactly
+
+    score(h, i) = user_vector(h) · item_vector(i)
+
+which is what lets the collaborative signal live in a vector store: item vectors are indexed once, a user vector is
+computed per request and used as the query (inner-product search, or cosine after ``to_cosine_space``).
+
+Training uses full softmax cross-entropy over all items at every position, not SASRec's original one sampled
+negative per position with binary cross-entropy. On MovieLens-sized catalogs the full softmax is affordable and is
+what makes SASRec competitive with, or better than, BERT4Rec and LRURec (Klenitskiy & Vasilev, RecSys 2023).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import platform
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from torch import nn
+
+from llmrec.errors import ModelNotFoundError, TrainingError
+
+MANIFEST_FORMAT = "llmrec.sequential/1"
+WEIGHTS_FILE = "model.safetensors"
+MANIFEST_FILE = "manifest.json"
+_REQUIRED_MANIFEST_KEYS = ("format", "config", "item_ids")
+_KNOWN_MANIFEST_KEYS = {*_REQUIRED_MANIFEST_KEYS, "data_hash", "metrics", "versions", "created", "history"}
+
+# (histories, targets) in item codes: what early stopping ranks on.
+ValidationSet = tuple[Sequence[Sequence[int]], Sequence[int]]
+
+
+class SequentialConfig(BaseModel):
+    """Hyper-parameters of the sequential model; stored in the manifest so a saved model says how it was made.
+
+    Defaults are tuned on ml-latest-small under the LlamaRec protocol on a 2-core CPU (see eval/README.md).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    dim: int = Field(64, ge=4, description="embedding width = user/item vector dimension")
+    layers: int = Field(2, ge=1, le=12)
+    heads: int = Field(2, ge=1)
+    max_len: int = Field(200, ge=2, description="most recent items the model reads")
+    dropout: float = Field(0.3, ge=0.0, lt=1.0)
+    epochs: int = Field(200, ge=1, description="upper bound; early stopping usually ends training sooner")
+    batch_size: int = Field(64, ge=1, description="sequences per optimiser step")
+    lr: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(0.01, ge=0.0, description="AdamW decoupled weight decay")
+    seed: int = 0
+    patience: int = Field(10, ge=0, description="epochs without a better validation NDCG@10 before stopping; "
+                                                "0 trains all epochs")
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.dim % self.heads:
+            raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
+
+
+class _Block(nn.Module):
+    """Pre-LayerNorm transformer block: causal self-attention then a GELU feed-forward, each with a residual."""
+
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.attn_norm = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.ff_norm = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(4 * dim, dim))
+        self.dropout = nn.Dropout(dropout)
+        self.attn_dropout = dropout
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        # x (B, T, D); allowed (B, 1, T, T) bool, True where query t may attend to key s
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.attn_norm(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        # q, k, v: (B, H, T, D/H)
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed,
+                                                  dropout_p=self.attn_dropout if self.training else 0.0)
+        x = x + self.dropout(self.proj(attended.transpose(1, 2).reshape(b, t, d)))  # (B, T, D)
+        return x + self.dropout(self.ff(self.ff_norm(x)))
+
+
+class _SASRecNetwork(nn.Module):
+    """Item + position embeddings → causal transformer → final LayerNorm; code 0 is padding.
+
+    Sequences are left-padded and positions are counted from the *end* (the newest item always has position
+    ``max_len - 1``), so a batch can be padded to its own longest sequence and inference on a short history uses
+    the same position embeddings training used for the newest items.
+    """
+
+    def __init__(self, n_items: int, config: SequentialConfig):
+        super().__init__()
+        self.max_len = config.max_len
+        self.items = nn.Embedding(n_items + 1, config.dim, padding_idx=0)  # row 0 = padding, row i+1 = item i
+        self.positions = nn.Embedding(config.max_len, config.dim)
+        self.dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(_Block(config.dim, config.heads, config.dropout) for _ in range(config.layers))
+        self.norm = nn.LayerNorm(config.dim)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        # Small normal init (BERT/RecBole style) keeps initial logits near zero, so the full softmax starts uniform.
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        """(B, T) left-padded internal codes, T <= max_len → (B, T, D) hidden states."""
+        b, t = seq.shape
+        real = seq != 0  # (B, T)
+        positions = torch.arange(self.max_len - t, self.max_len, device=seq.device)  # (T,) right-aligned
+        x = self.items(seq) + self.positions(positions)[None]  # (B, T, D)
+        x = self.dropout(x) * real[..., None]
+        causal = torch.ones(t, t, dtype=torch.bool, device=seq.device).tril()  # (T, T)
+        # A padding query would have no key to attend to (softmax over nothing = NaN); let every position see itself.
+        allowed = (causal[None] & real[:, None, :]) | torch.eye(t, dtype=torch.bool, device=seq.device)[None]
+        allowed = allowed[:, None]  # (B, 1, T, T), broadcast over heads
+        for block in self.blocks:
+            x = block(x, allowed)
+        return self.norm(x)
+
+    def item_table(self) -> torch.Tensor:
+        """(I, D) output/key vectors: the item embeddings without the padding row."""
+        return self.items.weight[1:]
+
+
+class SequentialRecommender:
+    """Train, query and persist the SASRec-style model over a fixed item vocabulary.
+
+    Items are addressed by *codes* (``0 .. len(item_ids)-1``); ``item_ids[c]`` is the external id of code ``c`` and
+    row ``c`` of ``item_vectors()``. ``encode`` turns external-id histories into codes.
+    """
+
+    def __init__(self, item_ids: Sequence[str], config: SequentialConfig | None = None):
+        self.config = config or SequentialConfig()
+        self.item_ids = [str(i) for i in item_ids]
+        if not self.item_ids:
+            raise TrainingError("the item vocabulary is empty: there is nothing to recommend")
+        if len(set(self.item_ids)) != len(self.item_ids):
+            raise TrainingError("the item vocabulary has duplicate ids")
+        self._code = {item: c for c, item in enumerate(self.item_ids)}
+        self.metrics: dict[str, Any] = {}
+        self.history: list[dict[str, float]] = []  # one entry per epoch: loss, validation NDCG@10, seconds
+        self.data_hash: str | None = None
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's global RNG
+            torch.manual_seed(self.config.seed)
+            self.network = _SASRecNetwork(len(self.item_ids), self.config)
+        self.network.eval()
+
+    # --- vocabulary ------------------------------------------------------------------------------------------------
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def encode(self, histories: Sequence[Sequence[str]]) -> list[list[int]]:
+        """External item ids → codes; ids outside the vocabulary (items nobody interacted with) are dropped."""
+        return [[self._code[i] for i in history if i in self._code] for history in histories]
+
+    # --- training --------------------------------------------------------------------------------------------------
+
+    def fit(self, sequences: Sequence[Sequence[int]], valid: ValidationSet | None = None,
+            progress: bool = True, on_epoch: Callable[[dict[str, float]], None] | None = None
+            ) -> "SequentialRecommender":
+        """Train next-item prediction on ``sequences`` (codes, oldest first), early-stopping on ``valid``.
+
+        With ``valid = (histories, targets)``, validation NDCG@10 (full ranking, history masked) is measured after
+        every epoch; training stops after ``patience`` epochs without improvement and the best epoch's weights are
+        kept. Without it, all ``epochs`` run. Reproducible from ``config.seed``; the global RNG is left as it was.
+        """
+        cfg = self.config
+        samples = self._training_windows(sequences)
+        if not samples:
+            raise TrainingError("no training sequence has two or more items; nothing to learn from")
+        self.data_hash = _sequences_hash(sequences, self.item_ids)
+        generator = torch.Generator().manual_seed(cfg.seed)
+        optimizer = torch.optim.AdamW(self.network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        lengths = np.array([len(s) for s in samples])
+        n_batches = math.ceil(len(samples) / cfg.batch_size)
+        best = {"ndcg10": -1.0, "epoch": 0}
+        best_state = None
+        stale = 0
+        self.history = []
+        bar = _progress_bar(cfg.epochs * n_batches, progress)
+        started = time.perf_counter()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed + 1)  # dropout draws from the global RNG; fork_rng keeps that local
+            for epoch in range(1, cfg.epochs + 1):
+                t0 = time.perf_counter()
+                self.network.train()
+                total, count = 0.0, 0
+                for batch in _length_bucketed_batches(lengths, cfg.batch_size, generator):
+                    loss, n_targets = self._step(optimizer, [samples[i] for i in batch])
+                    total += loss * n_targets
+                    count += n_targets
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch, loss=f"{loss:.3f}", best_ndcg10=f"{best['ndcg10']:.4f}")
+                self.network.eval()
+                record = {"epoch": epoch, "loss": total / max(count, 1), "seconds": time.perf_counter() - t0}
+                if valid is not None:
+                    record["valid_ndcg10"] = self._validation_ndcg(valid)
+                self.history.append(record)
+                if on_epoch is not None:
+                    on_epoch(record)
+                if valid is None:
+                    continue
+                if record["valid_ndcg10"] > best["ndcg10"]:
+                    best = {"ndcg10": record["valid_ndcg10"], "epoch": epoch}
+                    best_state = copy.deepcopy(self.network.state_dict())
+                    stale = 0
+                else:
+                    stale += 1
+                    if cfg.patience and stale >= cfg.patience:
+                        break
+        bar.close()
+        if best_state is not None:
+            self.network.load_state_dict(best_state)
+        self.network.eval()
+        self.metrics.update({"epochs_run": len(self.history), "train_seconds": time.perf_counter() - started,
+                             "final_loss": self.history[-1]["loss"]})
+        if valid is not None:
+            self.metrics.update({"best_epoch": best["epoch"], "valid_ndcg10": best["ndcg10"]})
+        return self
+
+    def _training_windows(self, sequences: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """Cut each sequence into windows of at most ``max_len + 1`` codes (``max_len`` inputs, as many targets).
+
+        Windows end at the sequence end and step back by ``max_len``, so every item is a target exactly once per
+        epoch and the newest items always get full context. Codes are shifted by one (0 is padding).
+        """
+        span = self.config.max_len + 1
+        windows = []
+        for seq in sequences:
+            seq = np.asarray(seq, dtype=np.int64)
+            if seq.size and (seq.min() < 0 or seq.max() >= self.n_items):
+                raise TrainingError(f"item code out of range [0, {self.n_items}) in a training sequence")
+            end = len(seq)
+            while end >= 2:
+                start = max(0, end - span)
+                windows.append(seq[start:end] + 1)
+                end = start + 1  # the first item of this window is the last input of the previous one
+                if start == 0:
+                    break
+        return windows
+
+    def _step(self, optimizer: torch.optim.Optimizer, batch: list[np.ndarray]) -> tuple[float, int]:
+        seqs = _left_pad(batch)  # (B, T+1)
+        inputs, targets = seqs[:, :-1], seqs[:, 1:]  # (B, T) each; targets are the next item
+        hidden = self.network(inputs)  # (B, T, D)
+        scored = (inputs != 0) & (targets != 0)  # (B, T) positions with a real input and a real next item
+        logits = hidden[scored] @ self.network.item_table().T  # (N, I): full softmax over every item
+        loss = F.cross_entropy(logits, targets[scored] - 1)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.network.parameters(), 5.0)
+        optimizer.step()
+        return float(loss), int(scored.sum())
+
+    def _validation_ndcg(self, valid: ValidationSet) -> float:
+        from llmrec.evaluation.metrics import ndcg_at_k
+        from llmrec.evaluation.protocols import full_ranking_ranks
+
+        histories, targets = valid
+        return ndcg_at_k(full_ranking_ranks(self, list(histories), np.asarray(targets)), 10)
+
+    # --- vectors ---------------------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def user_vectors(self, histories: Sequence[Sequence[int]], users: Sequence[int] | None = None,
+                     batch_size: int = 256) -> np.ndarray:
+        """(U, D) float32 query vectors from item-code histories (oldest first); only the newest ``max_len`` count.
+
+        ``users`` is accepted for interface parity with transductive baselines and ignored: the vector depends on
+        the history alone, so it works for users the model never saw. An empty history gives a zero vector (no
+        collaborative signal; retrieval must rely on text).
+        """
+        self.network.eval()
+        out = np.zeros((len(histories), self.config.dim), dtype=np.float32)
+        for start in range(0, len(histories), batch_size):
+            chunk = [np.asarray(h[-self.config.max_len:], dtype=np.int64) + 1 for h in histories[start:start + batch_size]]
+            nonempty = [j for j, h in enumerate(chunk) if h.size]
+            if not nonempty:
+                continue
+            hidden = self.network(_left_pad([chunk[j] for j in nonempty]))  # (B, T, D)
+            out[[start + j for j in nonempty]] = hidden[:, -1].numpy()  # newest position summarises the history
+        return out
+
+    @torch.no_grad()
+    def item_vectors(self) -> np.ndarray:
+        """(I, D) float32 key vectors; row c is ``item_ids[c]``. ``user_vectors(h) @ item_vectors().T`` are scores."""
+        return self.network.item_table().detach().numpy().astype(np.float32, copy=True)
+
+    def score(self, histories: Sequence[Sequence[int]], users: Sequence[int] | None = None) -> np.ndarray:
+        """(U, I) next-item scores (unmasked logits)."""
+        return self.user_vectors(histories, users) @ self.item_vectors().T
+
+    # --- persistence -----------------------------------------------------------------------------------------------
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model.safetensors`` and ``manifest.json`` (config, vocabulary, data hash, metrics, versions)."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous() for k, v in self.network.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": MANIFEST_FORMAT})
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "config": self.config.model_dump(),
+            "item_ids": self.item_ids,
+            "data_hash": self.data_hash,
+            "metrics": self.metrics,
+            "history": self.history,
+            "versions": _versions(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "SequentialRecommender":
+        """Rebuild a saved model from safetensors weights (never pickle) and its manifest.
+
+        Unknown manifest keys only warn (a newer llmrec may add some); a missing required key, an invalid config or
+        weights that do not fit the config fail with ``TrainingError``.
+        """
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        manifest_path, weights_path = directory / MANIFEST_FILE, directory / WEIGHTS_FILE
+        for path in (manifest_path, weights_path):
+            if not path.is_file():
+                raise ModelNotFoundError(f"{path} does not exist; is {directory} a folder written by "
+                                         "SequentialRecommender.save?")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise TrainingError(f"{manifest_path}: not valid JSON: {e}") from None
+        if not isinstance(manifest, dict):
+            raise TrainingError(f"{manifest_path}: must be a JSON object")
+        missing = [k for k in _REQUIRED_MANIFEST_KEYS if k not in manifest]
+        if missing:
+            raise TrainingError(f"{manifest_path}: missing required key(s) {', '.join(missing)}; "
+                                "the folder is incomplete or was not written by SequentialRecommender.save")
+        unknown = sorted(set(manifest) - _KNOWN_MANIFEST_KEYS)
+        if unknown:
+            warnings.warn(f"{manifest_path}: ignoring unknown key(s) {', '.join(unknown)}", stacklevel=2)
+        if manifest["format"] != MANIFEST_FORMAT:
+            raise TrainingError(f"{manifest_path}: format {manifest['format']!r} is not {MANIFEST_FORMAT!r}")
+        try:
+            config = SequentialConfig.model_validate(manifest["config"])
+        except ValidationError as e:
+            raise TrainingError(f"{manifest_path}: invalid config: {e}") from None
+        model = cls(manifest["item_ids"], config)
+        try:
+            model.network.load_state_dict(load_file(str(weights_path)), strict=True)
+        except (RuntimeError, OSError) as e:
+            raise TrainingError(f"{weights_path}: weights do not match the manifest's config and vocabulary: "
+                                f"{str(e).splitlines()[0]}") from None
+        model.network.eval()
+        model.data_hash = manifest.get("data_hash")
+        model.metrics = dict(manifest.get("metrics") or {})
+        model.history = list(manifest.get("history") or [])
+        return model
+
+
+def to_cosine_space(user_vectors: np.ndarray, item_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map dot-product search to cosine search without changing any user's ranking.
+
+    Vector stores configured for cosine distance normalise vectors, which would drop the item norms the model's
+    scores depend on. Append one coordinate: items get ``sqrt(M² - |v|²)`` (M = largest item norm) so every item has
+    norm M, users get 0. Then cos(u', v') = u·v / (|u|·M): a positive per-user constant times the dot product, so
+    each user's order of items is unchanged (Bachrach et al., 2014). Returns (U, D+1) and (I, D+1) float32.
+    """
+    items = np.asarray(item_vectors, dtype=np.float64)
+    norms_sq = (items**2).sum(axis=1)  # (I,)
+    extra = np.sqrt(np.maximum(norms_sq.max() - norms_sq, 0.0))[:, None]  # (I, 1)
+    users = np.asarray(user_vectors, dtype=np.float64)
+    return (np.hstack([users, np.zeros((len(users), 1))]).astype(np.float32),
+            np.hstack([items, extra]).astype(np.float32))
+
+
+def _left_pad(sequences: Sequence[np.ndarray]) -> torch.Tensor:
+    """(B, T) int64 tensor, each sequence right-aligned after zeros (T = longest sequence)."""
+    width = max(len(s) for s in sequences)
+    out = np.zeros((len(sequences), width), dtype=np.int64)
+    for row, seq in enumerate(sequences):
+        if len(seq):
+            out[row, width - len(seq):] = seq
+    return torch.from_numpy(out)
+
+
+def _length_bucketed_batches(lengths: np.ndarray, batch_size: int, generator: torch.Generator) -> list[np.ndarray]:
+    """Batches of similar-length windows, in random order: less padding than random batches, still shuffled.
+
+    Lengths get uniform jitter of up to one batch's spread before sorting, so batch composition changes each epoch.
+    """
+    jitter = torch.rand(len(lengths), generator=generator).numpy() * 8.0
+    order = np.argsort(lengths + jitter, kind="stable")
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    permutation = torch.randperm(len(batches), generator=generator).numpy()
+    return [batches[i] for i in permutation]
+
+
+def _sequences_hash(sequences: Sequence[Sequence[int]], item_ids: Sequence[str]) -> str:
+    digest = hashlib.sha256(json.dumps(list(item_ids)).encode())
+    for seq in sequences:
+        digest.update(np.asarray(seq, dtype=np.int64).tobytes())
+        digest.update(b"|")
+    return digest.hexdigest()[:16]
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
+    for package in ("safetensors", "llmrec"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "unknown"
+    return found
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, unit="batch", desc="sequential", dynamic_ncols=True)
