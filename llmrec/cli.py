@@ -40,7 +40,8 @@ def _err(message: str) -> None:
 def _progress(it, total, desc):
     from tqdm import tqdm
 
-    return tqdm(it, total=total, desc=desc, unit="it", file=sys.stderr, dynamic_ncols=True, leave=False)
+    return tqdm(it, total=total, desc=desc, unit="it", file=sys.stderr, dynamic_ncols=True, leave=False,
+                disable=None)  # None: bars on a terminal, silent in logs and CI
 
 
 def _config(workspace: Path, config: Path | None):
@@ -63,6 +64,7 @@ def ingest(
     posters: Annotated[Optional[Path], typer.Option(help="MovieLens posters folder (<movieId>.jpg)")] = None,
     details: Annotated[Optional[Path], typer.Option(help="ML-100K details.json (plot, cast...)")] = None,
     strict: Annotated[bool, typer.Option(help="refuse the whole file if any row is invalid")] = False,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="ingest only the first N items (a quick trial)")] = None,
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
@@ -71,7 +73,7 @@ def ingest(
     from llmrec.ingest import ingest as run_ingest
 
     report = run_ingest(catalog, workspace, interactions, _config(workspace, config), posters, details, strict,
-                        progress=_progress, log=lambda s: _err(f"note: {s}"))
+                        progress=_progress, log=lambda s: _err(f"note: {s}"), limit=limit)
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
         return
@@ -163,7 +165,7 @@ def demo(
     for why, rec in recs:
         typer.echo(f"\n== {why}")
         _print_recommendation(rec)
-    typer.echo(f"\nNext: llmrec ask \"your request\" --workspace {workspace}  (add --user u01 for a known user)")
+    typer.echo(f"\nNext: llmrec ask \"your request\" --workspace {workspace}  (add --user ivan to ask as a known user)")
 
 
 def main() -> None:

@@ -106,7 +106,7 @@ class RankerConfig(_Section):
     retrieval_prior: float = Field(3.0, ge=0, description="weight of the retriever's order as a log-prior on "
                                    "the LLM's scores; 0 = pure LLM order (LlamaRec)")
     history_in_prompt: int = Field(10, ge=0, le=50)
-    card_chars_in_prompt: int = Field(160, ge=20, le=2000)
+    card_chars_in_prompt: int = Field(100, ge=20, le=2000)
     threads: int | None = Field(None, ge=1, description="torch threads; default: all cores")
     vllm_url: str | None = None
     vllm_timeout_s: float = Field(60.0, gt=0)
@@ -117,8 +117,10 @@ class JustificationConfig(_Section):
     """Short, grounded justifications for the returned items."""
 
     enabled: bool = True
-    max_new_tokens: int = Field(40, ge=8, le=200)
+    max_new_tokens: int = Field(32, ge=8, le=200)
     retries: int = Field(1, ge=0, le=3)
+    min_support: float = Field(0.6, ge=0, le=1, description="share of a sentence's content words that must appear "
+                               "in the card, history or request; below it the sentence is rejected")
 
 
 class LLMRecConfig(_Section):

@@ -188,11 +188,13 @@ class Ingestor:
 def ingest(catalog: str | Path, workspace: str | Path | Workspace, interactions: str | Path | None = None,
            config: LLMRecConfig | None = None, posters: Path | None = None, details: Path | None = None,
            strict: bool = False, progress: ProgressFactory = _no_progress,
-           log: Callable[[str], None] = lambda s: None) -> IngestReport:
+           log: Callable[[str], None] = lambda s: None, limit: int | None = None) -> IngestReport:
     """Ingest a catalog (JSONL/CSV file or MovieLens folder) and optionally an interaction log into a workspace."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=True)
     config = config or ws.load_config()
     items, events, rejected = load_source(Path(catalog), config, posters, details, strict)
+    if limit is not None:
+        items = items[:limit]
     if interactions is not None:
         result = read_interactions(interactions, strict=strict)
         events = events + result.interactions

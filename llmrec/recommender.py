@@ -57,6 +57,12 @@ class Recommender:
         return LLMRanker(self.backend, default_library(), self.config.ranker)
 
     @cached_property
+    def audit_store(self):
+        from llmrec.audit.store import AuditStore
+
+        return AuditStore(self.workspace.root / "audit.sqlite")
+
+    @cached_property
     def justifier(self):
         from llmrec.explain.justifier import Justifier
         from llmrec.prompts import default_library
@@ -117,12 +123,36 @@ class Recommender:
         justifications = self.justifier.justify(query, top, cand_items, history, seed=self.config.ranker.seed)
         t_end = time.perf_counter()
 
-        items = [RecommendedItem(item_id=it.id, title=it.title, rank=r + 1, score=round(result.scores[it.id], 4),
+        recommendation_items = [RecommendedItem(item_id=it.id, title=it.title, rank=r + 1, score=round(result.scores[it.id], 4),
                                  justification=j.justification, evidence=j.evidence, generated=j.generated)
                  for r, (it, j) in enumerate(zip(top, justifications))]
-        return Recommendation(
-            request_id=uuid.uuid4().hex, query=query, user_id=request.user_id, items=items,
+        rec = Recommendation(
+            request_id=uuid.uuid4().hex, query=query, user_id=request.user_id, items=recommendation_items,
             model=self.backend.model_id, adapter=self.backend.adapter_id, backend=self.backend.name,
             candidates=[item_id for _, item_id in result.shown], notices=notices,
             timings=Timings(retrieve_s=round(t_rank - t_retrieve, 4), rank_s=round(t_justify - t_rank, 4),
                             justify_s=round(t_end - t_justify, 4), total_s=round(t_end - t0, 4)))
+        self._record(request, rec, result, candidates, history_ids)
+        return rec
+
+    def _record(self, request: AskRequest, rec: Recommendation, result, candidates, history_ids: list[str]) -> None:
+        """Append the audit record of a served recommendation (durable before ``ask`` returns)."""
+        from llmrec.audit.record import AuditRecord, CandidateScore, PromptRef
+        from llmrec.explain.justifier import JUSTIFICATION_TEMPLATE
+
+        retrieval_rank = {c.id: i for i, c in enumerate(candidates)}
+        prompts = [PromptRef(template=result.prompt.template, sha256=result.prompt.template_sha256)]
+        if self.config.justification.enabled:
+            prompts.append(PromptRef(template=JUSTIFICATION_TEMPLATE,
+                                     sha256=self.justifier.library.sha256(JUSTIFICATION_TEMPLATE)))
+        record = AuditRecord(
+            request_id=rec.request_id, created_at=time.time(), request=request,
+            config_hash=self.config.fingerprint(), config=self.config.model_dump(mode="json"), model=rec.model,
+            adapter=rec.adapter, backend=rec.backend, prompts=prompts, ranking_prompt=result.prompt.text,
+            history=history_ids,
+            candidates=[CandidateScore(item_id=item_id, letter=letter, shown_position=pos,
+                                       retrieval_rank=retrieval_rank.get(item_id, -1),
+                                       logprob=result.logprobs[item_id], score=result.scores[item_id])
+                        for pos, (letter, item_id) in enumerate(result.shown)],
+            items=rec.items, notices=rec.notices, timings=rec.timings)
+        self.audit_store.append(record)

@@ -20,6 +20,7 @@ our ours out over own same she should so some such than that the their theirs th
 through to too under until up very was we were what when where which while who whom why will with would you your yours
 item items fits fit film films movie movies option request requests recommend recommended recommendation great good
 perfect enjoy enjoyed enjoys because something someone really make makes made one two title card
+shows show story stories lots many much well also even just
 """.split())
 
 
@@ -52,8 +53,17 @@ def link_evidence(text: str, item: StoredItem, history: list[StoredItem]) -> lis
     return evidence
 
 
-def justification_problems(text: str, item: StoredItem, others: list[StoredItem],
-                           history: list[StoredItem]) -> list[str]:
+def support_ratio(text: str, item: StoredItem, history: list[StoredItem], query: str = "") -> float:
+    """Share of the text's content words found in the card, the history titles or the request (1.0 when none)."""
+    words = content_words(text)
+    if not words:
+        return 1.0
+    known = content_words(item.card) | content_words(query) | set().union(*(content_words(h.title) for h in history))
+    return len(words & known) / len(words)
+
+
+def justification_problems(text: str, item: StoredItem, others: list[StoredItem], history: list[StoredItem],
+                           query: str = "", min_support: float = 0.0) -> list[str]:
     """Why a generated justification must not be shown (empty list: acceptable)."""
     problems = []
     if len(_WORD.findall(text)) < 4:
@@ -68,4 +78,7 @@ def justification_problems(text: str, item: StoredItem, others: list[StoredItem]
             problems.append(f"number {number} is not in the card or history")
     if not link_evidence(text, item, history):
         problems.append("cites nothing from the card or history")
+    ratio = support_ratio(text, item, history, query)
+    if ratio < min_support:
+        problems.append(f"only {ratio:.0%} of its words are backed by the card, history or request")
     return problems

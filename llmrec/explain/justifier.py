@@ -87,7 +87,8 @@ class Justifier:
             still = []
             for it, raw in zip(pending, texts):
                 text = _finish(raw)
-                found = justification_problems(text, it, candidates, history)
+                found = justification_problems(text, it, candidates, history, query or "",
+                                               self.config.min_support)
                 if found:
                     problems[it.id].extend(f"attempt {attempt + 1}: {p}" for p in found)
                     still.append(it)

@@ -1,0 +1,41 @@
+"""What is recorded about every served recommendation: enough to replay it and to check its justifications."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from llmrec.schema import AskRequest, RecommendedItem, Timings
+
+
+class PromptRef(BaseModel):
+    template: str
+    sha256: str
+
+
+class CandidateScore(BaseModel):
+    """One candidate as the ranker saw it."""
+
+    item_id: str
+    letter: str                 # its option letter in the prompt
+    shown_position: int         # 0-based position in the (seeded, shuffled) option list
+    retrieval_rank: int         # 0-based rank in the fused retrieval list
+    logprob: float              # logprob of its letter
+    score: float                # final score (logprob + retrieval prior)
+
+
+class AuditRecord(BaseModel):
+    request_id: str
+    created_at: float = Field(description="unix time the recommendation was served")
+    request: AskRequest
+    config_hash: str
+    config: dict = Field(default_factory=dict, description="the resolved LLMRecConfig, model_dump(mode='json')")
+    model: str
+    adapter: str | None = None
+    backend: str
+    prompts: list[PromptRef] = Field(default_factory=list)
+    ranking_prompt: str = ""
+    history: list[str] = Field(default_factory=list, description="history item ids the request used, oldest first")
+    candidates: list[CandidateScore] = Field(default_factory=list)
+    items: list[RecommendedItem] = Field(default_factory=list)
+    notices: list[str] = Field(default_factory=list)
+    timings: Timings = Field(default_factory=Timings)
