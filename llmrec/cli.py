@@ -45,14 +45,13 @@ def _progress(it, total, desc):
 
 
 def _config(workspace: Path, config: Path | None):
+    """``--config`` when given, else the workspace's own llmrec.toml, else defaults."""
     from llmrec.config import LLMRecConfig
-    from llmrec.workspace import Workspace
 
-    if config is not None:
-        return LLMRecConfig.from_toml(config)
-    cfg = workspace / "llmrec.toml"
-    return LLMRecConfig.from_toml(cfg) if cfg.is_file() else Workspace(workspace, create=False).load_config() \
-        if workspace.exists() else LLMRecConfig()
+    path = config if config is not None else workspace / "llmrec.toml"
+    if config is not None or path.is_file():
+        return LLMRecConfig.from_toml(path)
+    return LLMRecConfig()
 
 
 @app.command()
@@ -72,6 +71,13 @@ def ingest(
     Ctrl-C."""
     from llmrec.ingest import ingest as run_ingest
 
+    if config is not None:
+        # The workspace remembers its config, so later `ask`/`serve` use the same store and models without --config.
+        import shutil
+
+        workspace.mkdir(parents=True, exist_ok=True)
+        _config(workspace, config)  # validate before copying
+        shutil.copyfile(config, workspace / "llmrec.toml")
     report = run_ingest(catalog, workspace, interactions, _config(workspace, config), posters, details, strict,
                         progress=_progress, log=lambda s: _err(f"note: {s}"), limit=limit)
     if as_json:
@@ -166,6 +172,16 @@ def demo(
         typer.echo(f"\n== {why}")
         _print_recommendation(rec)
     typer.echo(f"\nNext: llmrec ask \"your request\" --workspace {workspace}  (add --user ivan to ask as a known user)")
+
+
+def _register_commands() -> None:
+    """Subcommands that live beside their stage; each module imports its heavy dependencies lazily."""
+    from llmrec.training.commands import register as register_training
+
+    register_training(app, _progress)
+
+
+_register_commands()
 
 
 def main() -> None:

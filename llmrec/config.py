@@ -123,6 +123,26 @@ class JustificationConfig(_Section):
                                "in the card, history or request; below it the sentence is rejected")
 
 
+class TrainConfig(_Section):
+    """LoRA fine-tuning of the ranker on interaction logs (``llmrec train``)."""
+
+    lora_r: int = Field(8, ge=1, le=256)
+    lora_alpha: int = Field(16, ge=1)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    quantize_4bit: bool = Field(False, description="QLoRA (bitsandbytes 4-bit base); CUDA only")
+    learning_rate: float = Field(2e-4, gt=0)
+    epochs: int = Field(1, ge=1)
+    grad_accum: int = Field(8, ge=1, description="examples per optimiser step")
+    examples_per_user: int = Field(4, ge=1, description="most recent cut points per user used for training")
+    max_train_examples: int | None = Field(None, ge=1)
+    validation_users: int = Field(64, ge=1, description="users whose held-out item validates each evaluation")
+    eval_every: int = Field(50, ge=1, description="optimiser steps between validations")
+    checkpoint_every: int = Field(25, ge=1, description="optimiser steps between resumable checkpoints")
+    patience: int = Field(3, ge=1, description="validations without improvement before stopping early")
+    seed: int = 0
+
+
 class LLMRecConfig(_Section):
     """The whole configuration of one workspace or run."""
 
@@ -133,6 +153,7 @@ class LLMRecConfig(_Section):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     ranker: RankerConfig = Field(default_factory=RankerConfig)
     justification: JustificationConfig = Field(default_factory=JustificationConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "LLMRecConfig":

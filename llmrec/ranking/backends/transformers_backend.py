@@ -31,8 +31,11 @@ class TransformersBackend:
         if adapter is not None:
             from peft import PeftModel
 
+            from llmrec.adapters import check_adapter_base
+
             if not (Path(adapter) / "adapter_config.json").is_file():
                 raise ModelNotFoundError(f"no LoRA adapter (adapter_config.json) in {adapter}")
+            check_adapter_base(Path(adapter), model_id(config.model))
             model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
             self.adapter_id = Path(adapter).name
         self.model = model.eval()

@@ -1,0 +1,1 @@
+"""Fine-tuning the ranker: ranking examples from interaction logs, LoRA training, adapter manifests."""

@@ -1,0 +1,59 @@
+"""``llmrec train``: interaction logs in a workspace → ranking examples → a LoRA adapter folder with a manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from llmrec.config import LLMRecConfig
+from llmrec.workspace import Workspace
+
+
+class ChatFormatter:
+    """The base model's chat template without loading its weights (prompts must match serving byte for byte)."""
+
+    def __init__(self, base: str):
+        from transformers import AutoTokenizer
+
+        from llmrec.models import resolve_model
+
+        self.tokenizer = AutoTokenizer.from_pretrained(str(resolve_model(base)), local_files_only=True)
+
+    def chat(self, messages: list[dict]) -> str:
+        if self.tokenizer.chat_template:
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        from llmrec.prompts import plain_chat
+
+        return plain_chat(messages)
+
+
+def train_adapter(workspace: str | Path, out: str | Path, base: str | None = None,
+                  interactions: str | Path | None = None, epochs: int | None = None, resume: bool = False,
+                  config: LLMRecConfig | None = None, progress=None, log=print) -> dict:
+    """Train a LoRA adapter for the ranker on a workspace's interaction log; returns the adapter's manifest."""
+    from llmrec.prompts import default_library
+    from llmrec.ranking.ranker import LLMRanker
+    from llmrec.recommender import Recommender
+    from llmrec.training.examples import build_examples, examples_hash
+    from llmrec.training.trainer import AdapterTrainer
+
+    ws = Workspace(workspace)
+    config = (config or ws.load_config()).model_copy(deep=True)
+    if epochs is not None:
+        config.train.epochs = epochs
+    base = base if base and base != "default" else config.ranker.model
+    config.ranker.model = base
+    if interactions is not None:
+        from llmrec.catalog.readers import read_interactions
+
+        added = ws.add_interactions(read_interactions(interactions).interactions)
+        log(f"added {added} interactions from {interactions}")
+    retriever = Recommender(ws, config).retriever
+    ranker = LLMRanker(ChatFormatter(base), default_library(), config.ranker)
+    tc = config.train
+    train, valid = build_examples(ws, retriever, ranker, config.retrieval.n_candidates, tc.examples_per_user,
+                                  tc.validation_users, progress or (lambda it, total, desc: it))
+    if tc.max_train_examples:
+        train = train[: tc.max_train_examples]
+    log(f"{len(train)} training and {len(valid)} validation examples")
+    trainer = AdapterTrainer(config, base, Path(out), progress=progress, log=log)
+    return trainer.train(train, valid, examples_hash(train + valid), resume=resume)

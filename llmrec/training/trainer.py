@@ -1,0 +1,256 @@
+"""LoRA training of the ranker on ranking examples: SFT on the target option letter.
+
+Resumable to the same result: the data order is a pure function of (seed, epoch), and a checkpoint holds the LoRA
+weights, the optimiser state, the torch RNG state and the position in the data, all in safetensors/JSON (nothing is
+unpickled). The best adapter by validation NDCG@10 is what ends up in the output folder, with its manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from llmrec.config import LLMRecConfig
+from llmrec.errors import TrainingError
+from llmrec.models import file_digest, model_id, resolve_model
+from llmrec.training.examples import RankingExample
+
+MANIFEST_REQUIRED = ("base_model", "base_model_sha256", "data_hash", "config", "metrics", "versions", "created_at")
+
+
+@dataclass
+class TrainState:
+    """Everything beyond tensors needed to continue a run exactly."""
+
+    position: int = 0             # examples consumed so far (across epochs)
+    step: int = 0                 # optimiser steps taken
+    best_ndcg: float = -1.0
+    best_step: int = -1
+    bad_evals: int = 0
+    evals: list[dict] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+
+
+def _versions() -> dict:
+    import peft
+    import torch
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
+            "python": platform.python_version()}
+
+
+def ndcg_at_10(rank: int) -> float:
+    """NDCG@10 with one relevant item at 0-based ``rank``."""
+    return 1.0 / math.log2(rank + 2) if rank < 10 else 0.0
+
+
+class AdapterTrainer:
+    def __init__(self, config: LLMRecConfig, base: str, out: Path, progress=None, log=print):
+        self.config = config
+        self.train_config = config.train
+        self.base = base
+        self.out = Path(out)
+        self.ckpt = self.out / "checkpoint"
+        self.progress = progress
+        self.log = log
+
+    # ---- model -------------------------------------------------------------------------------------------------
+    def _load(self):
+        import torch
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tc = self.train_config
+        path = resolve_model(self.base)
+        self.base_path = path
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        kwargs: dict = {"local_files_only": True, "use_safetensors": True}
+        if tc.quantize_4bit:
+            if not torch.cuda.is_available():
+                raise TrainingError("QLoRA (train.quantize_4bit) needs a CUDA GPU: bitsandbytes' 4-bit backward is "
+                                    "not reliable on CPU; train fp32/bf16 LoRA here instead")
+            from transformers import BitsAndBytesConfig
+
+            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                               bnb_4bit_compute_dtype=torch.bfloat16)
+            kwargs["device_map"] = {"": 0}
+        model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+        if tc.quantize_4bit:
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(model)
+        torch.manual_seed(tc.seed)  # LoRA A init is random: seeded so runs are reproducible
+        lora = LoraConfig(task_type="CAUSAL_LM", r=tc.lora_r, lora_alpha=tc.lora_alpha, lora_dropout=tc.lora_dropout,
+                          target_modules=list(tc.target_modules))
+        self.model = get_peft_model(model, lora)
+        self.tokenizer = tokenizer
+        self.device = next(self.model.parameters()).device
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.params, lr=tc.learning_rate, weight_decay=0.0)
+
+    def _letter_id(self, letter: str) -> int:
+        return self.tokenizer.encode(" " + letter, add_special_tokens=False)[0]
+
+    def _logits(self, prompt: str):
+        enc = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
+        return self.model(**enc, logits_to_keep=1).logits[0, -1].float()  # (V,)
+
+    # ---- checkpoints -------------------------------------------------------------------------------------------
+    def _save_checkpoint(self, state: TrainState) -> None:
+        import torch
+        from peft import get_peft_model_state_dict
+        from safetensors.torch import save_file
+
+        tmp = self.out / ".checkpoint-tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        weights = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(self.model).items()}
+        save_file(weights, str(tmp / "adapter.safetensors"))
+        opt = self.optimizer.state_dict()
+        tensors = {"rng": torch.get_rng_state()}
+        for idx, st in opt["state"].items():
+            for name, value in st.items():
+                tensors[f"{idx}.{name}"] = (value if torch.is_tensor(value) else torch.tensor(value)).cpu()
+        save_file(tensors, str(tmp / "optimizer.safetensors"))
+        (tmp / "state.json").write_text(json.dumps(state.__dict__))
+        shutil.rmtree(self.ckpt, ignore_errors=True)
+        os.replace(tmp, self.ckpt)  # a kill leaves either the old or the new checkpoint, never half of one
+
+    def _load_checkpoint(self) -> TrainState:
+        import torch
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(self.model, load_file(str(self.ckpt / "adapter.safetensors")))
+        tensors = load_file(str(self.ckpt / "optimizer.safetensors"))
+        torch.set_rng_state(tensors.pop("rng"))
+        opt = self.optimizer.state_dict()
+        state: dict[int, dict] = {}
+        for key, value in tensors.items():
+            idx, name = key.split(".", 1)
+            state.setdefault(int(idx), {})[name] = value
+        opt["state"] = state
+        self.optimizer.load_state_dict(opt)
+        return TrainState(**json.loads((self.ckpt / "state.json").read_text()))
+
+    # ---- evaluation --------------------------------------------------------------------------------------------
+    def evaluate(self, examples: list[RankingExample]) -> dict:
+        import torch
+
+        self.model.eval()
+        ndcgs, hits = [], []
+        with torch.inference_mode():
+            for e in examples:
+                logp = torch.log_softmax(self._logits(e.prompt), -1)
+                scores = [logp[self._letter_id(letter)].item() for letter in e.letters]
+                target = scores[e.letters.index(e.target_letter)]
+                rank = sum(s > target for s in scores)  # pessimistic ties are impossible with float logprobs
+                ndcgs.append(ndcg_at_10(rank))
+                hits.append(rank == 0)
+        self.model.train()
+        return {"ndcg@10": float(np.mean(ndcgs)) if ndcgs else 0.0, "hit@1": float(np.mean(hits)) if hits else 0.0,
+                "n": len(examples)}
+
+    def _save_adapter(self, state: TrainState, data_hash: str, train_n: int, valid_n: int, final: bool) -> None:
+        tmp = self.out / ".adapter-tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.model.save_pretrained(str(tmp), safe_serialization=True)
+        manifest = {
+            "base_model": model_id(self.base), "base_model_path": str(self.base_path),
+            "base_model_sha256": file_digest(self.base_path / "model.safetensors", 1 << 24),
+            "data_hash": data_hash, "config": self.config.model_dump(mode="json"),
+            "metrics": {"best_valid_ndcg@10": state.best_ndcg, "best_step": state.best_step, "evals": state.evals,
+                        "train_examples": train_n, "valid_examples": valid_n, "steps": state.step,
+                        "finished": final},
+            "versions": _versions(), "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        for name in ("adapter_config.json", "adapter_model.safetensors", "manifest.json"):
+            os.replace(tmp / name, self.out / name)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    # ---- the loop ----------------------------------------------------------------------------------------------
+    def train(self, train: list[RankingExample], valid: list[RankingExample], data_hash: str,
+              resume: bool = False) -> dict:
+        import torch
+
+        if not train:
+            raise TrainingError("no training examples: users need at least 3 interactions with catalog items")
+        tc = self.train_config
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._load()
+        state = TrainState()
+        if resume and (self.ckpt / "state.json").is_file():
+            state = self._load_checkpoint()
+            self.log(f"resuming at step {state.step} ({state.position} examples done)")
+        elif resume:
+            self.log("no checkpoint to resume from; starting fresh")
+        elif (self.ckpt / "state.json").is_file():
+            raise TrainingError(f"{self.out} holds an unfinished run; pass --resume to continue it or choose "
+                                "another --out")
+        total = len(train) * tc.epochs
+        orders = {}
+        self.model.train()
+        bar = self.progress(range(state.position, total), total - state.position, "training") if self.progress \
+            else range(state.position, total)
+        t0, done_here, running = time.perf_counter(), 0, []
+        stop = False
+        for position in bar:
+            epoch, j = divmod(position, len(train))
+            if epoch not in orders:
+                orders[epoch] = np.random.default_rng(tc.seed + epoch).permutation(len(train))
+            e = train[int(orders[epoch][j])]
+            target = torch.tensor(self._letter_id(e.target_letter), device=self.device)
+            loss = torch.nn.functional.cross_entropy(self._logits(e.prompt)[None], target[None])
+            (loss / tc.grad_accum).backward()
+            running.append(loss.item())
+            state.position = position + 1
+            done_here += 1
+            if state.position % tc.grad_accum == 0 or state.position == total:
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                state.step += 1
+                state.losses.append(float(np.mean(running)))
+                running = []
+                if hasattr(bar, "set_postfix"):
+                    rate = done_here / (time.perf_counter() - t0)
+                    bar.set_postfix(loss=f"{state.losses[-1]:.3f}", ex_s=f"{rate:.2f}")
+                if state.step % tc.eval_every == 0 or state.position == total:
+                    stop = self._validate(state, valid, data_hash, len(train))
+                if state.step % tc.checkpoint_every == 0 or state.position == total or stop:
+                    self._save_checkpoint(state)
+                if stop:
+                    self.log(f"early stop at step {state.step}: no gain in {tc.patience} validations")
+                    break
+        if state.best_step < 0:  # no validation ran (tiny runs): keep the final weights
+            self._save_adapter(state, data_hash, len(train), len(valid), final=True)
+        self._finalise_manifest(final=True)
+        shutil.rmtree(self.ckpt, ignore_errors=True)  # finished: nothing to resume
+        return json.loads((self.out / "manifest.json").read_text())
+
+    def _validate(self, state: TrainState, valid, data_hash, train_n) -> bool:
+        metrics = self.evaluate(valid) if valid else {"ndcg@10": 0.0, "hit@1": 0.0, "n": 0}
+        metrics["step"] = state.step
+        state.evals.append(metrics)
+        self.log(f"step {state.step}: valid NDCG@10 {metrics['ndcg@10']:.4f} (n={metrics['n']})")
+        if metrics["ndcg@10"] > state.best_ndcg:
+            state.best_ndcg, state.best_step, state.bad_evals = metrics["ndcg@10"], state.step, 0
+            self._save_adapter(state, data_hash, train_n, len(valid), final=False)
+            return False
+        state.bad_evals += 1
+        return state.bad_evals >= self.train_config.patience
+
+    def _finalise_manifest(self, final: bool) -> None:
+        path = self.out / "manifest.json"
+        manifest = json.loads(path.read_text())
+        manifest["metrics"]["finished"] = final
+        path.write_text(json.dumps(manifest, indent=2))

@@ -1,0 +1,136 @@
+"""``llmrec train``: examples from logs, a LoRA adapter with a manifest, exact resume, safe loading."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from llmrec.config import LLMRecConfig
+from llmrec.errors import ConfigError, TrainingError
+from llmrec.ingest import ingest
+from llmrec.testing.catalogs import TEXT_ITEMS, write_text_catalog
+
+TRAIN_TOML = """
+[retrieval]
+n_candidates = 5
+[train]
+grad_accum = 2
+eval_every = 2
+checkpoint_every = 1
+validation_users = 2
+max_train_examples = 8
+lora_r = 4
+"""
+
+
+@pytest.fixture(scope="module")
+def train_workspace(tmp_path_factory):
+    """Text catalog + 6 users with 7 events each: enough cut points for train and validation examples."""
+    root = tmp_path_factory.mktemp("train")
+    cat, _ = write_text_catalog(root / "data")
+    ids = [row[0] for row in TEXT_ITEMS]
+    rows = ["user_id,item_id,timestamp,rating"]
+    for u in range(6):
+        for t in range(7):
+            rows.append(f"u{u},{ids[(u * 3 + t * 2) % len(ids)]},{t},5")
+    log = root / "data" / "log.csv"
+    log.write_text("\n".join(rows) + "\n")
+    ingest(cat, root / "ws", interactions=log)
+    (root / "train.toml").write_text(TRAIN_TOML)
+    return root
+
+
+def train_cmd(root, out, *extra):
+    return [sys.executable, "-m", "llmrec.cli", "train", "--workspace", str(root / "ws"), "--out", str(out),
+            "--config", str(root / "train.toml"), *extra]
+
+
+def test_examples_hold_out_each_users_last_item_and_contain_the_target(train_workspace):
+    from llmrec.prompts import default_library
+    from llmrec.ranking.ranker import LLMRanker
+    from llmrec.recommender import Recommender
+    from llmrec.training.examples import build_examples, user_sequences
+    from llmrec.training.run import ChatFormatter
+    from llmrec.workspace import Workspace
+
+    ws = Workspace(train_workspace / "ws")
+    cfg = LLMRecConfig.from_toml(train_workspace / "train.toml")
+    ranker = LLMRanker(ChatFormatter("smollm2-135m"), default_library(), cfg.ranker)
+    train, valid = build_examples(ws, Recommender(ws, cfg).retriever, ranker, 5, 4, 2)
+    seqs = user_sequences(ws)
+    assert train and len(valid) == 2
+    for e in train + valid:
+        assert e.target_id != seqs[e.user_id][-1]  # the test item never becomes an example
+        assert e.target_letter in e.letters and len(e.letters) == 5
+    assert {e.user_id for e in valid}.isdisjoint({e.user_id for e in train if e.target_id == seqs[e.user_id][-2]})
+
+
+@pytest.mark.slow
+def test_training_writes_a_peft_adapter_with_a_manifest_that_serving_loads(train_workspace, tmp_path):
+    out = tmp_path / "adapter"
+    done = subprocess.run(train_cmd(train_workspace, out), capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {"adapter_config.json", "adapter_model.safetensors", "manifest.json"} <= {p.name for p in out.iterdir()}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["base_model"] == "smollm2-135m" and len(manifest["data_hash"]) == 16
+    assert manifest["metrics"]["evals"] and manifest["metrics"]["finished"]
+    assert not (out / "checkpoint").exists()
+
+    from llmrec.recommender import Recommender
+
+    cfg = LLMRecConfig.from_toml(train_workspace / "train.toml")
+    cfg.ranker.adapter = str(out)
+    cfg.justification.enabled = False
+    rec = Recommender(train_workspace / "ws", cfg).ask("calm music", k=2)
+    assert rec.adapter == "adapter" and len(rec.items) == 2
+
+    manifest["base_model"] = "some-other-model"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="was trained on 'some-other-model'"):
+        Recommender(train_workspace / "ws", cfg).ask("calm music", k=2)
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumed_ends_with_the_same_adapter_as_an_uninterrupted_one(train_workspace, tmp_path):
+    straight = tmp_path / "straight"
+    assert subprocess.run(train_cmd(train_workspace, straight), capture_output=True, timeout=1200).returncode == 0
+
+    resumed = tmp_path / "resumed"
+    proc = subprocess.Popen(train_cmd(train_workspace, resumed), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    state = resumed / "checkpoint" / "state.json"
+    deadline = time.time() + 900
+    while time.time() < deadline and proc.poll() is None:
+        if state.is_file() and json.loads(state.read_text())["step"] >= 2:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    again = subprocess.run(train_cmd(train_workspace, resumed), capture_output=True, text=True, timeout=600)
+    assert again.returncode != 0 and "--resume" in again.stderr  # refuses to silently restart
+    done = subprocess.run(train_cmd(train_workspace, resumed, "--resume"), capture_output=True, text=True,
+                          timeout=1200)
+    assert done.returncode == 0, done.stderr[-2000:]
+    a = load_file(str(straight / "adapter_model.safetensors"))
+    b = load_file(str(resumed / "adapter_model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+
+
+def test_qlora_is_refused_on_a_machine_without_cuda(train_workspace, tmp_path):
+    from llmrec.training.trainer import AdapterTrainer
+    from llmrec.training.examples import RankingExample
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    cfg = LLMRecConfig.from_mapping({"train": {"quantize_4bit": True}})
+    example = RankingExample("u", "prompt", "i", "A", ("A", "B"), "train")
+    with pytest.raises(TrainingError, match="needs a CUDA GPU"):
+        AdapterTrainer(cfg, "smollm2-135m", tmp_path / "q").train([example], [], "h")
