@@ -19,11 +19,11 @@ TRAIN_TOML = """
 [retrieval]
 n_candidates = 5
 [train]
-grad_accum = 2
+grad_accum = 1
 eval_every = 2
 checkpoint_every = 1
-validation_users = 2
-max_train_examples = 8
+validation_users = 1
+max_train_examples = 4
 lora_r = 4
 """
 
@@ -61,9 +61,9 @@ def test_examples_hold_out_each_users_last_item_and_contain_the_target(train_wor
     ws = Workspace(train_workspace / "ws")
     cfg = LLMRecConfig.from_toml(train_workspace / "train.toml")
     ranker = LLMRanker(ChatFormatter("smollm2-135m"), default_library(), cfg.ranker)
-    train, valid = build_examples(ws, Recommender(ws, cfg).retriever, ranker, 5, 4, 2)
+    train, valid = build_examples(ws, Recommender(ws, cfg).retriever, ranker, 5, 4, 1)
     seqs = user_sequences(ws)
-    assert train and len(valid) == 2
+    assert train and len(valid) == 1
     for e in train + valid:
         assert e.target_id != seqs[e.user_id][-1]  # the test item never becomes an example
         assert e.target_letter in e.letters and len(e.letters) == 5
