@@ -1,0 +1,297 @@
+"""Reproduce LlamaRec's retriever protocol (its Table 1) for popularity, BPR and llmrec's sequential model.
+
+    nice -n 10 python eval/llamarec_protocol.py [--data PATH] [--dataset ml-latest-small|ml-100k|ml-1m|csv]
+                                                [--out eval/results] [--seed 0]
+
+Protocol (see DESIGN.md, "Protocols"): every rating is an implicit interaction; 5-core filtering to a fixpoint;
+per-user order by (timestamp, tie key); the last item is the test target, the second-last the validation target;
+models train on the rest and early-stop on validation NDCG@10; test inputs include the validation item; every item
+is ranked with the input history masked; ties in score count against the target. It runs twice: ties in timestamp
+broken by item id (LlamaRec's order, needed to compare with its numbers) and by original file row (honest).
+
+Writes ``<out>/<dataset>-llamarec.json`` (everything, including per-epoch training curves), ``.md`` (tables) and
+``-recall.png`` (Recall@k, k = 1..50, per method and variant).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from llmrec.catalog.schema import Interaction  # noqa: E402
+from llmrec.errors import LLMRecError  # noqa: E402
+from llmrec.evaluation.protocols import (SequenceDataset, build_dataset, evaluate_full_ranking,  # noqa: E402
+                                         evaluate_sampled)
+from llmrec.retrieval.baselines import BPRConfig, BPRRecommender, PopularityRecommender  # noqa: E402
+from llmrec.retrieval.sequential import SequentialConfig, SequentialRecommender  # noqa: E402
+
+DATASETS = ("ml-latest-small", "ml-100k", "ml-1m", "csv")
+# Counts LlamaRec reports after 5-core filtering (its "ML-100k" is ml-latest-small); a mismatch means edited data.
+EXPECTED_COUNTS = {"ml-latest-small": {"users": 610, "items": 3650, "interactions": 90274}}
+# Published test results on ml-latest-small (LlamaRec, Table 1, as recorded in DESIGN.md): M/N/R@10 only.
+ANCHORS = {
+    "LlamaRec (Llama-2-7B QLoRA)": {"MRR@10": .0529, "NDCG@10": .0759, "Recall@10": .1524},
+    "LRURec": {"MRR@10": .0491, "NDCG@10": .0705, "Recall@10": .1426},
+    "SASRec": {"MRR@10": .0378, "NDCG@10": .0522, "Recall@10": .0993},
+    "BERT4Rec": {"MRR@10": .0244, "NDCG@10": .0366, "Recall@10": .0785},
+}
+ANCHOR_NOTE = ("Published rows: M/N/R@10 from LlamaRec's Table 1 as recorded in DESIGN.md (@5 and retriever "
+               "Recall@20/50 are not recorded there, so they are left blank rather than quoted from memory).")
+VARIANTS = {"item": "ties by item id (LlamaRec)", "row": "ties by file row (honest)"}
+METHODS = ("popularity", "bpr", "sasrec")
+FULL_KS = (1, 5, 10, 20, 50)
+TABLE_COLUMNS = ("MRR@5", "NDCG@5", "Recall@5", "MRR@10", "NDCG@10", "Recall@10", "Recall@20", "Recall@50")
+
+# Tuned on ml-latest-small validation NDCG@10 (eval/README.md); run under 10 minutes on 2 CPU threads.
+SEQUENTIAL = SequentialConfig()
+BPR = BPRConfig()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", choices=DATASETS, default="ml-latest-small")
+    parser.add_argument("--data", type=Path, help="dataset folder (MovieLens) or CSV file user_id,item_id,timestamp; "
+                                                  "default: ../shared/data/<dataset> next to the repository")
+    parser.add_argument("--out", type=Path, default=REPO / "eval" / "results")
+    parser.add_argument("--seed", type=int, default=0, help="seeds model initialisation, shuffling and sampling")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    parser.add_argument("--variants", default="item,row", help="tie rules to run: item, row or both")
+    parser.add_argument("--epochs", type=int, help="cap training epochs of every model (smoke runs)")
+    return parser.parse_args(argv)
+
+
+def resolve_data(args: argparse.Namespace) -> Path:
+    if args.data is not None:
+        path = args.data
+    elif args.dataset == "csv":
+        raise SystemExit("--dataset csv needs --data PATH to a CSV with user_id,item_id,timestamp columns")
+    else:
+        path = REPO.parent / "shared" / "data" / args.dataset
+    if not path.exists():
+        raise SystemExit(f"data not found: {path} does not exist. Put the {args.dataset} release there "
+                         f"(see shared/data/README.md) or pass --data PATH.")
+    return path
+
+
+def load_interactions(dataset: str, path: Path) -> tuple[list[Interaction], str]:
+    """The interaction log in file order, and the md5 of the ratings file it came from (provenance)."""
+    if dataset == "csv":
+        from llmrec.catalog.readers import read_interactions
+
+        return read_interactions(path, strict=True).interactions, _md5(path)
+    from llmrec.catalog.movielens import detect_movielens, read_movielens
+
+    kind = detect_movielens(path)
+    if kind is None:
+        raise SystemExit(f"{path} is not a MovieLens folder (expected ratings.csv, u.data or ratings.dat)")
+    ratings = {"ml-latest-small": "ratings.csv", "ml-100k": "u.data", "ml-1m": "ratings.dat"}[kind]
+    return read_movielens(path)[1], _md5(path / ratings)
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def check_counts(dataset: str, data: SequenceDataset) -> None:
+    print(f"after 5-core: {data.stats['users']:,} users, {data.stats['items']:,} items, "
+          f"{data.stats['interactions']:,} interactions")
+    expected = EXPECTED_COUNTS.get(dataset)
+    if expected and data.stats != expected:
+        raise SystemExit(f"{dataset} after 5-core should have {expected}, found {data.stats}: the data differs from "
+                         "the GroupLens release LlamaRec used (check its md5, see shared/data/README.md)")
+
+
+def capped(config, epochs: int | None):
+    return config if epochs is None else config.model_copy(update={"epochs": min(epochs, config.epochs)})
+
+
+def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None) -> dict:
+    """Fit one model on the training sequences (validation early stopping) and evaluate it every way."""
+    histories, targets = data.inputs("valid")
+    t0 = time.perf_counter()
+    if method == "popularity":
+        model, config = PopularityRecommender(data.n_items).fit(data.train), None
+    elif method == "bpr":
+        config = capped(BPR, epochs).model_copy(update={"seed": seed})
+        model = BPRRecommender(data.n_items, config).fit(
+            data.train, valid=(histories, targets, data.eval_rows.tolist()))
+    elif method == "sasrec":
+        config = capped(SEQUENTIAL, epochs).model_copy(update={"seed": seed})
+        model = SequentialRecommender(data.item_ids, config).fit(data.train, valid=(histories, targets))
+    else:
+        raise SystemExit(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    train_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    valid = evaluate_full_ranking(model, data, "valid", ks=FULL_KS)
+    test = evaluate_full_ranking(model, data, "test", ks=FULL_KS)
+    sampled = evaluate_sampled(model, data, "test", negatives=19, seed=seed, ks=(1, 5, 10))
+    result = {
+        "config": config.model_dump() if config is not None else None,
+        "train_seconds": round(train_seconds, 2),
+        "eval_seconds": round(time.perf_counter() - t0, 2),
+        "training": getattr(model, "metrics", {}),
+        "epochs": getattr(model, "history", []),
+        "valid": valid.metrics,
+        "test": test.metrics,
+        "test_recall_curve": test.curve,
+        "test_sampled20": sampled.metrics,
+    }
+    print(f"  {method:<10} train {train_seconds:7.1f} s  test " + "  ".join(
+        f"{k} {test.metrics[k]:.4f}" for k in ("MRR@10", "NDCG@10", "Recall@10", "Recall@20", "Recall@50")))
+    return result
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
+    for package in ("pydantic", "safetensors", "matplotlib"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "llmrec", "eval"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        found["llmrec_commit"] = commit + ("+uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        found["llmrec_commit"] = "unknown"
+    return found
+
+
+def fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}".lstrip("0")
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# LlamaRec protocol on {report['dataset']}", "",
+             f"Command: `{report['command']}`  ",
+             f"Seed {report['seed']}, {report['threads']} CPU threads, wall time {report['wall_seconds']:.0f} s, "
+             f"{report['created']}  ",
+             f"Data: {report['data']} (ratings md5 {report['data_md5']}); after 5-core "
+             f"{report['counts']['users']:,} users, {report['counts']['items']:,} items, "
+             f"{report['counts']['interactions']:,} interactions  ",
+             "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()), "",
+             "Full ranking over all items, history masked, ties in score counted against the target; test split "
+             "(input includes the validation item). M = MRR, N = NDCG, R = Recall.", ""]
+    header = "| method | " + " | ".join(c.replace("MRR", "M").replace("NDCG", "N").replace("Recall", "R")
+                                       for c in TABLE_COLUMNS) + " | train s |"
+    rule = "|---|" + "---:|" * (len(TABLE_COLUMNS) + 1)
+    for variant, results in report["results"].items():
+        lines += [f"## {VARIANTS[variant]}", "", header, rule]
+        for method, result in results.items():
+            lines.append(f"| {method} (ours) | " + " | ".join(fmt(result["test"].get(c)) for c in TABLE_COLUMNS)
+                         + f" | {result['train_seconds']:.0f} |")
+        if report["dataset"] == "ml-latest-small":
+            for name, anchor in ANCHORS.items():
+                lines.append(f"| {name} (published) | " + " | ".join(fmt(anchor.get(c)) for c in TABLE_COLUMNS)
+                             + " | |")
+        lines += ["", "Validation (model selection) and sampled-20 on test (1 target + 19 unseen negatives, seeded):",
+                  "", "| method | valid N@10 | valid R@10 | best epoch / run | sampled N@1 | sampled N@5 | "
+                      "sampled N@10 |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for method, result in results.items():
+            training = result["training"]
+            epochs = f"{training['best_epoch']} / {training['epochs_run']}" if "best_epoch" in training else "–"
+            lines.append(f"| {method} | {fmt(result['valid']['NDCG@10'])} | {fmt(result['valid']['Recall@10'])} | "
+                         f"{epochs} | {fmt(result['test_sampled20']['NDCG@1'])} | "
+                         f"{fmt(result['test_sampled20']['NDCG@5'])} | {fmt(result['test_sampled20']['NDCG@10'])} |")
+        lines.append("")
+    if report["dataset"] == "ml-latest-small":
+        lines += [ANCHOR_NOTE, ""]
+    lines += ["Configs:", "", "```json", json.dumps({m: r["config"] for m, r in
+                                                      next(iter(report["results"].values())).items()}, indent=1),
+              "```", ""]
+    return "\n".join(lines)
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = list(report["results"])
+    fig, axes = plt.subplots(1, len(variants), figsize=(6 * len(variants), 4.5), sharey=True, squeeze=False)
+    for ax, variant in zip(axes[0], variants):
+        for method, result in report["results"][variant].items():
+            curve = result["test_recall_curve"]
+            ax.plot(range(1, len(curve) + 1), curve, label=method)
+        if report["dataset"] == "ml-latest-small":
+            for name, style in (("LRURec", "x"), ("SASRec", "+"), ("BERT4Rec", "1")):
+                ax.plot([10], [ANCHORS[name]["Recall@10"]], style, color="black", label=f"{name} R@10 (published)")
+            ax.plot([10], [ANCHORS["LlamaRec (Llama-2-7B QLoRA)"]["Recall@10"]], "*", color="black",
+                    label="LlamaRec R@10 (published)")
+        ax.set_title(f"{report['dataset']}: {VARIANTS[variant]}")
+        ax.set_xlabel("k")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test Recall@k (full ranking, history masked)")
+    axes[0][-1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    torch.set_num_threads(args.threads)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    for variant in variants:
+        if variant not in VARIANTS:
+            raise SystemExit(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    path = resolve_data(args)
+    try:
+        interactions, md5 = load_interactions(args.dataset, path)
+    except LLMRecError as e:
+        raise SystemExit(f"cannot read {path}: {e}") from None
+    print(f"{args.dataset}: {len(interactions):,} interactions read from {path}")
+    report: dict = {
+        "dataset": args.dataset, "data": str(path), "data_md5": md5,
+        "command": "python " + " ".join(shlex.quote(a) for a in
+                                        ["eval/llamarec_protocol.py", *(sys.argv[1:] if argv is None else argv)]),
+        "seed": args.seed, "threads": args.threads, "versions": versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "protocol": {"k_core": 5, "split": "leave-one-out", "ranking": "full, history masked",
+                     "ties_in_score": "pessimistic", "selection": "validation NDCG@10, early stopping"},
+        "anchors": ANCHORS if args.dataset == "ml-latest-small" else {},
+        "results": {},
+    }
+    for variant in variants:
+        data = build_dataset(interactions, tie_break=variant)
+        print(f"\n{VARIANTS[variant]}")
+        check_counts(args.dataset, data)
+        report["counts"] = data.stats
+        report.setdefault("data_fingerprints", {})[variant] = data.fingerprint()
+        report["results"][variant] = {m: run_method(m, data, args.seed, args.epochs) for m in methods}
+    report["wall_seconds"] = round(time.perf_counter() - started, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"{args.dataset}-llamarec"
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    stem.with_suffix(".md").write_text(markdown(report), encoding="utf-8")
+    plot(report, args.out / f"{args.dataset}-llamarec-recall.png")
+    print("\n" + markdown(report))
+    print(f"wrote {stem}.json, {stem}.md and {stem}-recall.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,181 @@
+"""The SASRec-style model: it learns sequential structure, its vectors are its scores, and it round-trips to disk."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from pydantic import ValidationError
+
+from llmrec.errors import ModelNotFoundError, TrainingError
+from llmrec.evaluation.metrics import recall_at_k
+from llmrec.evaluation.protocols import full_ranking_ranks
+from llmrec.retrieval.sequential import SequentialConfig, SequentialRecommender, to_cosine_space
+
+N_ITEMS = 20
+TINY = dict(dim=16, layers=1, heads=2, max_len=8, dropout=0.0, epochs=25, batch_size=16, lr=0.01,
+            weight_decay=0.0, seed=0, patience=0)
+
+
+def successor_sequences(n: int = 64, length: int = 10, seed: int = 0) -> list[list[int]]:
+    """Item i is always followed by item i+1 (mod N_ITEMS), from random starting items."""
+    rng = np.random.default_rng(seed)
+    return [[(start + t) % N_ITEMS for t in range(length)] for start in rng.integers(0, N_ITEMS, n)]
+
+
+def item_ids() -> list[str]:
+    return [f"item{i}" for i in range(N_ITEMS)]
+
+
+@pytest.fixture(scope="module")
+def trained() -> SequentialRecommender:
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    return SequentialRecommender(item_ids(), SequentialConfig(**TINY)).fit(successor_sequences(), progress=False)
+
+
+def test_model_learns_that_each_item_is_followed_by_the_next(trained):
+    histories = successor_sequences(n=40, length=5, seed=1)
+    targets = np.array([(h[-1] + 1) % N_ITEMS for h in histories])
+    ranks = full_ranking_ranks(trained, histories, targets)
+    assert recall_at_k(ranks, 1) >= 0.9
+
+
+def test_untrained_model_does_not_know_the_pattern():
+    model = SequentialRecommender(item_ids(), SequentialConfig(**TINY))
+    histories = successor_sequences(n=40, length=5, seed=1)
+    targets = np.array([(h[-1] + 1) % N_ITEMS for h in histories])
+    assert recall_at_k(full_ranking_ranks(model, histories, targets), 1) < 0.5
+
+
+def test_score_is_user_vector_dot_item_vector(trained):
+    histories = [[1, 2, 3], [7]]
+    users, items = trained.user_vectors(histories), trained.item_vectors()
+    assert users.shape == (2, 17) and items.shape == (N_ITEMS, 17)  # dim + the item-bias coordinate
+    # The network's own logits for the next item equal the dot products a vector store would compute.
+    with torch.no_grad():
+        hidden = trained.network(torch.tensor([[2, 3, 4]]))[:, -1]  # codes shifted by one: 0 is padding
+        logits = trained.network.logits(hidden).numpy()
+    np.testing.assert_allclose(users[:1] @ items.T, logits, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(trained.score(histories), users @ items.T, rtol=1e-6)
+
+
+def test_user_vector_does_not_depend_on_the_other_histories_in_the_batch(trained):
+    alone = trained.user_vectors([[4, 5]])
+    batched = trained.user_vectors([[4, 5], list(range(8)), [9]])
+    np.testing.assert_allclose(alone[0], batched[0], rtol=1e-5, atol=1e-6)
+
+
+def test_only_the_newest_max_len_items_count(trained):
+    recent = [3, 4, 5, 6, 7, 8, 9, 10]  # max_len = 8
+    np.testing.assert_allclose(trained.user_vectors([[0, 1, 2] + recent]), trained.user_vectors([recent]),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_empty_history_ranks_items_by_their_learned_bias(trained):
+    vector = trained.user_vectors([[]])
+    assert vector[0, :-1].tolist() == [0.0] * 16 and vector[0, -1] == 1.0
+    np.testing.assert_allclose(trained.score([[]])[0], trained.network.item_bias.detach().numpy(), rtol=1e-6)
+
+
+def test_training_is_reproducible_from_the_seed_and_leaves_global_rng_alone():
+    config = SequentialConfig(**{**TINY, "epochs": 2, "dropout": 0.2})
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    first = SequentialRecommender(item_ids(), config).fit(successor_sequences(), progress=False)
+    after_fit = torch.rand(3)
+    second = SequentialRecommender(item_ids(), config).fit(successor_sequences(), progress=False)
+    np.testing.assert_array_equal(first.item_vectors(), second.item_vectors())
+    assert torch.equal(after_fit, expected_next)
+
+
+def test_early_stopping_keeps_the_best_validation_epoch():
+    config = SequentialConfig(**{**TINY, "epochs": 30, "patience": 3})
+    histories = successor_sequences(n=20, length=5, seed=2)
+    targets = [(h[-1] + 1) % N_ITEMS for h in histories]
+    model = SequentialRecommender(item_ids(), config).fit(successor_sequences(), valid=(histories, targets),
+                                                          progress=False)
+    best = max(r["valid_ndcg10"] for r in model.history)
+    assert model.metrics["valid_ndcg10"] == best
+    assert model.metrics["best_epoch"] == next(r["epoch"] for r in model.history if r["valid_ndcg10"] == best)
+    assert model.metrics["epochs_run"] == len(model.history) <= config.epochs
+
+
+def test_encode_maps_external_ids_and_drops_unknown_items(trained):
+    assert trained.encode([["item3", "new-item", "item0"]]) == [[3, 0]]
+
+
+def test_save_and_load_round_trip_gives_identical_vectors(trained, tmp_path):
+    trained.save(tmp_path / "model")
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["manifest.json", "model.safetensors"]
+    loaded = SequentialRecommender.load(tmp_path / "model")
+    histories = [[1, 2, 3], [5], [0, 19, 18, 17]]
+    np.testing.assert_array_equal(loaded.user_vectors(histories), trained.user_vectors(histories))
+    np.testing.assert_array_equal(loaded.item_vectors(), trained.item_vectors())
+    assert loaded.item_ids == trained.item_ids
+    assert loaded.config == trained.config
+
+
+def test_manifest_records_how_the_model_was_made(trained, tmp_path):
+    trained.save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["config"] == trained.config.model_dump()
+    assert manifest["item_ids"] == item_ids()
+    assert manifest["data_hash"] == trained.data_hash and len(manifest["data_hash"]) == 16
+    assert {"torch", "numpy", "python"} <= set(manifest["versions"])
+    assert manifest["metrics"]["epochs_run"] == TINY["epochs"]
+    assert manifest["created"]
+
+
+def test_load_warns_on_unknown_manifest_keys(trained, tmp_path):
+    trained.save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["added_by_a_newer_version"] = 1
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning, match="added_by_a_newer_version"):
+        SequentialRecommender.load(tmp_path)
+
+
+def test_load_fails_on_missing_required_manifest_keys(trained, tmp_path):
+    trained.save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    del manifest["item_ids"]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(TrainingError, match="item_ids"):
+        SequentialRecommender.load(tmp_path)
+
+
+def test_load_fails_when_weights_do_not_fit_the_vocabulary(trained, tmp_path):
+    trained.save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["item_ids"] = manifest["item_ids"][:-1]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(TrainingError, match="do not match"):
+        SequentialRecommender.load(tmp_path)
+
+
+def test_load_of_a_missing_folder_says_what_is_missing(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="manifest.json"):
+        SequentialRecommender.load(tmp_path / "nowhere")
+
+
+def test_config_rejects_unknown_fields_and_bad_head_counts():
+    with pytest.raises(ValidationError):
+        SequentialConfig(dims=64)
+    with pytest.raises(ValidationError):
+        SequentialConfig(dim=30, heads=4)
+
+
+def test_fit_rejects_out_of_range_codes():
+    with pytest.raises(TrainingError, match="out of range"):
+        SequentialRecommender(item_ids(), SequentialConfig(**TINY)).fit([[0, N_ITEMS]], progress=False)
+
+
+def test_cosine_space_keeps_every_users_ranking(trained):
+    users, items = trained.user_vectors([[1, 2], [9, 10, 11]]), trained.item_vectors()
+    cos_users, cos_items = to_cosine_space(users, items)
+    cosine = (cos_users / np.linalg.norm(cos_users, axis=1, keepdims=True)) @ (
+        cos_items / np.linalg.norm(cos_items, axis=1, keepdims=True)).T
+    for row in range(len(users)):
+        assert np.argsort(-(users @ items.T)[row]).tolist() == np.argsort(-cosine[row]).tolist()
