@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import shlex
 import subprocess
@@ -144,6 +145,7 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
     result = {
         "config": config.model_dump() if config is not None else None,
         "train_seconds": round(train_seconds, 2),
+        "load_average_after_training": round(os.getloadavg()[0], 2),
         "eval_seconds": round(time.perf_counter() - t0, 2),
         "training": getattr(model, "metrics", {}),
         "epochs": getattr(model, "history", []),
@@ -184,8 +186,9 @@ def fmt(value: float | None) -> str:
 def markdown(report: dict) -> str:
     lines = [f"# LlamaRec protocol on {report['dataset']}", "",
              f"Command: `{report['command']}`  ",
-             f"Seed {report['seed']}, {report['threads']} CPU threads, wall time {report['wall_seconds']:.0f} s, "
-             f"{report['created']}  ",
+             f"Seed {report['seed']}, {report['threads']} torch thread(s) on {report['machine']['cpus']} CPUs "
+             f"(1-min load average {report['machine']['load_average_at_start']} at start: other jobs shared the "
+             f"machine), wall time {report['wall_seconds']:.0f} s, {report['created']}  ",
              f"Data: {report['data']} (ratings md5 {report['data_md5']}); after 5-core "
              f"{report['counts']['users']:,} users, {report['counts']['items']:,} items, "
              f"{report['counts']['interactions']:,} interactions  ",
@@ -269,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python " + " ".join(shlex.quote(a) for a in
                                         ["eval/llamarec_protocol.py", *(sys.argv[1:] if argv is None else argv)]),
         "seed": args.seed, "threads": args.threads, "versions": versions(),
+        # Wall times depend on what else runs on the machine; the 1-minute load average at start says how busy it was.
+        "machine": {"cpus": os.cpu_count(), "load_average_at_start": round(os.getloadavg()[0], 2)},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "protocol": {"k_core": 5, "split": "leave-one-out", "ranking": "full, history masked",
                      "ties_in_score": "pessimistic", "selection": "validation NDCG@10, early stopping"},

@@ -69,7 +69,7 @@ class BPRConfig(BaseModel):
     epochs: int = Field(60, ge=1)
     batch_size: int = Field(1024, ge=1, description="(user, positive, negative) triples per step")
     lr: float = Field(5e-3, gt=0.0)
-    weight_decay: float = Field(1e-5, ge=0.0, description="L2 penalty on the embeddings used in each triple")
+    weight_decay: float = Field(1e-3, ge=0.0, description="L2 penalty on the embeddings used in each triple")
     seed: int = 0
     patience: int = Field(5, ge=0, description="epochs without a better validation NDCG@10 before stopping; "
                                                "0 trains all epochs")

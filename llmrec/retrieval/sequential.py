@@ -1,16 +1,17 @@
 """A SASRec-style sequential recommender whose user vector is a vector-store query and item vectors are its keys.
 
 The model reads a user's recent items (oldest → newest) through a causal transformer and predicts the next item.
-Its output layer *is* the input item embedding table, so the score of item i after history h is exactly
+Its output layer *is* the input item embedding table plus a per-item bias, so with the bias folded into one extra
+coordinate (user side 1, item side b_i) the score of item i after history h is exactly
 
-    score(h, i) = user_vector(h) · item_vector(i)
+    score(h, i) = user_vector(h) · item_vector(i)        user_vector = [h, 1], item_vector = [e_i, b_i]
 
 which is what lets the collaborative signal live in a vector store: item vectors are indexed once, a user vector is
 computed per request and used as the query (inner-product search, or cosine after ``to_cosine_space``).
 
 Training uses full softmax cross-entropy over all items at every position, not SASRec's original one sampled
-negative per position with binary cross-entropy. On MovieLens-sized catalogs the full softmax is affordable and is
-what makes SASRec competitive with, or better than, BERT4Rec and LRURec (Klenitskiy & Vasilev, RecSys 2023).
+negative per position with binary cross-entropy. On MovieLens-sized catalogs the full softmax is affordable, and it
+is what makes SASRec match or beat BERT4Rec (Klenitskiy & Vasilev, RecSys 2023).
 """
 
 from __future__ import annotations
@@ -31,45 +32,23 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from torch import nn
 
+# SequentialConfig lives in llmrec.config (the workspace config composes it without importing torch); it is
+# re-exported here because it belongs to this model.
+from llmrec.config import SequentialConfig  # noqa: F401
 from llmrec.errors import ModelNotFoundError, TrainingError
 
 MANIFEST_FORMAT = "llmrec.sequential/1"
 WEIGHTS_FILE = "model.safetensors"
 MANIFEST_FILE = "manifest.json"
 _REQUIRED_MANIFEST_KEYS = ("format", "config", "item_ids")
-_KNOWN_MANIFEST_KEYS = {*_REQUIRED_MANIFEST_KEYS, "data_hash", "metrics", "versions", "created", "history"}
+_KNOWN_MANIFEST_KEYS = {*_REQUIRED_MANIFEST_KEYS, "data_hash", "metrics", "versions", "created", "history",
+                        "counts"}
 
 # (histories, targets) in item codes: what early stopping ranks on.
 ValidationSet = tuple[Sequence[Sequence[int]], Sequence[int]]
-
-
-class SequentialConfig(BaseModel):
-    """Hyper-parameters of the sequential model; stored in the manifest so a saved model says how it was made.
-
-    Defaults are tuned on ml-latest-small under the LlamaRec protocol on a 2-core CPU (see eval/README.md).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    dim: int = Field(64, ge=4, description="embedding width = user/item vector dimension")
-    layers: int = Field(2, ge=1, le=12)
-    heads: int = Field(2, ge=1)
-    max_len: int = Field(200, ge=2, description="most recent items the model reads")
-    dropout: float = Field(0.3, ge=0.0, lt=1.0)
-    epochs: int = Field(200, ge=1, description="upper bound; early stopping usually ends training sooner")
-    batch_size: int = Field(64, ge=1, description="sequences per optimiser step")
-    lr: float = Field(1e-3, gt=0.0)
-    weight_decay: float = Field(0.01, ge=0.0, description="AdamW decoupled weight decay")
-    seed: int = 0
-    patience: int = Field(10, ge=0, description="epochs without a better validation NDCG@10 before stopping; "
-                                                "0 trains all epochs")
-
-    def model_post_init(self, __context: Any) -> None:
-        if self.dim % self.heads:
-            raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
 
 
 class _Block(nn.Module):
@@ -160,7 +139,8 @@ class SequentialRecommender:
     """
 
     def __init__(self, item_ids: Sequence[str], config: SequentialConfig | None = None):
-        self.config = config or SequentialConfig()
+        # A subclass (the workspace's CollaborativeConfig) carries workspace settings the manifest must not keep.
+        self.config = (config or SequentialConfig()).model_settings()
         self.item_ids = [str(i) for i in item_ids]
         if not self.item_ids:
             raise TrainingError("the item vocabulary is empty: there is nothing to recommend")
@@ -170,6 +150,7 @@ class SequentialRecommender:
         self.metrics: dict[str, Any] = {}
         self.history: list[dict[str, float]] = []  # one entry per epoch: loss, validation NDCG@10, seconds
         self.data_hash: str | None = None
+        self.counts: dict[str, int] = {}  # what the model was fitted on (users, items, interactions...)
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's global RNG
             torch.manual_seed(self.config.seed)
             self.network = _SASRecNetwork(len(self.item_ids), self.config)
@@ -205,6 +186,11 @@ class SequentialRecommender:
         optimizer = torch.optim.AdamW(self._parameter_groups(), lr=cfg.lr)
         lengths = np.array([len(s) for s in samples])
         n_batches = math.ceil(len(samples) / cfg.batch_size)
+        # Cosine decay to zero over the planned steps: late epochs settle instead of hopping between minima, which
+        # on a 610-user validation set is the difference between a stable and a lucky early-stopping pick.
+        total_steps = cfg.epochs * n_batches
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps)))
         best = {"ndcg10": -1.0, "epoch": 0}
         best_state = None
         stale = 0
@@ -219,6 +205,7 @@ class SequentialRecommender:
                 total, count = 0.0, 0
                 for batch in _length_bucketed_batches(lengths, cfg.batch_size, generator):
                     loss, n_targets = self._step(optimizer, [samples[i] for i in batch])
+                    schedule.step()
                     total += loss * n_targets
                     count += n_targets
                     bar.update(1)
@@ -357,6 +344,7 @@ class SequentialRecommender:
             "config": self.config.model_dump(),
             "item_ids": self.item_ids,
             "data_hash": self.data_hash,
+            "counts": self.counts,
             "metrics": self.metrics,
             "history": self.history,
             "versions": _versions(),
@@ -407,6 +395,7 @@ class SequentialRecommender:
                                 f"{str(e).splitlines()[0]}") from None
         model.network.eval()
         model.data_hash = manifest.get("data_hash")
+        model.counts = dict(manifest.get("counts") or {})
         model.metrics = dict(manifest.get("metrics") or {})
         model.history = list(manifest.get("history") or [])
         return model

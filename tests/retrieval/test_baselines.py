@@ -2,9 +2,19 @@
 
 import numpy as np
 import pytest
+import torch
 
 from llmrec.errors import TrainingError
 from llmrec.retrieval.baselines import BPRConfig, BPRRecommender, PopularityRecommender
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and the suite shares a small CPU."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
 
 TINY_BPR = dict(dim=4, epochs=40, batch_size=64, lr=0.05, weight_decay=0.05, seed=0, patience=0)
 

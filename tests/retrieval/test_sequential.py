@@ -1,7 +1,6 @@
 """The SASRec-style model: it learns sequential structure, its vectors are its scores, and it round-trips to disk."""
 
 import json
-import warnings
 
 import numpy as np
 import pytest
@@ -13,8 +12,17 @@ from llmrec.evaluation.metrics import recall_at_k
 from llmrec.evaluation.protocols import full_ranking_ranks
 from llmrec.retrieval.sequential import SequentialConfig, SequentialRecommender, to_cosine_space
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and the suite shares a small CPU."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 N_ITEMS = 20
-TINY = dict(dim=16, layers=1, heads=2, max_len=8, dropout=0.0, epochs=25, batch_size=16, lr=0.01,
+TINY = dict(dim=16, layers=1, heads=2, max_len=8, dropout=0.0, epochs=10, batch_size=16, lr=0.01,
             weight_decay=0.0, seed=0, patience=0)
 
 
@@ -29,8 +37,7 @@ def item_ids() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def trained() -> SequentialRecommender:
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+def trained(one_torch_thread) -> SequentialRecommender:
     return SequentialRecommender(item_ids(), SequentialConfig(**TINY)).fit(successor_sequences(), progress=False)
 
 
