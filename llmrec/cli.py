@@ -176,9 +176,11 @@ def demo(
 
 def _register_commands() -> None:
     """Subcommands that live beside their stage; each module imports its heavy dependencies lazily."""
+    from llmrec.audit.commands import register as register_audit
     from llmrec.training.commands import register as register_training
 
     register_training(app, _progress)
+    register_audit(app)
 
 
 _register_commands()

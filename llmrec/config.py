@@ -143,6 +143,18 @@ class TrainConfig(_Section):
     seed: int = 0
 
 
+class AuditConfig(_Section):
+    """How explanations are audited (``llmrec audit``)."""
+
+    judge: bool = Field(True, description="ask the LLM judge about claims the rules and word overlap cannot decide")
+    judge_threshold: float = Field(0.8, gt=0, lt=1, description="calibrated probability of 'not supported' above "
+                                   "which the judge labels a claim unsupported/contradicted")
+    judge_batch_size: int = Field(8, ge=1, le=64)
+    support_overlap: float = Field(0.5, ge=0, le=1, description="share of a claim's content words found in the "
+                                   "card/history at which word overlap alone counts it supported")
+    faithfulness: bool = Field(True, description="re-rank without each cited history item (stored records only)")
+
+
 class LLMRecConfig(_Section):
     """The whole configuration of one workspace or run."""
 
@@ -154,6 +166,7 @@ class LLMRecConfig(_Section):
     ranker: RankerConfig = Field(default_factory=RankerConfig)
     justification: JustificationConfig = Field(default_factory=JustificationConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "LLMRecConfig":
