@@ -88,6 +88,8 @@ def ingest(
                f"media: {report.media_described} described, {report.media_from_cache} from cache, "
                f"{len(report.media_failed)} failed; interactions: {report.interactions_added} added "
                f"({report.seconds:.1f} s)")
+    if report.collaborative:
+        typer.echo(report.collaborative)
     for title, rows in (("rejected rows", report.rows_rejected), ("media problems", report.media_failed),
                         ("warnings", report.item_warnings)):
         if rows:
@@ -177,9 +179,13 @@ def demo(
 def _register_commands() -> None:
     """Subcommands that live beside their stage; each module imports its heavy dependencies lazily."""
     from llmrec.audit.commands import register as register_audit
+    from llmrec.evaluation.commands import register as register_eval
+    from llmrec.retrieval.commands import register as register_fit
     from llmrec.training.commands import register as register_training
 
+    register_fit(app)
     register_training(app, _progress)
+    register_eval(app)
     register_audit(app)
 
 

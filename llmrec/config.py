@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from llmrec.errors import ConfigError
 
@@ -90,6 +90,56 @@ class RetrievalConfig(_Section):
     history_weight: float = Field(1.0, ge=0, description="weight of the user's history list in fusion")
     query_weight: float = Field(1.0, ge=0, description="weight of the free-text query list in fusion")
     history_items: int = Field(20, ge=1, description="most recent history items used to build the user profile")
+    # Fusion has two levels (CandidateRetriever.retrieve): the user's taste lists, history text and collaborative
+    # (the sequential model's user vector searched against its item vectors), are fused history_weight :
+    # collab_weight, with items the model has never seen scored on the text list alone; that taste list then meets
+    # the request's list (query_weight against the larger taste weight). So the collaborative list sharpens the
+    # user's side without outvoting a request or burying new items. 0 switches it off without deleting the model.
+    collab_weight: float = Field(1.0, ge=0, description="weight of the collaborative (sequential model) list "
+                                 "against the history text list; used for users with history when the workspace "
+                                 "has a fitted model")
+
+
+class SequentialConfig(_Section):
+    """Hyper-parameters of the SASRec-style sequential model (``llmrec.retrieval.sequential``); stored in its manifest.
+
+    Defaults were tuned on ml-latest-small under the LlamaRec protocol so that training fits in about 10 minutes on
+    this project's 2-core CPU (eval/README.md has the runs). Small batches matter more than anything else here: 610
+    users make few optimiser steps per epoch, and at batch 64 the model was still near popularity after 10 epochs.
+    """
+
+    dim: int = Field(64, ge=4, description="transformer width; user/item vectors have dim + 1 coordinates")
+    layers: int = Field(2, ge=1, le=12)
+    heads: int = Field(2, ge=1)
+    max_len: int = Field(200, ge=2, description="most recent items the model reads (LlamaRec uses 200)")
+    dropout: float = Field(0.3, ge=0.0, lt=1.0, description="on embeddings, residual branches and feed-forward")
+    epochs: int = Field(40, ge=1, description="length of the cosine learning-rate schedule (and the maximum)")
+    batch_size: int = Field(16, ge=1, description="training windows per optimiser step")
+    lr: float = Field(1e-3, gt=0.0, description="peak AdamW learning rate, decayed to 0 by a cosine over epochs")
+    weight_decay: float = Field(0.01, ge=0.0, description="AdamW decoupled weight decay on matrices/embeddings")
+    seed: int = 0
+    patience: int = Field(10, ge=0, description="epochs without a better validation NDCG@10 before stopping; "
+                                                "0 trains all epochs")
+
+    @model_validator(mode="after")
+    def _heads_divide_dim(self) -> "SequentialConfig":
+        if self.dim % self.heads:
+            raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
+        return self
+
+    def model_settings(self) -> "SequentialConfig":
+        """Only the model's own hyper-parameters (drops the fields a subclass adds for the workspace)."""
+        return SequentialConfig.model_validate(self.model_dump(include=set(SequentialConfig.model_fields)))
+
+
+class CollaborativeConfig(SequentialConfig):
+    """The workspace's collaborative retriever: the sequential model fitted on its interaction log (``llmrec fit``)."""
+
+    fit_on_ingest: bool = Field(True, description="`llmrec ingest` refits the model when the interactions (or this "
+                                "config) changed since the saved model; unchanged data is skipped")
+    validate_holdout: bool = Field(True, description="hold out each user's newest item (users with 3+ items) to pick "
+                                   "the best epoch and report validation metrics; false trains on everything for "
+                                   "all epochs")
 
 
 class RankerConfig(_Section):
@@ -163,6 +213,7 @@ class LLMRecConfig(_Section):
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     store: VectorStoreConfig = Field(default_factory=VectorStoreConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    collaborative: CollaborativeConfig = Field(default_factory=CollaborativeConfig)
     ranker: RankerConfig = Field(default_factory=RankerConfig)
     justification: JustificationConfig = Field(default_factory=JustificationConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)

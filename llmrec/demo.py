@@ -23,6 +23,8 @@ def run_demo(workspace: str | Path, progress=None, log: Callable[[str], None] = 
     report = ingest(demo.catalog, ws, interactions=demo.interactions, log=lambda s: log(f"note: {s}"), **kwargs)
     log(f"ingested {report.items_read} items ({report.items_new} new, {report.items_unchanged} unchanged, "
         f"{report.media_described} media described, {report.media_from_cache} from cache) in {report.seconds:.1f} s")
+    if report.collaborative:
+        log(report.collaborative)
     recommender = Recommender(ws)
     answers = []
     for request in demo.requests:

@@ -1,4 +1,5 @@
-"""Ingest: catalog rows → media text → item cards → embeddings in the vector store, plus the interaction log.
+"""Ingest: catalog rows → media text → item cards → embeddings in the vector store, plus the interaction log and
+the collaborative model fitted on it (refitted only when the log changed).
 
 Incremental and resumable by construction: an item is skipped when the hash of its row, its media bytes and the
 media/card settings is unchanged; each item is committed on its own; an item is marked embedded only after its vector
@@ -43,6 +44,8 @@ class IngestReport(BaseModel):
     embedded: int = 0
     interactions_added: int = 0
     interactions_unknown_items: int = 0
+    collaborative: str | None = Field(None, description="what the collaborative-model step did (trained, unchanged,"
+                                      " skipped and why); None when collaborative.fit_on_ingest is off")
     notices: list[str] = Field(default_factory=list)
     seconds: float = 0.0
 
@@ -163,6 +166,14 @@ class Ingestor:
             self.workspace.mark_embedded([(i, h) for i, _, h in chunk])
             report.embedded += len(chunk)
 
+    def fit_collaborative(self, report: IngestReport) -> None:
+        """(Re)fit the collaborative model when the interactions or its config changed; a no-op otherwise."""
+        from llmrec.retrieval.collaborative import fit_collaborative
+
+        result = fit_collaborative(self.workspace, self.config, progress=self.progress is not _no_progress,
+                                   log=self.log)
+        report.collaborative = result.summary()
+
     def run(self, items: list[CatalogItem], interactions: list[Interaction] | None = None,
             rejected: list[str] | None = None) -> IngestReport:
         t0 = time.perf_counter()
@@ -181,6 +192,8 @@ class Ingestor:
                 report.interactions_added = self.workspace.add_interactions(
                     self.progress(interactions, len(interactions), "interactions"))
             self.workspace.set_meta("config", json.dumps(self.config.model_dump(mode="json")))
+            if self.config.collaborative.fit_on_ingest and self.workspace.interaction_count():
+                self.fit_collaborative(report)
         report.seconds = round(time.perf_counter() - t0, 3)
         return report
 

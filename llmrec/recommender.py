@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import warnings
 from functools import cached_property
 from pathlib import Path
 
@@ -38,9 +39,13 @@ class Recommender:
 
     @cached_property
     def retriever(self):
+        from llmrec.retrieval.collaborative import CollaborativeIndex
         from llmrec.retrieval.retriever import TEXT_COLLECTION, CandidateRetriever
 
-        return CandidateRetriever(self.store.collection(TEXT_COLLECTION), self.embedder, self.config.retrieval)
+        # Without a fitted model (or with stale vectors, which warns) retrieval uses the text signals only.
+        collab = CollaborativeIndex.open(self.workspace, self.store, warn=lambda s: warnings.warn(s, stacklevel=3))
+        return CandidateRetriever(self.store.collection(TEXT_COLLECTION), self.embedder, self.config.retrieval,
+                                  collab=collab)
 
     @cached_property
     def backend(self):

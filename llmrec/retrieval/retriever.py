@@ -1,13 +1,17 @@
 """Candidate retrieval: each signal produces a ranked list from the vector store, reciprocal-rank fusion merges them.
 
-Signals: the free-text request (query embedding vs card embeddings) and the user's taste (the mean card embedding of
-their recent history). A brand-new item is reachable through its card text alone; a user with no history through the
-request alone.
+Signals: the free-text request (query embedding vs card embeddings), the user's taste in text (the mean card
+embedding of their recent history), and, when the workspace has a fitted collaborative model, the user's taste in
+behaviour (the sequential model's user vector searched against its item vectors: what people with similar histories
+chose next). A brand-new item is reachable through its card text alone; a user with no history through the request
+alone; a request steers the list through its own ranked list, whatever the user's history says.
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +19,9 @@ from llmrec.config import RetrievalConfig
 from llmrec.errors import RequestError
 from llmrec.retrieval.embedder import TextEmbedder
 from llmrec.retrieval.stores.base import VectorCollection
+
+if TYPE_CHECKING:
+    from llmrec.retrieval.collaborative import CollaborativeIndex
 
 TEXT_COLLECTION = "text"
 
@@ -26,8 +33,16 @@ class Candidate:
     sources: dict[str, int] = field(default_factory=dict)  # signal name -> 1-based rank in that signal's list
 
 
-def reciprocal_rank_fusion(lists: dict[str, list[str]], weights: dict[str, float], k: int) -> list[Candidate]:
-    """Weighted RRF: score(d) = Σ_l w_l / (k + rank_l(d)). Ties keep the first list's order (stable)."""
+def reciprocal_rank_fusion(lists: dict[str, list[str]], weights: dict[str, float], k: int,
+                           coverage: dict[str, Container[str]] | None = None) -> list[Candidate]:
+    """Weighted RRF: score(d) = Σ_l w_l / (k + rank_l(d)). Ties keep the first list's order (stable).
+
+    ``coverage[l]``, when given, is every item list ``l`` could rank at all (the collaborative model's vocabulary:
+    it cannot know an item nobody interacted with). Each score is then divided by the total weight of the lists
+    that cover the item, so a brand-new item competes on the lists that can see it instead of losing for being
+    absent from one that cannot. Lists not in ``coverage`` cover every item; items covered by every list keep their
+    relative order, since they share one divisor.
+    """
     fused: dict[str, Candidate] = {}
     for name, ids in lists.items():
         w = weights.get(name, 1.0)
@@ -35,16 +50,25 @@ def reciprocal_rank_fusion(lists: dict[str, list[str]], weights: dict[str, float
             c = fused.setdefault(item_id, Candidate(item_id, 0.0))
             c.score += w / (k + rank)
             c.sources[name] = rank
+    if coverage:
+        for c in fused.values():
+            c.score /= sum(weights.get(name, 1.0) for name in lists
+                           if name not in coverage or c.id in coverage[name]) or 1.0
     return sorted(fused.values(), key=lambda c: -c.score)
 
 
 class CandidateRetriever:
-    """Text + history retrieval over one vector store."""
+    """Text, history and collaborative retrieval over one vector store, fused by weighted RRF.
 
-    def __init__(self, text: VectorCollection, embedder: TextEmbedder, config: RetrievalConfig):
+    ``collab`` is the workspace's ``CollaborativeIndex`` (None when no model is fitted: text signals only).
+    """
+
+    def __init__(self, text: VectorCollection, embedder: TextEmbedder, config: RetrievalConfig,
+                 collab: CollaborativeIndex | None = None):
         self.text = text
         self.embedder = embedder
         self.config = config
+        self.collab = collab
 
     def profile_vector(self, history_ids: list[str]) -> np.ndarray | None:
         """Mean embedding of the most recent history items (recency-weighted), or None when none are indexed."""
@@ -60,18 +84,48 @@ class CandidateRetriever:
         return profile / norm if norm > 0 else None
 
     def retrieve(self, query: str | None, history_ids: list[str], exclude: set[str], n: int) -> list[Candidate]:
+        """The ``n`` best candidates by two-level weighted RRF; ``sources`` gives each one's rank in every list.
+
+        The user's taste lists (history text, collaborative) are fused first, ``history_weight : collab_weight``,
+        with items the collaborative model has never seen scored on the text list alone (``coverage``); that one
+        list meets the request's list with the larger taste weight. Fused flat, two taste lists would outvote the
+        request two to one, and new items would sink below the user's usual ones for missing from a list that cannot
+        contain them. With one taste list (no fitted model) this is exactly plain weighted RRF, as before.
+        """
         if not (query and query.strip()) and not history_ids:
             raise RequestError("nothing to recommend from: give a request text, a known user, or a history")
         fetch = n * self.config.fetch_multiplier
+        k = self.config.rrf_k
         lists: dict[str, list[str]] = {}
         weights: dict[str, float] = {}
         if query and query.strip():
             qv = self.embedder.encode([query])[0]
             lists["query"] = [nb.id for nb in self.text.query(qv, fetch, exclude)]
             weights["query"] = self.config.query_weight
+        taste: dict[str, list[str]] = {}
+        taste_weights: dict[str, float] = {}
         if history_ids:
             profile = self.profile_vector(history_ids)
             if profile is not None:
-                lists["history"] = [nb.id for nb in self.text.query(profile, fetch, exclude)]
-                weights["history"] = self.config.history_weight
-        return reciprocal_rank_fusion(lists, weights, self.config.rrf_k)[:n]
+                taste["history"] = [nb.id for nb in self.text.query(profile, fetch, exclude)]
+                taste_weights["history"] = self.config.history_weight
+            if self.collab is not None and self.config.collab_weight > 0:
+                # Empty when no history item is in the model (the user only met items nobody else did).
+                collab = self.collab.query(history_ids, fetch, exclude)
+                if collab:
+                    taste["collab"] = collab
+                    taste_weights["collab"] = self.config.collab_weight
+        primary = {**lists, **taste}
+        if len(taste) == 1:
+            lists.update(taste)
+            weights.update(taste_weights)
+        elif taste:
+            # A new item can be found by its text but never by the collaborative model: see ``coverage``.
+            coverage = {"collab": self.collab.vocabulary}
+            lists["taste"] = [c.id for c in reciprocal_rank_fusion(taste, taste_weights, k, coverage)]
+            weights["taste"] = max(taste_weights.values())
+        fused = reciprocal_rank_fusion(lists, weights, k)[:n]
+        ranks = {name: {item_id: r for r, item_id in enumerate(ids, start=1)} for name, ids in primary.items()}
+        for c in fused:  # report ranks in the signals' own lists, not in the intermediate taste list
+            c.sources = {name: r[c.id] for name, r in ranks.items() if c.id in r}
+        return fused

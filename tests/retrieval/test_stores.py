@@ -12,7 +12,7 @@ import pytest
 
 from llmrec.config import VectorStoreConfig
 from llmrec.errors import BackendUnavailable
-from llmrec.retrieval.stores import open_store
+from llmrec.retrieval.stores import AnnSettings, open_store
 
 
 def unit(v):
@@ -38,6 +38,11 @@ class StoreContract:
         col.upsert([f"i{i}" for i in range(10)], np.stack([unit([1, i, 0]) for i in range(10)]))
         got = col.query(unit([1, 0, 0]), 3, exclude={"i0", "i1"})
         assert [n.id for n in got] == ["i2", "i3", "i4"]
+
+    def test_a_collection_created_with_ann_settings_answers_like_any_other(self, store):
+        col = store.collection("tuned", ann=AnnSettings(search_ef=200, construction_ef=200, max_neighbors=32))
+        col.upsert(["a", "b"], np.stack([unit([1, 0, 0]), unit([0, 1, 0])]))
+        assert [n.id for n in store.collection("tuned").query(unit([0.1, 1, 0]), 2)] == ["b", "a"]
 
     def test_vectors_read_back_equal_what_was_written(self, store):
         col = store.collection("readback")

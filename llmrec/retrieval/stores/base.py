@@ -19,6 +19,18 @@ class Neighbour:
     similarity: float  # cosine similarity, higher is closer
 
 
+@dataclass(frozen=True)
+class AnnSettings:
+    """Approximate-nearest-neighbour (HNSW) settings, fixed when a collection is created; None keeps the backend's.
+
+    Higher values trade build time and memory for recall; a backend without such knobs ignores them.
+    """
+
+    search_ef: int | None = None        # candidates explored per query (at least n)
+    construction_ef: int | None = None  # candidates explored per insertion
+    max_neighbors: int | None = None    # graph degree (HNSW's M)
+
+
 class VectorCollection(Protocol):
     """One named set of vectors (item text vectors, collaborative item vectors...)."""
 
@@ -37,7 +49,9 @@ class VectorCollection(Protocol):
 class VectorStore(Protocol):
     name: str
 
-    def collection(self, name: str, space: str = "cosine") -> VectorCollection: ...
+    def collection(self, name: str, space: str = "cosine", ann: AnnSettings | None = None) -> VectorCollection:
+        """Open or create a collection; ``ann`` applies only when this call creates it."""
+        ...
 
     def drop(self, name: str) -> None: ...
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from llmrec.errors import BackendUnavailable
-from llmrec.retrieval.stores.base import Neighbour
+from llmrec.retrieval.stores.base import AnnSettings, Neighbour
 
 _BATCH = 2000  # Chroma rejects very large single upserts
 
@@ -60,10 +60,16 @@ class ChromaStore:
         self.name = name
         self.prefix = prefix
 
-    def collection(self, name: str, space: str = "cosine") -> ChromaCollection:
+    def collection(self, name: str, space: str = "cosine", ann: AnnSettings | None = None) -> ChromaCollection:
         full = f"{self.prefix}_{name}" if name else self.prefix
+        metadata = {"hnsw:space": space}
+        if ann is not None:
+            for key, value in (("hnsw:search_ef", ann.search_ef), ("hnsw:construction_ef", ann.construction_ef),
+                               ("hnsw:M", ann.max_neighbors)):
+                if value is not None:
+                    metadata[key] = value
         try:
-            c = self._client.get_or_create_collection(full, metadata={"hnsw:space": space}, embedding_function=None)
+            c = self._client.get_or_create_collection(full, metadata=metadata, embedding_function=None)
         except Exception as e:  # chromadb raises several unrelated types for connection problems
             raise BackendUnavailable(f"vector store {self.name}: cannot open collection {full!r}: {e}") from e
         return ChromaCollection(c)

@@ -1,0 +1,262 @@
+"""The workspace's collaborative retriever: the sequential model fitted on its interaction log, served from Chroma.
+
+``fit_collaborative`` trains ``SequentialRecommender`` on every user's history (time order, ties by log row), saves
+it under ``<workspace>/collab/`` (``model.safetensors`` + ``manifest.json``: config, data hash, counts, validation
+metrics, versions, time) and writes its item vectors into the ``collab`` collection of the workspace's vector store,
+beside the text vectors. It is incremental: when the data hash and config match the saved manifest nothing is
+trained. ``CollaborativeIndex`` answers requests: history → user vector → nearest item vectors in the store.
+
+The store searches by cosine, so item vectors go in through ``to_cosine_space`` (every item padded to one norm, the
+query padded with 0): the cosine order of items is then exactly the model's dot-product order for each user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from llmrec.config import LLMRecConfig
+from llmrec.retrieval.stores.base import AnnSettings, VectorCollection, VectorStore
+from llmrec.workspace import Workspace
+
+COLLAB_COLLECTION = "collab"
+MODEL_FOLDER = "collab"
+# Chroma's defaults (M 16, ef 100) found 90% of the exact top-50 on a synthetic 3,000-item model; these find 99.8%
+# there (tests/retrieval/test_collaborative.py) for about 1.5x the build time and the same query time.
+COLLAB_ANN = AnnSettings(search_ef=400, construction_ef=400, max_neighbors=32)
+
+
+class FitReport(BaseModel):
+    """What one ``llmrec fit`` (or the fit step of ingest) did."""
+
+    status: Literal["trained", "unchanged", "reindexed", "skipped"]
+    reason: str = ""
+    model_dir: str | None = None
+    users: int = 0
+    items: int = 0
+    interactions: int = 0
+    data_hash: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        if self.status == "skipped":
+            return f"no collaborative model: {self.reason}"
+        text = (f"collaborative model {self.status} ({self.users:,} users, {self.items:,} items, "
+                f"{self.interactions:,} interactions")
+        if "valid_ndcg10" in self.metrics:
+            text += (f"; validation NDCG@10 {self.metrics['valid_ndcg10']:.4f}, "
+                     f"Recall@10 {self.metrics.get('valid_recall10', 0.0):.4f}")
+        return text + f"; {self.seconds:.1f} s) in {self.model_dir}"
+
+
+def workspace_sequences(workspace: Workspace) -> tuple[list[str], list[str], list[list[str]]]:
+    """(item vocabulary, user ids, item-id sequences) from the workspace's interactions with catalog items.
+
+    Sequences are in time order with ties by log row, as ``Workspace.history`` returns them; interactions with
+    items missing from the catalog are dropped (retrieval can only return catalog items). The vocabulary is every
+    interacted catalog item, numeric ids numerically (MovieLens) and others as text.
+    """
+    from llmrec.evaluation.splits import natural_item_key, user_sequences
+
+    catalog = set(workspace.all_item_ids())
+    interactions = [i for i in workspace.all_interactions() if i.item_id in catalog]
+    sequences = user_sequences(interactions, tie_break="row")
+    users = list(sequences)
+    item_ids = sorted({i.item_id for i in interactions}, key=natural_item_key)
+    return item_ids, users, [sequences[u] for u in users]
+
+
+def data_hash(item_ids: Sequence[str], users: Sequence[str], sequences: Sequence[Sequence[str]]) -> str:
+    """sha256 (16 hex digits) of the vocabulary and every user's sequence: equal hash, same training data."""
+    digest = hashlib.sha256(json.dumps(list(item_ids)).encode())
+    for user, seq in zip(users, sequences):
+        digest.update(json.dumps([user, list(seq)]).encode())
+    return digest.hexdigest()[:16]
+
+
+def model_dir(workspace: Workspace) -> Path:
+    return workspace.root / MODEL_FOLDER
+
+
+def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | None = None, force: bool = False,
+                      progress: bool = True, log: Callable[[str], None] = lambda s: None,
+                      store: VectorStore | None = None) -> FitReport:
+    """Fit (or keep) the workspace's collaborative model and index its item vectors; see the module docstring.
+
+    The caller holds the workspace write lock (``ingest`` does; ``llmrec fit`` takes it). ``epochs`` overrides
+    ``collaborative.epochs`` for this run; ``force`` refits even when data and config are unchanged.
+    """
+    from llmrec.evaluation.metrics import ndcg_at_k, recall_at_k
+    from llmrec.evaluation.protocols import full_ranking_ranks
+    from llmrec.retrieval.sequential import MANIFEST_FILE, SequentialRecommender
+    from llmrec.retrieval.stores import open_store
+
+    t0 = time.perf_counter()
+    item_ids, users, sequences = workspace_sequences(workspace)
+    counts = {"users": len(users), "items": len(item_ids), "interactions": sum(len(s) for s in sequences)}
+    if not any(len(s) >= 2 for s in sequences):
+        return FitReport(status="skipped", reason="no user has two or more interactions with catalog items", **counts)
+    settings = config.collaborative
+    if epochs is not None:
+        settings = settings.model_copy(update={"epochs": epochs})
+    model_config = settings.model_settings()
+    digest = data_hash(item_ids, users, sequences)
+    folder = model_dir(workspace)
+    store = store or open_store(config.store, workspace.root)
+
+    manifest = _read_manifest(folder / MANIFEST_FILE)
+    if (not force and manifest is not None and manifest.get("data_hash") == digest
+            and manifest.get("config") == model_config.model_dump()):
+        model = SequentialRecommender.load(folder)
+        status = "unchanged"
+        if not CollaborativeIndex(model, store.collection(COLLAB_COLLECTION, ann=COLLAB_ANN)).is_consistent():
+            index_item_vectors(model, store)  # e.g. a fresh Chroma server, or a fit killed before indexing
+            status = "reindexed"
+        return FitReport(status=status, reason="data and config match the saved model", model_dir=str(folder),
+                         data_hash=digest, metrics=_float_metrics(model.metrics), seconds=time.perf_counter() - t0,
+                         **counts)
+
+    log(f"fitting the collaborative model on {counts['interactions']:,} interactions of {counts['users']:,} users "
+        f"({counts['items']:,} items)")
+    model = SequentialRecommender(item_ids, model_config)
+    codes = model.encode(sequences)
+    valid = None
+    train = codes
+    if settings.validate_holdout:
+        # Each user's newest item validates (LlamaRec's split); users with under 3 items keep everything for
+        # training, since holding out one of two items would leave nothing to learn from.
+        held = [j for j, seq in enumerate(codes) if len(seq) >= 3]
+        if held:
+            train = [seq[:-1] if len(seq) >= 3 else seq for seq in codes]
+            valid = ([codes[j][:-1] for j in held], np.array([codes[j][-1] for j in held], dtype=np.int64))
+    model.fit(train, valid, progress=progress)
+    if valid is not None:
+        ranks = full_ranking_ranks(model, valid[0], valid[1])
+        model.metrics.update({"valid_users": len(valid[1]), "valid_ndcg10": ndcg_at_k(ranks, 10),
+                              "valid_recall10": recall_at_k(ranks, 10), "valid_recall50": recall_at_k(ranks, 50)})
+    model.data_hash = digest
+    model.counts = {**counts, "train_sequences": sum(1 for s in train if len(s) >= 2),
+                    "valid_users": 0 if valid is None else len(valid[1])}
+    # Index first, then swap the folder in: a crash in between leaves vectors that do not match the saved model,
+    # which ``is_consistent`` notices (the next fit re-indexes; asks fall back to text) instead of silently serving
+    # the wrong neighbours.
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save(partial)
+    index_item_vectors(model, store)
+    retired = folder.with_name(folder.name + ".old")
+    shutil.rmtree(retired, ignore_errors=True)
+    if folder.exists():
+        folder.rename(retired)
+    partial.rename(folder)
+    shutil.rmtree(retired, ignore_errors=True)
+    return FitReport(status="trained", model_dir=str(folder), data_hash=digest, metrics=_float_metrics(model.metrics),
+                     seconds=time.perf_counter() - t0, **counts)
+
+
+def index_item_vectors(model, store: VectorStore) -> VectorCollection:
+    """Replace the ``collab`` collection with the model's item vectors (cosine space, see the module docstring)."""
+    from llmrec.retrieval.sequential import to_cosine_space
+
+    # Dropped, not upserted over: a refit may change the vector width or the vocabulary.
+    store.drop(COLLAB_COLLECTION)
+    collection = store.collection(COLLAB_COLLECTION, space="cosine", ann=COLLAB_ANN)
+    _, keys = to_cosine_space(np.zeros((0, model.vector_dim), dtype=np.float32), model.item_vectors())
+    collection.upsert(model.item_ids, keys, metadatas=[{"model": model.data_hash or ""} for _ in model.item_ids])
+    return collection
+
+
+class CollaborativeIndex:
+    """A fitted sequential model plus its item vectors in the store: a user's history → collaborative candidates."""
+
+    def __init__(self, model, collection: VectorCollection):
+        self.model = model
+        self.collection = collection
+        self.vocabulary = frozenset(model.item_ids)  # the items this model can rank; others are new to it
+
+    @classmethod
+    def open(cls, workspace: Workspace, store: VectorStore,
+             warn: Callable[[str], None] = lambda s: None) -> "CollaborativeIndex | None":
+        """The workspace's index, or None when it has no fitted model (or the store lost its vectors)."""
+        from llmrec.retrieval.sequential import MANIFEST_FILE, SequentialRecommender
+
+        folder = model_dir(workspace)
+        if not (folder / MANIFEST_FILE).is_file():
+            return None
+        index = cls(SequentialRecommender.load(folder), store.collection(COLLAB_COLLECTION, ann=COLLAB_ANN))
+        if not index.is_consistent():
+            warn(f"the collaborative vectors in the store do not match {folder}; using text retrieval only "
+                 f"(run `llmrec fit --workspace {workspace.root}` to re-index)")
+            return None
+        return index
+
+    def is_consistent(self) -> bool:
+        """The store holds exactly this model's item vectors (count, and the first and last item's vector)."""
+        ids = self.model.item_ids
+        if self.collection.count() != len(ids):
+            return False
+        _, keys = self.key_vectors()
+        stored = self.collection.get_vectors([ids[0], ids[-1]])
+        return all(i in stored and np.allclose(stored[i], keys[c], atol=1e-5)
+                   for i, c in ((ids[0], 0), (ids[-1], len(ids) - 1)))
+
+    def key_vectors(self) -> tuple[list[str], np.ndarray]:
+        """(item ids, (I, D+2) keys) exactly as indexed."""
+        from llmrec.retrieval.sequential import to_cosine_space
+
+        _, keys = to_cosine_space(np.zeros((0, self.model.vector_dim), dtype=np.float32), self.model.item_vectors())
+        return self.model.item_ids, keys
+
+    def query_vector(self, history_ids: Sequence[str]) -> np.ndarray | None:
+        """(D+2,) query for a history of item ids (oldest first), or None when no history item is in the model."""
+        codes = self.model.encode([list(history_ids)])[0]
+        if not codes:
+            return None
+        user = self.model.user_vectors([codes])[0]  # (D+1,) = [h, 1]
+        return np.append(user, np.float32(0.0)).astype(np.float32)  # to_cosine_space pads users with 0
+
+    def query(self, history_ids: Sequence[str], n: int, exclude: set[str] | None = None) -> list[str]:
+        """Up to ``n`` item ids by descending model score, served by the vector store; [] for unknown histories."""
+        vector = self.query_vector(history_ids)
+        if vector is None:
+            return []
+        try:
+            return [nb.id for nb in self.collection.query(vector, n, exclude)]
+        except Exception as e:  # noqa: BLE001 — chromadb raises unrelated types when a collection is gone
+            # Another process refitted (dropping and recreating the collection under this handle) or the server is
+            # down: this process's model still holds every item vector, so answer exactly rather than fail the ask.
+            warnings.warn(f"collaborative vector search failed ({type(e).__name__}: {e}); searching the loaded model "
+                          "exactly instead (restart to pick up a refitted model)", stacklevel=2)
+            return self.exact(history_ids, n, exclude)
+
+    def exact(self, history_ids: Sequence[str], n: int, exclude: set[str] | None = None) -> list[str]:
+        """The same list by exhaustive dot products in numpy: the reference the store's recall is measured against."""
+        vector = self.query_vector(history_ids)
+        if vector is None:
+            return []
+        scores = self.model.item_vectors() @ vector[:-1]  # (I,) the model's logits
+        exclude = exclude or set()
+        order = np.argsort(-scores, kind="stable")
+        return [self.model.item_ids[c] for c in order if self.model.item_ids[c] not in exclude][:n]
+
+
+def _read_manifest(path: Path) -> dict | None:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _float_metrics(metrics: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
