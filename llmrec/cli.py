@@ -181,12 +181,14 @@ def _register_commands() -> None:
     from llmrec.audit.commands import register as register_audit
     from llmrec.evaluation.commands import register as register_eval
     from llmrec.retrieval.commands import register as register_fit
+    from llmrec.serving.llm_commands import llm_app
     from llmrec.training.commands import register as register_training
 
     register_fit(app)
     register_training(app, _progress)
     register_eval(app)
     register_audit(app)
+    app.add_typer(llm_app, name="llm")
 
 
 _register_commands()
