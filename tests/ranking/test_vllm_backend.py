@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from llmrec.config import RankerConfig
-from llmrec.errors import BackendUnavailable
+from llmrec.errors import BackendUnavailable, RequestError
 from llmrec.prompts import default_library
 from llmrec.ranking.backends import vllm_backend  # noqa: F401  (registers "vllm" until the package imports it)
 from llmrec.ranking.backends.base import open_backend
@@ -117,7 +117,7 @@ def test_server_down_falls_back_to_transformers_and_says_so(llm_backend):
 class _FakeServer:
     """An HTTP server that answers /v1/models like vLLM (base model only) and 404s unknown models."""
 
-    def __init__(self, served: list[str]):
+    def __init__(self, served: list[str], post_status: int = 404):
         import json
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -139,7 +139,8 @@ class _FakeServer:
 
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self._send(404, {"error": {"message": "The model does not exist.", "code": 404}})
+                message = "The model does not exist." if post_status == 404 else "prompt is longer than max_model_len"
+                self._send(post_status, {"error": {"message": message, "code": post_status}})
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -168,6 +169,17 @@ def test_a_404_during_a_request_is_a_clear_backend_unavailable():
         backend = open_backend(RankerConfig(backend="vllm", vllm_url=server.url))
         with pytest.raises(BackendUnavailable, match="404.*unknown model or adapter"):
             backend.option_logprobs(["hello"], [" A"])
+    finally:
+        server.close()
+
+
+def test_a_refused_request_is_a_request_error_and_does_not_switch_to_the_fallback(llm_backend):
+    server = _FakeServer(["smollm2-135m"], post_status=400)
+    try:
+        backend = open_backend(RankerConfig(backend="vllm", vllm_url=server.url, fallback_backend="transformers"))
+        with pytest.raises(RequestError, match="refused the request.*400.*max_model_len"):
+            backend.option_logprobs(["hello"], [" A"])
+        assert not backend.fallback_used  # one bad request must not move every later one to the fallback
     finally:
         server.close()
 

@@ -30,7 +30,7 @@ import threading
 from pathlib import Path
 
 from llmrec.config import RankerConfig
-from llmrec.errors import BackendUnavailable
+from llmrec.errors import BackendUnavailable, RequestError
 from llmrec.models import model_id, resolve_model
 from llmrec.ranking.backends.base import LLMBackend, open_backend, register_backend
 
@@ -128,6 +128,11 @@ class VLLMBackend:
         if r.status_code == 404:
             raise BackendUnavailable(f"the vLLM server at {self.url} answered 404 for {path}: {_error_text(r)} "
                                      "(unknown model or adapter name?)")
+        if r.status_code in (400, 413, 422):
+            # The request itself is wrong (e.g. a prompt longer than the server's --max-model-len): the server is
+            # fine, so this must neither switch to the fallback nor make the service answer 503.
+            raise RequestError(f"the vLLM server at {self.url} refused the request to {path} "
+                               f"({r.status_code}): {_error_text(r)}")
         if r.status_code >= 400:
             raise BackendUnavailable(f"the vLLM server at {self.url} answered {r.status_code} for {path}: "
                                      f"{_error_text(r)}")
