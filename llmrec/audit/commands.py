@@ -49,7 +49,8 @@ def register(app: typer.Typer) -> None:
 
         # The workspace's [audit] settings are the defaults; flags override them for this run.
         toml = workspace / "llmrec.toml"
-        config = LLMRecConfig.from_toml(toml).audit if toml.is_file() else AuditConfig()
+        settings = LLMRecConfig.from_toml(toml) if toml.is_file() else None
+        config = settings.audit if settings else AuditConfig()
         if no_judge:
             config.judge = False
         if no_faithfulness:
@@ -63,7 +64,8 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError("--explanations needs --catalog CATALOG (the catalog the explanations talk about)")
             if since is not None:
                 note("--since applies to stored recommendations; ignored with --explanations")
-            result = audit_explanations(explanations, catalog, interactions, config, log=note)
+            result = audit_explanations(explanations, catalog, interactions, config, log=note,
+                                        ranker=settings.ranker if settings else None)
         else:
             if catalog is not None or interactions is not None:
                 raise ConfigError("--catalog and --interactions go with --explanations FILE")

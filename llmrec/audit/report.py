@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from llmrec.audit.checks import AuditConfig, ExplanationChecker, ExplanationVerdict, Subject
+from llmrec.config import RankerConfig
 from llmrec.errors import CatalogError
 
 OVERALL = "overall"
@@ -208,7 +209,7 @@ def audit_records(records: list, recommender, config: AuditConfig | None = None,
 
 
 def audit_explanations(path: str | Path, catalog: str | Path, interactions: str | Path | None = None,
-                       config: AuditConfig | None = None, backend=None,
+                       config: AuditConfig | None = None, backend=None, ranker: RankerConfig | None = None,
                        log: Callable[[str], None] = lambda s: None) -> AuditReport:
     """Audit explanations produced by any system: one JSON object per line,
     ``{"item_id", "explanation", "user_id"?, "history"?: [item ids], "candidates"?: [item ids]}``.
@@ -273,10 +274,9 @@ def audit_explanations(path: str | Path, catalog: str | Path, interactions: str 
         from llmrec.audit.judge import ClaimJudge
 
         if backend is None:
-            from llmrec.config import RankerConfig
             from llmrec.ranking.backends import open_backend
 
-            backend = open_backend(RankerConfig())
+            backend = open_backend(ranker or RankerConfig())  # the workspace's model and adapter judge
         judge = ClaimJudge(backend, threshold=config.judge_threshold)
     log(f"checking {len(jobs)} explanations against {len(cards)} catalog items")
     checker = ExplanationChecker.from_cards(cards, judge=judge, config=config)
