@@ -342,17 +342,16 @@ height:auto}.problems li{color:#8a4b00}
 
 def _plots(report: AuditReport) -> list[str]:
     """Inline SVG bar charts: the four rates per group, and claim labels per group."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # Figure objects, not pyplot: pyplot keeps global state, and the service renders reports in worker threads.
+    from matplotlib.figure import Figure
 
     groups = report.groups or [report.overall]
     names = [g.group for g in groups]
     svgs = []
     metrics = [("grounded claims", "grounded_claim_rate"), ("hallucination", "hallucination_rate"),
                ("non-candidate mention", "non_candidate_mention_rate"), ("faithfulness", "faithfulness_rate")]
-    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    fig = Figure(figsize=(7.5, 3.2))
+    ax = fig.subplots()
     width = 0.8 / max(len(groups), 1)
     for i, g in enumerate(groups):
         values = [getattr(g, attr) or 0.0 for _, attr in metrics]
@@ -367,8 +366,9 @@ def _plots(report: AuditReport) -> list[str]:
     ax.set_title("Audit rates")
     if len(groups) > 1:
         ax.legend(fontsize=8)
-    svgs.append(_svg(fig, plt))
-    fig, ax = plt.subplots(figsize=(7.5, 0.6 + 0.45 * len(groups)))
+    svgs.append(_svg(fig))
+    fig = Figure(figsize=(7.5, 0.6 + 0.45 * len(groups)))
+    ax = fig.subplots()
     left = [0] * len(groups)
     for label, colour in (("supported", "#52b788"), ("unsupported", "#f4c542"), ("contradicted", "#e5534b")):
         values = [getattr(g, label) for g in groups]
@@ -377,15 +377,14 @@ def _plots(report: AuditReport) -> list[str]:
     ax.set_xlabel("claims")
     ax.set_title("Claim labels")
     ax.legend(fontsize=8, ncol=3, loc="lower right")
-    svgs.append(_svg(fig, plt))
+    svgs.append(_svg(fig))
     return svgs
 
 
-def _svg(fig, plt) -> str:
+def _svg(fig) -> str:
     buffer = io.StringIO()
     fig.tight_layout()
     fig.savefig(buffer, format="svg")
-    plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg"):]  # drop the XML prolog and doctype: inline SVG in HTML needs neither
 

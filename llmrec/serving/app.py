@@ -33,6 +33,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -589,7 +590,9 @@ def create_app(workspace: str | Path, config: LLMRecConfig | None = None, token:
         from llmrec.audit.report import render_html
 
         report = await run_audit([request_id])
-        return HTMLResponse(render_html(report), headers=REPORT_HEADERS)
+        # Rendering draws two plots: off the event loop, so /healthz and /metrics stay responsive meanwhile.
+        page = await run_in_threadpool(render_html, report)
+        return HTMLResponse(page, headers=REPORT_HEADERS)
 
     @app.get("/v1/items/{item_id}", response_model=ItemView, responses=_ERRORS, tags=["items"],
              summary="An item as the workspace holds it")
