@@ -147,6 +147,9 @@ class RankerConfig(_Section):
 
     backend: str = Field("transformers", description="registered ranking backend name (transformers, vllm)")
     model: str = Field("smollm2-135m", description="packaged model name or a local model folder")
+    template: str = Field("ranking.j2", description="ranking prompt in prompts/ (ranking*.j2): ranking.j2 (plain "
+                          "history), ranking_recency.j2 (newest first, weighs recent items most) or ranking_icl.j2 "
+                          "(one worked example from the user's own earlier interactions first)")
     adapter: str | None = Field(None, description="LoRA adapter name under adapters/ or a folder path")
     dtype: Literal["float32", "bfloat16"] = "float32"
     seed: int = 0
@@ -161,6 +164,20 @@ class RankerConfig(_Section):
     vllm_url: str | None = None
     vllm_timeout_s: float = Field(60.0, gt=0)
     fallback_backend: str | None = Field(None, description="backend used when this one is unavailable")
+
+    @field_validator("template")
+    @classmethod
+    def _template_exists(cls, v: str) -> str:
+        # A bare file name, so a config cannot point the ranker at arbitrary files; ranking*.j2 so it cannot pick a
+        # card or justification template whose variables the ranker does not provide.
+        from llmrec.prompts import prompts_dir
+
+        folder = prompts_dir()
+        available = sorted(p.name for p in folder.glob("ranking*.j2"))
+        if "/" in v or "\\" in v or not (v.startswith("ranking") and v.endswith(".j2")) or v not in available:
+            raise ValueError(f"unknown ranking template {v!r}; choose one of {', '.join(available)} "
+                             f"(files in {folder})")
+        return v
 
 
 class JustificationConfig(_Section):

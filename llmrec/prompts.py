@@ -70,14 +70,27 @@ class PromptLibrary:
     def sha256(self, name: str) -> str:
         return hashlib.sha256((self.directory / name).read_bytes()).hexdigest()
 
-    def render(self, name: str, **variables) -> RenderedPrompt:
+    def has(self, name: str) -> bool:
+        return (self.directory / name).is_file()
+
+    def variables(self, name: str) -> set[str]:
+        """The variables a template reads (besides ``chat``), from its source: what a caller must provide."""
+        import jinja2.meta
+
+        source = self._template(name).filename
+        ast = self.env.parse(Path(source).read_text(encoding="utf-8"))
+        return jinja2.meta.find_undeclared_variables(ast) - {"chat"}
+
+    def _template(self, name: str):
         import jinja2
 
         try:
-            template = self.env.get_template(name)
+            return self.env.get_template(name)
         except jinja2.TemplateNotFound:
             raise ConfigError(f"prompt template {name!r} not found in {self.directory}") from None
-        text = template.render(chat=self._chat, **variables)
+
+    def render(self, name: str, **variables) -> RenderedPrompt:
+        text = self._template(name).render(chat=self._chat, **variables)
         return RenderedPrompt(text=text, template=name, template_sha256=self.sha256(name))
 
     def with_chat(self, chat: Callable[[list[dict]], str]) -> "PromptLibrary":

@@ -121,7 +121,8 @@ class Recommender:
         stored = self.workspace.get_items([c.id for c in candidates])
         cand_items = [stored[c.id] for c in candidates if c.id in stored]
         t_rank = time.perf_counter()
-        result = self.ranker.rank(query, history, cand_items)
+        example = self._incontext_example(query, history, cand_items) if self.ranker.uses_example else None
+        result = self.ranker.rank(query, history, cand_items, example)
         top_ids = result.ranked[:k]
         t_justify = time.perf_counter()
         top = [stored[i] for i in top_ids]
@@ -139,6 +140,22 @@ class Recommender:
                             justify_s=round(t_end - t_justify, 4), total_s=round(t_end - t0, 4)))
         self._record(request, rec, result, candidates, history_ids)
         return rec
+
+    def _incontext_example(self, query: str, history: list, candidates: list):
+        """For ``ranking_icl.j2``: the user's newest history item as the answer to the history before it, against
+        seeded distractors the user never saw that are not candidates now (so the example cannot hint at one)."""
+        import random
+
+        from llmrec.ranking.ranker import EXAMPLE_OPTIONS, incontext_example, request_seed
+
+        if len(history) < 2:
+            return None
+        taken = {h.id for h in history} | {c.id for c in candidates}
+        pool = [i for i in self.workspace.all_item_ids() if i not in taken]
+        rng = random.Random(request_seed(self.config.ranker.seed, "distractors", query, *[h.id for h in history]))
+        picked = rng.sample(pool, min(EXAMPLE_OPTIONS - 1, len(pool)))
+        found = self.workspace.get_items(picked)
+        return incontext_example(history, [found[i] for i in picked if i in found])
 
     def _record(self, request: AskRequest, rec: Recommendation, result, candidates, history_ids: list[str]) -> None:
         """Append the audit record of a served recommendation (durable before ``ask`` returns)."""

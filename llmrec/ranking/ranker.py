@@ -3,6 +3,10 @@
 The prompt lists candidates as lettered options in a seeded shuffled order (so position bias averages out across
 requests and any order can be replayed from the record); the score of a candidate is the logprob of its letter as
 the next token (LlamaRec's verbalizer). Output can only be candidates: there is nothing to parse.
+
+The template is ``RankerConfig.template`` (``ranking.j2``, ``ranking_recency.j2``, ``ranking_icl.j2``). Templates that
+read an ``example`` variable get one worked example from the user's own past (``InContextExample``); it is checked
+here never to show a current candidate, so it cannot leak the answer.
 """
 
 from __future__ import annotations
@@ -11,15 +15,20 @@ import hashlib
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from llmrec.cards import card_summary
 from llmrec.config import RankerConfig
+from llmrec.errors import ConfigError
 from llmrec.prompts import PromptLibrary, RenderedPrompt
 from llmrec.ranking.backends.base import LLMBackend
 from llmrec.workspace import StoredItem
 
-RANKING_TEMPLATE = "ranking.j2"
+RANKING_TEMPLATE = "ranking.j2"  # the default; RankerConfig.template picks the one used
+# Options in an in-context example: the item chosen next plus this many minus one distractors. Few, so the example
+# costs a fraction of the real question's tokens.
+EXAMPLE_OPTIONS = 5
 # One single-token label per candidate; " A" is one token in BPE vocabularies the letter alone is not always.
 LETTERS = [chr(c) for c in range(ord("A"), ord("Z") + 1)] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
 
@@ -34,6 +43,43 @@ class RankingResult:
     seconds: float
 
 
+@dataclass(frozen=True)
+class InContextExample:
+    """One worked example from a user's own past: what they had enjoyed before a cut, and what they chose next.
+
+    ``history`` is the sequence before the cut (oldest first), ``answer`` the item right after it, ``distractors``
+    items the user never interacted with; together they are the example's options. Nothing after the cut appears.
+    """
+
+    history: tuple[StoredItem, ...]
+    answer: StoredItem
+    distractors: tuple[StoredItem, ...]
+
+    def items(self) -> list[StoredItem]:
+        return [*self.history, self.answer, *self.distractors]
+
+
+def incontext_example(history: Sequence[StoredItem], distractors: Sequence[StoredItem],
+                      k: int = 1) -> InContextExample | None:
+    """The example ``history[:-k] → history[-k]``; None when the history is too short to cut (fewer than k + 1).
+
+    Items after the cut (``history[-k + 1:]``) stay out of the example; ``distractors`` must be items the user never
+    interacted with (ValueError otherwise: a seen item offered as a wrong answer would teach the wrong thing).
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if len(history) < k + 1:
+        return None
+    cut = len(history) - k
+    seen = {h.id for h in history}
+    bad = [d.id for d in distractors if d.id in seen]
+    if bad:
+        raise ValueError(f"distractors must be items the user never interacted with; seen: {', '.join(bad[:5])}")
+    if len({d.id for d in distractors}) != len(distractors):
+        raise ValueError("distractors must be distinct")
+    return InContextExample(history=tuple(history[:cut]), answer=history[cut], distractors=tuple(distractors))
+
+
 def request_seed(seed: int, *parts: str) -> int:
     """A per-request seed: the same request and config always shuffle the same way."""
     h = hashlib.sha256("\x1f".join([str(seed), *parts]).encode()).digest()
@@ -45,25 +91,54 @@ class LLMRanker:
         self.backend = backend
         self.library = library.with_chat(backend.chat)
         self.config = config
+        self.template = config.template
+        if not self.library.has(self.template):
+            raise ConfigError(f"ranking template {self.template!r} not found in {self.library.directory}; "
+                              "set [ranker] template to a ranking*.j2 file there")
+        self.uses_example = "example" in self.library.variables(self.template)
 
-    def build_prompt(self, query: str | None, history: list[StoredItem],
-                     candidates: list[StoredItem]) -> tuple[RenderedPrompt, list[tuple[str, str]]]:
+    def _options(self, items: list[StoredItem]) -> list[dict]:
+        limit = self.config.card_chars_in_prompt
+        return [{"letter": LETTERS[i], "title": c.title, "summary": card_summary(c.card, limit)}
+                for i, c in enumerate(items)]
+
+    def _history(self, history: Sequence[StoredItem]) -> list[dict]:
+        n = self.config.history_in_prompt
+        return [{"title": h.title} for h in history[-n:]] if n else []
+
+    def _example(self, example: InContextExample | None, query: str,
+                 candidates: list[StoredItem]) -> dict | None:
+        if example is None or not self.uses_example:
+            return None
+        leaked = {c.id for c in candidates} & {i.id for i in example.items()}
+        if leaked:
+            raise ValueError(f"the in-context example shows current candidate(s) {', '.join(sorted(leaked)[:5])}: "
+                             "it would leak the answer")
+        order = [example.answer, *example.distractors]
+        random.Random(request_seed(self.config.seed, "example", query, *[c.id for c in order])).shuffle(order)
+        letter = LETTERS[order.index(example.answer)]
+        return {"history": self._history(example.history), "options": self._options(order), "answer": letter}
+
+    def build_prompt(self, query: str | None, history: list[StoredItem], candidates: list[StoredItem],
+                     example: InContextExample | None = None) -> tuple[RenderedPrompt, list[tuple[str, str]]]:
+        """The rendered prompt and the (letter, item id) pairs in shown order; ``example`` only where the template
+        reads one."""
         if len(candidates) > len(LETTERS):
             raise ValueError(f"at most {len(LETTERS)} candidates can be ranked in one pass, got {len(candidates)}")
         order = list(candidates)
         random.Random(request_seed(self.config.seed, query or "", *[c.id for c in candidates])).shuffle(order)
-        options = [{"letter": LETTERS[i], "title": c.title, "summary": card_summary(c.card, self.config.card_chars_in_prompt)}
-                   for i, c in enumerate(order)]
-        hist = [{"title": h.title} for h in history[-self.config.history_in_prompt:]] if self.config.history_in_prompt else []
-        prompt = self.library.render(RANKING_TEMPLATE, query=query or "", history=hist, options=options)
+        prompt = self.library.render(self.template, query=query or "", history=self._history(history),
+                                     options=self._options(order),
+                                     example=self._example(example, query or "", candidates))
         return prompt, [(LETTERS[i], c.id) for i, c in enumerate(order)]
 
-    def rank(self, query: str | None, history: list[StoredItem], candidates: list[StoredItem]) -> RankingResult:
+    def rank(self, query: str | None, history: list[StoredItem], candidates: list[StoredItem],
+             example: InContextExample | None = None) -> RankingResult:
         t0 = time.perf_counter()
         if not candidates:
-            prompt = RenderedPrompt("", RANKING_TEMPLATE, "")
+            prompt = RenderedPrompt("", self.template, "")
             return RankingResult([], {}, {}, [], prompt, 0.0)
-        prompt, shown = self.build_prompt(query, history, candidates)
+        prompt, shown = self.build_prompt(query, history, candidates, example)
         logprobs = self.backend.option_logprobs([prompt.text], [" " + letter for letter, _ in shown])[0]
         letter_lp = {item_id: lp for (_, item_id), lp in zip(shown, logprobs)}
         retrieval_rank = {c.id: i for i, c in enumerate(candidates)}

@@ -38,11 +38,16 @@ def _interrupt(signum, frame):
 
 @llm_app.command()
 def serve(
-    model: Annotated[str, typer.Option(help="packaged model name or a local transformers folder")] = "smollm2-135m",
+    workspace: Annotated[Optional[Path], typer.Option(
+        "--workspace", "-w", help="take the model, adapter and port from this workspace's [ranker] config "
+                                  "(model, adapter, vllm_url); options below override it")] = None,
+    model: Annotated[Optional[str], typer.Option(help="packaged model name or a local transformers folder "
+                                                      "[default: ranker.model, smollm2-135m]")] = None,
     adapter: Annotated[Optional[list[str]], typer.Option(
         help="LoRA adapter NAME=PATH (or a name under adapters/, or a folder); repeatable. Served as "
-             "NAME@<version hash>")] = None,
-    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8100,
+             "NAME@<version hash> [default: ranker.adapter]")] = None,
+    port: Annotated[Optional[int], typer.Option(help="port on 127.0.0.1 [default: the port of ranker.vllm_url, "
+                                                     "else 8100]")] = None,
     dtype: Annotated[Optional[str], typer.Option(help="float32 or bfloat16; default float32 on CPU, bfloat16 on "
                                                       "GPU")] = None,
     max_model_len: Annotated[int, typer.Option(help="longest prompt + output, in tokens")] = 4096,
@@ -50,8 +55,17 @@ def serve(
     startup_timeout: Annotated[float, typer.Option(help="seconds to wait for the server to become healthy")] = 600,
 ) -> None:
     """Start vLLM (building its virtualenv on first use), print its URL, and run until Ctrl-C or `llmrec llm stop`."""
-    from llmrec.serving.vllm_server import VLLMServer
+    from urllib.parse import urlparse
 
+    from llmrec.config import LLMRecConfig
+    from llmrec.serving.vllm_server import VLLMServer
+    from llmrec.workspace import Workspace
+
+    # The server must serve what the workspace's ranker will ask for, at the URL it will ask at.
+    ranker = (Workspace(workspace).load_config() if workspace is not None else LLMRecConfig()).ranker
+    model = model or ranker.model
+    adapter = adapter or ([ranker.adapter] if ranker.adapter else [])
+    port = port or (urlparse(ranker.vllm_url).port if ranker.vllm_url else None) or 8100
     server = VLLMServer(model, _parse_adapters(adapter or []), port=port, dtype=dtype, max_model_len=max_model_len,
                         kv_cache_gib=kv_cache_gib, startup_timeout_s=startup_timeout)
     # SIGTERM (e.g. from a process manager) stops the server like Ctrl-C does.

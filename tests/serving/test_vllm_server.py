@@ -63,6 +63,17 @@ def test_a_folder_without_a_model_is_refused(tmp_path):
         VLLMServer(model=str(tmp_path), port=free_port(), venv=Path("/nonexistent-venv")).start()
 
 
+def test_serve_takes_the_model_from_the_workspace_config(tmp_path):
+    ws, not_a_model = tmp_path / "ws", tmp_path / "empty-model-folder"
+    ws.mkdir()
+    not_a_model.mkdir()
+    (ws / "llmrec.toml").write_text(f'[ranker]\nmodel = "{not_a_model}"\nvllm_url = "http://127.0.0.1:{free_port()}"\n')
+    out = subprocess.run([sys.executable, "-c", "from llmrec.cli import main; main()", "llm", "serve",
+                          "--workspace", str(ws)], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "empty-model-folder" in out.stderr and "neither a packaged model" in out.stderr
+
+
 def test_an_adapter_folder_without_weights_is_refused(tmp_path):
     (tmp_path / "adapter_config.json").write_text("{}")
     with pytest.raises(ModelNotFoundError, match="not a LoRA adapter folder"):
