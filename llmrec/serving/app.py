@@ -242,6 +242,7 @@ class RecommendationService:
         # Threads waiting on the model lock must not take the slots that sync routes (items, records) run in.
         self._model_threads = anyio.CapacityLimiter(256)
         self._queue = 0
+        self._queue_lock = threading.Lock()  # the count changes on the event loop and in worker threads
         self._audit_store = None
 
     @property
@@ -263,18 +264,36 @@ class RecommendationService:
         cannot be interrupted) and its result is dropped, though whatever it recorded stays recorded.
         """
         deadline = time.monotonic() + self.request_timeout_s
+        # A call stays counted in the queue until it is really over: a timed-out call whose thread already runs
+        # still holds the model, so the thread, not the waiting request, takes it off the count.
+        started, left = False, False
+
+        def leave() -> None:
+            nonlocal left
+            with self._queue_lock:
+                if left:
+                    return
+                left = True
+                self._queue -= 1
+            self.metrics.model_queue(-1)
 
         def locked() -> T:
-            if not self._model_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
-                raise ServiceTimeout(self._timeout_message())
+            nonlocal started
+            started = True
             try:
-                if time.monotonic() >= deadline:
+                if not self._model_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
                     raise ServiceTimeout(self._timeout_message())
-                return fn(*args)
+                try:
+                    if time.monotonic() >= deadline:
+                        raise ServiceTimeout(self._timeout_message())
+                    return fn(*args)
+                finally:
+                    self._model_lock.release()
             finally:
-                self._model_lock.release()
+                leave()
 
-        self._queue += 1
+        with self._queue_lock:
+            self._queue += 1
         self.metrics.model_queue(+1)
         try:
             return await asyncio.wait_for(
@@ -283,8 +302,8 @@ class RecommendationService:
         except TimeoutError:
             raise ServiceTimeout(self._timeout_message()) from None
         finally:
-            self._queue -= 1
-            self.metrics.model_queue(-1)
+            if not started:  # cancelled before its thread ran: it never will
+                leave()
 
     def _timeout_message(self) -> str:
         return (f"the model did not answer within the {self.request_timeout_s:g} s request time limit "

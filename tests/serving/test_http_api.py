@@ -324,10 +324,13 @@ def test_request_past_the_time_limit_is_504_and_a_queued_one_never_runs(text_wor
             t0 = time.perf_counter()
             answers = await asyncio.gather(*(c.post("/v1/recommendations", json={"query": "x"}) for _ in range(2)))
             elapsed = time.perf_counter() - t0
+            busy = (await c.get("/healthz")).json()["queue"]  # the timed-out call still holds the model
             await asyncio.sleep(1.5)  # let the running call finish in its thread
-            return answers, elapsed, (await c.get("/metrics")).text
+            idle = (await c.get("/healthz")).json()["queue"]
+            return answers, elapsed, (await c.get("/metrics")).text, busy, idle
 
-    answers, elapsed, metrics = asyncio.run(scenario())
+    answers, elapsed, metrics, busy, idle = asyncio.run(scenario())
+    assert (busy, idle) == (1, 0)
     assert [a.status_code for a in answers] == [504, 504] and elapsed < 1.2
     assert error_of(answers[0])["type"] == "timeout" and "time limit" in error_of(answers[0])["message"]
     assert slow.calls == 1  # the second waited for the lock past its deadline and gave up without running
