@@ -86,10 +86,12 @@ class VLLMBackend:
     def _check_served(self, adapter: Path | None) -> str:
         """The model name to request: the base model's served name, or the served name of this adapter version."""
         served = [m["id"] for m in self._request("GET", "/v1/models")["data"]]
+        # The base model must match even when an adapter is asked for: prompts are tokenized here with the local
+        # tokenizer, and an adapter file served on top of another base would score nonsense.
+        if self.model_id not in served:
+            raise BackendUnavailable(f"the vLLM server at {self.url} serves {served}, not {self.model_id!r}; "
+                                     f"start it with `llmrec llm serve --model {self.config.model}`")
         if adapter is None:
-            if self.model_id not in served:
-                raise BackendUnavailable(f"the vLLM server at {self.url} serves {served}, not {self.model_id!r}; "
-                                         f"start it with `llmrec llm serve --model {self.config.model}`")
             return self.model_id
         from llmrec.serving.vllm_server import lora_name
 
