@@ -142,13 +142,7 @@ def ask(
     """Recommend items for a request, anonymously or as a known user."""
     from llmrec.recommender import Recommender
 
-    cfg = _config(workspace, config)
-    if backend:
-        cfg.ranker.backend = backend
-    if adapter:
-        cfg.ranker.adapter = adapter
-    if no_justify:
-        cfg.justification.enabled = False
+    cfg = _config(workspace, config).with_serving_options(backend, adapter, justify=not no_justify)
     hist = [h.strip() for h in history.split(",") if h.strip()] if history else None
     rec = Recommender(workspace, cfg).ask(query, user_id=user, history=hist, k=k, include_seen=include_seen)
     if as_json:

