@@ -19,9 +19,7 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import shlex
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -29,6 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
+sys.path.insert(0, str(REPO / "eval"))  # shared eval helpers (_provenance)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -53,7 +52,8 @@ ANCHORS = {
 ANCHOR_NOTE = ("Published rows: M/N/R@10 from LlamaRec's Table 1 as recorded in DESIGN.md (@5 and retriever "
                "Recall@20/50 are not recorded there, so they are left blank rather than quoted from memory).")
 VARIANTS = {"item": "ties by item id (LlamaRec)", "row": "ties by file row (honest)"}
-METHODS = ("popularity", "bpr", "sasrec")
+METHODS = ("popularity", "bpr", "sasrec", "text", "image", "fusion")
+CONTENT_METHODS = ("text", "image", "fusion")  # need item text / posters: MovieLens datasets only
 FULL_KS = (1, 5, 10, 20, 50)
 TABLE_COLUMNS = ("MRR@5", "NDCG@5", "Recall@5", "MRR@10", "NDCG@10", "Recall@10", "Recall@20", "Recall@50")
 
@@ -74,6 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
     parser.add_argument("--variants", default="item,row", help="tie rules to run: item, row or both")
     parser.add_argument("--epochs", type=int, help="cap training epochs of every model (smoke runs)")
+    parser.add_argument("--posters", type=Path, help="folder of <movieId>.jpg posters for the image and fusion "
+                                                     "methods; default: ../shared/data/posters when present")
     return parser.parse_args(argv)
 
 
@@ -90,19 +92,21 @@ def resolve_data(args: argparse.Namespace) -> Path:
     return path
 
 
-def load_interactions(dataset: str, path: Path) -> tuple[list[Interaction], str]:
-    """The interaction log in file order, and the md5 of the ratings file it came from (provenance)."""
+def load_interactions(dataset: str, path: Path) -> tuple[list[Interaction], str, list | None]:
+    """The interaction log in file order, the md5 of the ratings file it came from (provenance), and the catalog
+    (None for a bare interactions CSV)."""
     if dataset == "csv":
         from llmrec.catalog.readers import read_interactions
 
-        return read_interactions(path, strict=True).interactions, _md5(path)
+        return read_interactions(path, strict=True).interactions, _md5(path), None
     from llmrec.catalog.movielens import detect_movielens, read_movielens
 
     kind = detect_movielens(path)
     if kind is None:
         raise SystemExit(f"{path} is not a MovieLens folder (expected ratings.csv, u.data or ratings.dat)")
     ratings = {"ml-latest-small": "ratings.csv", "ml-100k": "u.data", "ml-1m": "ratings.dat"}[kind]
-    return read_movielens(path)[1], _md5(path / ratings)
+    catalog, interactions = read_movielens(path)
+    return interactions, _md5(path / ratings), catalog
 
 
 def _md5(path: Path) -> str:
@@ -122,11 +126,93 @@ def capped(config, epochs: int | None):
     return config if epochs is None else config.model_copy(update={"epochs": min(epochs, config.epochs)})
 
 
-def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None) -> dict:
+class Content:
+    """Item vectors for the content baselines, aligned with the dataset's item codes; computed once per run.
+
+    Text: the sentence-transformer embedding of each item's card (title, year, genres, tags), cached on disk by the
+    hash of the texts. Image: ``visual_vector`` of the poster, zeros where an item has none.
+    """
+
+    def __init__(self, catalog, posters: Path | None):
+        self.by_id = {item.id: item for item in catalog}
+        self.posters = posters
+        self.text: np.ndarray | None = None
+        self.image: np.ndarray | None = None
+        self.image_coverage = 0.0
+        self.sasrec: dict[str, object] = {}  # tie variant -> the SASRec model fitted in this run
+        self.keep_for_ranker = False  # save the fitted SASRec for eval/ranker_protocol.py (ml-latest-small)
+
+    def text_vectors(self, item_ids: list[str]) -> np.ndarray:
+        if self.text is None:
+            from llmrec.cards import render_card
+            from llmrec.models import cache_dir
+            from llmrec.retrieval.embedder import TextEmbedder
+
+            texts = [render_card(self.by_id[i], [], []) for i in item_ids]
+            embedder = TextEmbedder()
+            key = hashlib.sha256(json.dumps([embedder.name, texts]).encode()).hexdigest()[:16]
+            path = cache_dir() / "eval" / f"text-{key}.npy"
+            if path.is_file():
+                self.text = np.load(path, allow_pickle=False)
+            else:
+                print(f"  embedding {len(texts):,} item cards with {embedder.name}", flush=True)
+                self.text = embedder.encode(texts, progress=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.save(path, self.text, allow_pickle=False)
+        return self.text
+
+    def image_vectors(self, item_ids: list[str]) -> np.ndarray:
+        if self.image is None:
+            from llmrec.errors import MediaError
+            from llmrec.media.image import load_image, visual_vector
+
+            if self.posters is None:
+                raise SystemExit("the image and fusion methods need posters: pass --posters DIR (<movieId>.jpg)")
+            out, found = np.zeros((len(item_ids), 96), dtype=np.float32), 0
+            for row, item in enumerate(item_ids):
+                path = self.posters / f"{item}.jpg"
+                if path.is_file():
+                    try:
+                        out[row] = visual_vector(load_image(path, max_pixels=4_000_000))
+                        found += 1
+                    except MediaError:
+                        pass  # a corrupt poster is an item without an image
+            self.image, self.image_coverage = out, found / len(item_ids)
+            print(f"  posters for {found:,} of {len(item_ids):,} items", flush=True)
+        return self.image
+
+
+def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None,
+               content: Content | None = None) -> dict:
     """Fit one model on the training sequences (validation early stopping) and evaluate it every way."""
     histories, targets = data.inputs("valid")
     t0 = time.perf_counter()
-    if method == "popularity":
+    fusion_search = None
+    if method in CONTENT_METHODS and content is None:
+        raise SystemExit(f"method {method} needs item text (a MovieLens dataset); drop it with --methods")
+    if method == "text":
+        from llmrec.retrieval.fusion import ProfileRecommender
+
+        model, config = ProfileRecommender(content.text_vectors(data.item_ids)), None
+    elif method == "image":
+        from llmrec.retrieval.fusion import ProfileRecommender
+
+        model, config = ProfileRecommender(content.image_vectors(data.item_ids)), None
+    elif method == "fusion":
+        from llmrec.retrieval.fusion import FusionRecommender, ProfileRecommender
+
+        sasrec = content.sasrec.get(data.tie_break)
+        if sasrec is None:
+            from _retriever_cache import fitted_sasrec
+
+            sasrec, _ = fitted_sasrec(data, capped(SEQUENTIAL, epochs).model_copy(update={"seed": seed}))
+        blocks = {"text": ProfileRecommender(content.text_vectors(data.item_ids))}
+        if content.posters is not None:
+            blocks["image"] = ProfileRecommender(content.image_vectors(data.item_ids))
+        blocks["collaborative"] = sasrec
+        model, config = FusionRecommender(blocks), None
+        fusion_search = model.fit_weights(histories, targets, users=data.eval_rows.tolist())
+    elif method == "popularity":
         model, config = PopularityRecommender(data.n_items).fit(data.train), None
     elif method == "bpr":
         config = capped(BPR, epochs).model_copy(update={"seed": seed})
@@ -135,6 +221,10 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
     elif method == "sasrec":
         config = capped(SEQUENTIAL, epochs).model_copy(update={"seed": seed})
         model = SequentialRecommender(data.item_ids, config).fit(data.train, valid=(histories, targets))
+        if content is not None:
+            content.sasrec[data.tie_break] = model
+            if content.keep_for_ranker:
+                _keep_for_ranker(model, data, config)
     else:
         raise SystemExit(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     train_seconds = time.perf_counter() - t0
@@ -154,29 +244,28 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
         "test_recall_curve": test.curve,
         "test_sampled20": sampled.metrics,
     }
+    if fusion_search is not None:
+        result["fusion"] = fusion_search
     print(f"  {method:<10} train {train_seconds:7.1f} s  test " + "  ".join(
         f"{k} {test.metrics[k]:.4f}" for k in ("MRR@10", "NDCG@10", "Recall@10", "Recall@20", "Recall@50")))
     return result
 
 
-def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
+def _keep_for_ranker(model, data: SequenceDataset, config) -> None:
+    """Save the fitted SASRec where eval/ranker_protocol.py looks for it, so the ranker report re-ranks this model."""
+    from _retriever_cache import cache_path
 
-    found = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
-    for package in ("pydantic", "safetensors", "matplotlib"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = "not installed"
-    try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "llmrec", "eval"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        found["llmrec_commit"] = commit + ("+uncommitted changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        found["llmrec_commit"] = "unknown"
-    return found
+    path = cache_path(data, config)
+    if not path.exists():
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        model.save(tmp)
+        tmp.replace(path)
+
+
+def versions() -> dict[str, str]:
+    from _provenance import versions as recorded
+
+    return recorded(("torch", "numpy", "pydantic", "safetensors", "matplotlib"))
 
 
 def fmt(value: float | None) -> str:
@@ -216,7 +305,20 @@ def markdown(report: dict) -> str:
             lines.append(f"| {method} | {fmt(result['valid']['NDCG@10'])} | {fmt(result['valid']['Recall@10'])} | "
                          f"{epochs} | {fmt(result['test_sampled20']['NDCG@1'])} | "
                          f"{fmt(result['test_sampled20']['NDCG@5'])} | {fmt(result['test_sampled20']['NDCG@10'])} |")
+        fusion = results.get("fusion", {}).get("fusion")
+        if fusion:
+            lines += ["", "Fusion weights (scores scaled to unit spread, weights on a 0.1 simplex grid, fitted on "
+                      f"validation NDCG@10 over {fusion['grid_points']} points): " + ", ".join(
+                          f"{n} {w:.1f}" for n, w in fusion["weights"].items())
+                      + f" → valid N@10 {fusion['valid_NDCG@10']:.4f}; each block alone: " + ", ".join(
+                          f"{n} {v:.4f}" for n, v in fusion["single_block_valid_NDCG@10"].items()) + "."]
         lines.append("")
+    if report.get("posters"):
+        lines += [f"Content baselines: `text` = recency-weighted profile of the history's card embeddings "
+                  f"(all-MiniLM-L6-v2 over title, year, genres, tags); `image` = the same over a colour/layout "
+                  f"descriptor of the posters ({report.get('poster_coverage', 0):.0%} of items have one; no CLIP "
+                  "weights are available offline, so this is low-level vision, not image-text); `fusion` = "
+                  "weighted concatenation of the text, image and SASRec blocks (`llmrec.retrieval.fusion`).", ""]
     if report["dataset"] == "ml-latest-small":
         lines += [ANCHOR_NOTE, ""]
     lines += ["Configs:", "", "```json", json.dumps({m: r["config"] for m, r in
@@ -263,9 +365,20 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
     path = resolve_data(args)
     try:
-        interactions, md5 = load_interactions(args.dataset, path)
+        interactions, md5, catalog = load_interactions(args.dataset, path)
     except LLMRecError as e:
         raise SystemExit(f"cannot read {path}: {e}") from None
+    posters = args.posters or REPO.parent / "shared" / "data" / "posters"
+    if args.posters is not None and not posters.is_dir():
+        raise SystemExit(f"posters not found: {posters} is not a folder")
+    content = Content(catalog, posters if posters.is_dir() else None) if catalog is not None else None
+    if content is not None:
+        content.keep_for_ranker = args.dataset == "ml-latest-small"
+    if content is None:
+        dropped = [m for m in methods if m in CONTENT_METHODS]
+        methods = [m for m in methods if m not in CONTENT_METHODS]
+        if dropped:
+            print(f"no item text in a bare interactions CSV: skipping {', '.join(dropped)}")
     print(f"{args.dataset}: {len(interactions):,} interactions read from {path}")
     report: dict = {
         "dataset": args.dataset, "data": str(path), "data_md5": md5,
@@ -278,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         "protocol": {"k_core": 5, "split": "leave-one-out", "ranking": "full, history masked",
                      "ties_in_score": "pessimistic", "selection": "validation NDCG@10, early stopping"},
         "anchors": ANCHORS if args.dataset == "ml-latest-small" else {},
+        "posters": str(content.posters) if content is not None and content.posters else None,
         "results": {},
     }
     for variant in variants:
@@ -286,7 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         check_counts(args.dataset, data)
         report["counts"] = data.stats
         report.setdefault("data_fingerprints", {})[variant] = data.fingerprint()
-        report["results"][variant] = {m: run_method(m, data, args.seed, args.epochs) for m in methods}
+        report["results"][variant] = {m: run_method(m, data, args.seed, args.epochs, content) for m in methods}
+    if content is not None and content.image is not None:
+        report["poster_coverage"] = round(content.image_coverage, 4)
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{args.dataset}-llamarec"

@@ -26,10 +26,8 @@ import argparse
 import json
 import math
 import os
-import platform
 import random
 import shlex
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -37,6 +35,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
+sys.path.insert(0, str(REPO / "eval"))  # shared eval helpers (_provenance)
 
 import numpy as np  # noqa: E402
 
@@ -87,23 +86,9 @@ def paired(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 
 
 def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
+    from _provenance import versions as recorded
 
-    found = {"python": platform.python_version(), "numpy": np.__version__}
-    for package in ("torch", "transformers", "jinja2"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = "not installed"
-    try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "llmrec", "eval", "prompts"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        found["llmrec_commit"] = commit + ("+uncommitted changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        found["llmrec_commit"] = "unknown"
-    return found
+    return recorded(("numpy", "torch", "transformers", "jinja2"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -246,3 +246,22 @@ def colour_names(hsv: np.ndarray) -> np.ndarray:
     names[~chromatic & (val < 0.45)] = "dark grey"
     names[val < 0.2] = "black"
     return names
+
+
+# A low-level visual descriptor: colour layout and distribution, for the multimodal-fusion baseline where no
+# image-text model (CLIP) is available offline. 8 hue x 3 saturation x 3 value bins + a 4 x 6 grey layout.
+VISUAL_BINS = (8, 3, 3)
+VISUAL_LAYOUT = (4, 6)
+
+
+def visual_vector(image: DecodedImage) -> np.ndarray:
+    """(96,) float32: a normalised HSV colour histogram concatenated with a normalised, centred grey thumbnail."""
+    hsv, _ = _pixel_stats(image.rgb)
+    bins = [np.minimum((hsv[:, k] * n).astype(np.int64), n - 1) for k, n in enumerate(VISUAL_BINS)]
+    flat = (bins[0] * VISUAL_BINS[1] + bins[1]) * VISUAL_BINS[2] + bins[2]
+    hist = np.bincount(flat, minlength=int(np.prod(VISUAL_BINS))).astype(np.float32)
+    grey = np.asarray(image.rgb.convert("L").resize(VISUAL_LAYOUT, Image.Resampling.BILINEAR),
+                      dtype=np.float32).reshape(-1)
+    grey -= grey.mean()
+    parts = [hist / (np.linalg.norm(hist) or 1.0), grey / (np.linalg.norm(grey) or 1.0)]
+    return np.concatenate(parts).astype(np.float32)

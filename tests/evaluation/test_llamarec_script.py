@@ -55,3 +55,45 @@ def test_script_writes_json_markdown_and_plot_for_a_csv_log(script, tmp_path, re
 def test_script_says_where_it_looked_when_data_is_missing(script, tmp_path):
     with pytest.raises(SystemExit, match="data not found: .*nowhere"):
         script.main(["--data", str(tmp_path / "nowhere")])
+
+
+def write_movielens_with_posters(folder: Path) -> tuple[Path, Path]:
+    """30 users × 12 of 36 films; genres repeat every 3 films, posters (drawn) for every other film."""
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    genres = ["Drama", "Comedy", "Sci-Fi"]
+    (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(
+        f"{m},Film {m} ({1980 + m}),{genres[m % 3]}\n" for m in range(1, 37)))
+    rows = ["userId,movieId,rating,timestamp"] + [f"{u},{(u + 3 * t) % 36 + 1},4.0,{1000 + t}"
+                                                  for u in range(1, 31) for t in range(12)]
+    (folder / "ratings.csv").write_text("\n".join(rows) + "\n")
+    posters = folder.parent / "posters"
+    posters.mkdir()
+    for m in range(1, 37, 2):
+        Image.new("RGB", (60, 90), ((m * 40) % 256, 80, 200 - m * 5)).save(posters / f"{m}.jpg")
+    return folder, posters
+
+
+def test_content_and_fusion_baselines_run_in_the_same_harness(script, tmp_path, restore_threads):
+    data, posters = write_movielens_with_posters(tmp_path / "ml")
+    out = tmp_path / "results"
+    # Named ml-1m so the ml-latest-small count check (610 users) does not apply; the folder is latest-small shaped.
+    assert script.main(["--dataset", "ml-1m", "--data", str(data), "--posters", str(posters),
+                        "--out", str(out), "--epochs", "1", "--threads", "1", "--variants", "item",
+                        "--methods", "sasrec,text,image,fusion"]) == 0
+    report = json.loads((out / "ml-1m-llamarec.json").read_text())
+    results = report["results"]["item"]
+    assert set(results) == {"sasrec", "text", "image", "fusion"}
+    assert report["poster_coverage"] == 0.5
+    weights = results["fusion"]["fusion"]["weights"]
+    assert set(weights) == {"text", "image", "collaborative"} and abs(sum(weights.values()) - 1) < 1e-9
+    md = (out / "ml-1m-llamarec.md").read_text()
+    assert "| fusion (ours) |" in md and "Fusion weights" in md
+
+
+def test_a_bare_csv_log_skips_the_content_methods_with_a_message(script, tmp_path, restore_threads, capsys):
+    log = write_log(tmp_path / "log.csv")
+    assert script.main(["--dataset", "csv", "--data", str(log), "--out", str(tmp_path), "--epochs", "1",
+                        "--threads", "1", "--variants", "row", "--methods", "popularity,text"]) == 0
+    assert "skipping text" in capsys.readouterr().out
