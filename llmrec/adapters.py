@@ -28,7 +28,7 @@ def read_manifest(adapter: Path) -> dict:
     import json
     import warnings
 
-    from llmrec.training.trainer import MANIFEST_REQUIRED
+    from llmrec.training.trainer import MANIFEST_OPTIONAL, MANIFEST_REQUIRED
 
     path = Path(adapter) / "manifest.json"
     if not path.is_file():
@@ -37,7 +37,7 @@ def read_manifest(adapter: Path) -> dict:
     missing = [k for k in MANIFEST_REQUIRED if k not in manifest]
     if missing:
         raise ModelNotFoundError(f"{path} lacks required field(s): {', '.join(missing)}")
-    unknown = set(manifest) - set(MANIFEST_REQUIRED) - {"base_model_path"}
+    unknown = set(manifest) - set(MANIFEST_REQUIRED) - MANIFEST_OPTIONAL
     if unknown:
         warnings.warn(f"{path}: unknown manifest field(s) {', '.join(sorted(unknown))}", stacklevel=2)
     return manifest

@@ -197,6 +197,8 @@ class TrainConfig(_Section):
     lora_alpha: int = Field(16, ge=1)
     lora_dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    lora_layers: int | None = Field(None, ge=1, description="LoRA in the last N transformer layers only (None = all): "
+                                    "backward then stops there, about 2x faster on CPU with N = 8 of 30")
     quantize_4bit: bool = Field(False, description="QLoRA (bitsandbytes 4-bit base); CUDA only")
     learning_rate: float = Field(2e-4, gt=0)
     epochs: int = Field(1, ge=1)

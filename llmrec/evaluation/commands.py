@@ -41,13 +41,28 @@ def register(app: typer.Typer) -> None:
         epochs: Annotated[Optional[int], typer.Option(min=1, help="cap training epochs (smoke runs)")] = None,
         seed: Annotated[int, typer.Option(help="seeds initialisation, shuffling and sampling")] = 0,
         threads: Annotated[int, typer.Option(min=1, help="torch CPU threads")] = 2,
+        ranker: Annotated[Optional[str], typer.Option(help="evaluate the LLM ranker instead: 'base' (the packaged "
+                                                      "model) or an adapter (name under adapters/ or a folder), "
+                                                      "re-ranking the SASRec top-20 beside the base model")] = None,
+        train_ranker: Annotated[Optional[Path], typer.Option(help="fine-tune an adapter into this folder on the "
+                                                             "protocol's training split first, then evaluate it")]
+        = None,
+        max_train_examples: Annotated[Optional[int], typer.Option(min=1, help="with --train-ranker: cap on "
+                                                                  "training examples (time budget)")] = None,
     ) -> None:
-        """Run the LlamaRec-protocol evaluation (full ranking, leave-one-out, both tie rules) of the retrievers.
+        """Run the LlamaRec-protocol evaluation (full ranking, leave-one-out) of the retrievers or of the LLM ranker.
 
-        Writes eval/results/<dataset>-llamarec.{json,md} and a Recall@k plot, next to the published anchors.
-        About 45 minutes on ml-latest-small on a 2-core CPU; --methods/--epochs make quick trial runs.
+        Retrievers (default): writes eval/results/<dataset>-llamarec.{json,md} and a Recall@k plot, next to the
+        published anchors; both tie rules; about 20-45 minutes on ml-latest-small on a 2-core CPU (--methods/--epochs
+        make quick trial runs).
+
+        Ranker (--ranker base|ADAPTER or --train-ranker OUT; ml-latest-small): the base model and the adapter
+        re-rank the SASRec retriever's top-20; users whose target is outside keep the retriever's rank; also the
+        metrics on the re-ranked users alone and sampled-20. Writes eval/results/ml-latest-small-llamarec-ranker.*.
+        An adapter made by `llmrec train` on a workspace saw that workspace's whole log; for a leak-free protocol
+        number train it here with --train-ranker, which builds examples from the protocol's training split only.
         """
-        from llmrec.errors import CatalogError, LLMRecError
+        from llmrec.errors import CatalogError
 
         if dataset not in DATASETS:
             raise CatalogError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
@@ -58,16 +73,35 @@ def register(app: typer.Typer) -> None:
         if not data.exists():
             raise CatalogError(f"evaluation data not found: {data} does not exist; put the {dataset} release there "
                                "(see ../shared/data/README.md) or pass --data PATH")
+        if ranker is not None or train_ranker is not None:
+            if dataset != "ml-latest-small":
+                raise CatalogError("the ranker evaluation runs on ml-latest-small (LlamaRec's benchmark)")
+            argv = ["--data", str(data), "--seed", str(seed), "--threads", str(threads)]
+            if train_ranker is not None:
+                argv += ["--train", str(train_ranker)]
+            elif ranker != "base":
+                argv += ["--adapter", ranker]
+            if max_train_examples is not None:
+                argv += ["--max-train-examples", str(max_train_examples)]
+            if out is not None:
+                argv += ["--out", str(out)]
+            _run(_load_script("ranker_protocol"), argv)
+            return
         argv = ["--dataset", dataset, "--data", str(data), "--seed", str(seed), "--threads", str(threads)]
         for flag, value in (("--out", out), ("--methods", methods), ("--variants", variants), ("--epochs", epochs)):
             if value is not None:
                 argv += [flag, str(value)]
-        protocol = _load_script("llamarec_protocol")
-        try:
-            protocol.main(argv)
-        except SystemExit as e:  # the script reports bad data and options this way
-            if e.code not in (None, 0):
-                raise LLMRecError(str(e.code)) from None
+        _run(_load_script("llamarec_protocol"), argv)
+
+
+def _run(script, argv: list[str]) -> None:
+    from llmrec.errors import LLMRecError
+
+    try:
+        script.main(argv)
+    except SystemExit as e:  # the scripts report bad data and options this way
+        if e.code not in (None, 0):
+            raise LLMRecError(str(e.code)) from None
 
 
 def _load_script(name: str):

@@ -24,6 +24,7 @@ from llmrec.models import file_digest, model_id, resolve_model
 from llmrec.training.examples import RankingExample
 
 MANIFEST_REQUIRED = ("base_model", "base_model_sha256", "data_hash", "config", "metrics", "versions", "created_at")
+MANIFEST_OPTIONAL = {"base_model_path", "training_data"}
 
 
 @dataclass
@@ -62,6 +63,7 @@ class AdapterTrainer:
         self.ckpt = self.out / "checkpoint"
         self.progress = progress
         self.log = log
+        self.training_data: dict | None = None
 
     # ---- model -------------------------------------------------------------------------------------------------
     def _load(self):
@@ -89,8 +91,14 @@ class AdapterTrainer:
 
             model = prepare_model_for_kbit_training(model)
         torch.manual_seed(tc.seed)  # LoRA A init is random: seeded so runs are reproducible
+        layers: dict = {}
+        if tc.lora_layers is not None:
+            n = model.config.num_hidden_layers
+            if tc.lora_layers > n:
+                raise TrainingError(f"train.lora_layers = {tc.lora_layers} but {self.base} has {n} layers")
+            layers = {"layers_to_transform": list(range(n - tc.lora_layers, n))}
         lora = LoraConfig(task_type="CAUSAL_LM", r=tc.lora_r, lora_alpha=tc.lora_alpha, lora_dropout=tc.lora_dropout,
-                          target_modules=list(tc.target_modules))
+                          target_modules=list(tc.target_modules), **layers)
         self.model = get_peft_model(model, lora)
         self.tokenizer = tokenizer
         self.device = next(self.model.parameters()).device
@@ -173,6 +181,8 @@ class AdapterTrainer:
                         "finished": final},
             "versions": _versions(), "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        if self.training_data:
+            manifest["training_data"] = self.training_data
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
         for name in ("adapter_config.json", "adapter_model.safetensors", "manifest.json"):
             os.replace(tmp / name, self.out / name)
@@ -180,12 +190,15 @@ class AdapterTrainer:
 
     # ---- the loop ----------------------------------------------------------------------------------------------
     def train(self, train: list[RankingExample], valid: list[RankingExample], data_hash: str,
-              resume: bool = False) -> dict:
+              resume: bool = False, training_data: dict | None = None) -> dict:
+        """Train, validate every ``eval_every`` steps, keep the best adapter; ``training_data`` (where the examples
+        came from: dataset, retriever, split) goes into the manifest as is."""
         import torch
 
         if not train:
             raise TrainingError("no training examples: users need at least 3 interactions with catalog items")
         tc = self.train_config
+        self.training_data = training_data
         self.out.mkdir(parents=True, exist_ok=True)
         self._load()
         state = TrainState()

@@ -37,3 +37,23 @@ def test_eval_runs_the_llamarec_protocol_and_writes_its_report(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "out" / "csv-llamarec.json").read_text())
     assert set(report["results"]["row"]) == {"popularity", "sasrec"}
+
+
+def test_eval_ranker_is_for_ml_latest_small_and_says_so(tmp_path):
+    (tmp_path / "log.csv").write_text("user_id,item_id,timestamp\nu1,i1,1\n")
+    result = CliRunner().invoke(app, ["eval", "--dataset", "csv", "--data", str(tmp_path / "log.csv"),
+                                      "--ranker", "base"])
+    assert result.exit_code != 0 and "ml-latest-small" in str(result.exception)
+
+
+def test_eval_ranker_with_an_unknown_adapter_fails_before_any_model_work(tmp_path):
+    data = tmp_path / "ml"
+    data.mkdir()
+    (data / "movies.csv").write_text("movieId,title,genres\n" + "".join(f"{m},Film {m} (1990),Drama\n"
+                                                                       for m in range(1, 13)))
+    (data / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + "".join(
+        f"{u},{(u + t) % 12 + 1},4.0,{t}\n" for u in range(1, 8) for t in range(6)))
+    result = CliRunner().invoke(app, ["eval", "--data", str(data), "--ranker", "no-such-adapter",
+                                      "--out", str(tmp_path / "out"), "--threads", "1"])
+    assert result.exit_code != 0 and "no-such-adapter" in str(result.exception)
+    assert not (tmp_path / "out").exists()

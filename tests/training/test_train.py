@@ -134,3 +134,19 @@ def test_qlora_is_refused_on_a_machine_without_cuda(train_workspace, tmp_path):
     example = RankingExample("u", "prompt", "i", "A", ("A", "B"), "train")
     with pytest.raises(TrainingError, match="needs a CUDA GPU"):
         AdapterTrainer(cfg, "smollm2-135m", tmp_path / "q").train([example], [], "h")
+
+
+def test_lora_layers_puts_trainable_weights_in_the_last_layers_only(tmp_path):
+    from llmrec.training.trainer import AdapterTrainer
+
+    config = LLMRecConfig()
+    config.train.lora_layers = 2
+    trainer = AdapterTrainer(config, config.ranker.model, tmp_path / "a")
+    trainer._load()
+    n = trainer.model.config.num_hidden_layers
+    layers = {int(name.split(".layers.")[1].split(".")[0])
+              for name, p in trainer.model.named_parameters() if p.requires_grad}
+    assert layers == {n - 2, n - 1}
+    config.train.lora_layers = n + 1
+    with pytest.raises(TrainingError, match="layers"):
+        AdapterTrainer(config, config.ranker.model, tmp_path / "b")._load()

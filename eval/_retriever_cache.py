@@ -1,0 +1,42 @@
+"""Fit the protocol's SASRec retriever once per (data, config, seed) and keep it on disk for later eval runs.
+
+The ranker evaluation needs the same retriever three times (training candidates, validation, test); fitting it takes
+10–25 minutes here, so the fitted model is cached under ``$LLMREC_CACHE/eval/`` as safetensors plus manifest and
+reloaded only when the data fingerprint, the config and the seed all match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from llmrec.config import SequentialConfig
+from llmrec.evaluation.protocols import SequenceDataset
+from llmrec.models import cache_dir
+from llmrec.retrieval.sequential import SequentialRecommender
+
+
+def cache_path(data: SequenceDataset, config: SequentialConfig, root: Path | None = None) -> Path:
+    key = hashlib.sha256(json.dumps([data.fingerprint(), config.model_dump()], sort_keys=True).encode())
+    return (root or cache_dir() / "eval") / f"sasrec-{data.tie_break}-{key.hexdigest()[:16]}"
+
+
+def fitted_sasrec(data: SequenceDataset, config: SequentialConfig, root: Path | None = None,
+                  log=print) -> tuple[SequentialRecommender, bool]:
+    """The SASRec model fitted on ``data.train`` with validation early stopping; (model, loaded_from_cache)."""
+    path = cache_path(data, config, root)
+    if (path / "manifest.json").is_file():
+        log(f"retriever: loading the fitted SASRec from {path}")
+        return SequentialRecommender.load(path), True
+    histories, targets = data.inputs("valid")
+    model = SequentialRecommender(data.item_ids, config).fit(data.train, valid=(histories, targets))
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    model.save(tmp)
+    if not path.exists():  # a concurrent run may have finished first; both fits are identical (seeded)
+        tmp.replace(path)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return model, False

@@ -1,0 +1,112 @@
+"""eval/ranker_protocol.py: the LLM ranker re-ranks the retriever's top-20 on the LlamaRec protocol, base vs adapter."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "eval" / "ranker_protocol.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("ranker_protocol", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_movielens(folder: Path) -> Path:
+    """30 users with 12 of 40 films each, every film rated by 9 users: all survive 5-core."""
+    folder.mkdir(parents=True)
+    genres = ["Drama", "Comedy", "Sci-Fi", "Horror", "Romance"]
+    (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(
+        f"{m},Film {m} ({1980 + m}),{genres[m % 5]}\n" for m in range(1, 41)))
+    rows = ["userId,movieId,rating,timestamp"]
+    for user in range(1, 31):
+        rows += [f"{user},{(user + 3 * t) % 40 + 1},4.0,{1000 + t}" for t in range(12)]
+    (folder / "ratings.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_fusing_with_the_retriever_prior_moves_only_close_calls(script):
+    # Columns are the retriever's order; the target sits in column 2.
+    logprobs = np.array([[-1.0, -1.2, -0.9, -5.0]])
+    assert script.fused_ranks(logprobs, np.array([2]), 0.0)[0] == 0       # the LLM alone puts it first
+    assert script.fused_ranks(logprobs, np.array([2]), 1.0)[0] == 2       # a strong prior restores retriever order
+    w, curve = script.best_prior(logprobs, np.array([2]))
+    assert w == 0.0 and curve["0.0"] == 1.0
+
+
+def test_validated_prior_prefers_the_smallest_weight_among_equals(script):
+    logprobs = np.zeros((3, 5))  # an LLM with no opinion: every weight > 0 gives the retriever's order
+    w, curve = script.best_prior(logprobs, np.array([0, 0, 0]))
+    assert w == 0.25 and curve["0.25"] == 1.0 and curve["0.0"] < 1.0
+
+
+def test_training_examples_never_use_the_validation_or_test_item(script, tmp_path):
+    from llmrec.catalog.movielens import read_movielens
+    from llmrec.config import RankerConfig
+    from llmrec.evaluation.protocols import build_dataset
+    from llmrec.prompts import default_library
+    from llmrec.ranking.ranker import LLMRanker
+    from llmrec.training.run import ChatFormatter
+
+    class PopularityRetriever:  # a real CollaborativeModel, just a trivial one: the examples are under test here
+        def __init__(self, n):
+            self.n = n
+
+        def user_vectors(self, histories, users=None):
+            return np.ones((len(histories), 1))
+
+        def item_vectors(self):
+            return np.arange(self.n, dtype=float)[:, None]
+
+    folder = write_movielens(tmp_path / "ml")
+    catalog, interactions = read_movielens(folder)
+    data = build_dataset(interactions, tie_break="item")
+    ranker = LLMRanker(ChatFormatter("smollm2-135m"), default_library(), RankerConfig(retrieval_prior=0))
+    examples = script.training_examples(PopularityRetriever(data.n_items), data, script.Items(catalog, data),
+                                        ranker, per_user=3)
+    assert len(examples) == 3 * len(data.user_ids)
+    held_out = {(data.user_ids[u], data.item_ids[int(v)]) for u, v in zip(data.eval_rows, data.valid)} | \
+        {(data.user_ids[u], data.item_ids[int(t)]) for u, t in zip(data.eval_rows, data.test)}
+    for e in examples:
+        assert (e.user_id, e.target_id) not in held_out
+        assert e.target_letter in e.letters and len(e.letters) == script.N_CANDIDATES
+        assert f"{e.target_letter}. <<<" in e.prompt
+
+
+def test_script_trains_an_adapter_and_reports_it_beside_base_and_retriever(script, tmp_path):
+    data = write_movielens(tmp_path / "ml")
+    out = tmp_path / "results"
+    adapter = tmp_path / "adapters" / "tiny"
+    argv = ["--data", str(data), "--train", str(adapter), "--max-train-examples", "4", "--valid-users", "2",
+            "--test-users", "2", "--sampled-users", "2", "--out", str(out), "--cache", str(tmp_path / "cache")]
+    assert script.main(argv) == 0
+    manifest = json.loads((adapter / "manifest.json").read_text())
+    assert manifest["training_data"]["protocol"].startswith("LlamaRec")
+    assert manifest["metrics"]["train_examples"] == 4
+    report = json.loads((out / "ml-latest-small-llamarec-ranker.json").read_text())
+    rows = report["test"]["rows"]
+    assert "retriever (SASRec order)" in rows and any(r.startswith("adapter ranker") for r in rows)
+    assert any(r.startswith("base ranker") for r in rows)
+    assert report["test"]["users_target_in_top20"] <= 2
+    # Users outside the top-20 keep the retriever's rank, so Recall@20 cannot change by re-ranking.
+    assert len({row["full"]["Recall@20"] for row in rows.values()}) == 1
+    assert set(report["sampled20"]) == {"base", "adapter", "random (exact)"}
+    assert report["retriever"]["loaded_from_cache"] is False
+    md = (out / "ml-latest-small-llamarec-ranker.md").read_text()
+    assert "N@10 inside top-20" in md and "LlamaRec (Llama-2-7B QLoRA, published)" in md
+    # A second run evaluates the trained adapter and reuses the fitted retriever.
+    assert script.main(["--data", str(data), "--adapter", str(adapter), "--valid-users", "2", "--test-users", "1",
+                        "--sampled-users", "0", "--out", str(out), "--cache", str(tmp_path / "cache")]) == 0
+    again = json.loads((out / "ml-latest-small-llamarec-ranker.json").read_text())
+    assert again["retriever"]["loaded_from_cache"] is True and again["sampled20"] == {}
+
+
+def test_missing_data_is_one_clear_line(script, tmp_path):
+    with pytest.raises(SystemExit, match="data not found"):
+        script.main(["--data", str(tmp_path / "nowhere")])
