@@ -182,41 +182,31 @@ def _install_error_handlers(app: FastAPI, metrics: ServiceMetrics) -> None:
         return error_response(exc.status_code, _HTTP_KINDS.get(exc.status_code, "http_error"), message,
                               headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(UnknownUserError)
-    async def _unknown_user(request: Request, exc: UnknownUserError) -> JSONResponse:
-        return error_response(404, "unknown_user", str(exc))
+    # Domain errors -> (status, error type, counted as a backend error, extra headers). Starlette picks the handler
+    # of the most specific class in the exception's MRO, so LLMRecError is the catch-all for the rest.
+    table: dict[type[Exception], tuple[int, str | None, bool, dict[str, str] | None]] = {
+        UnknownUserError: (404, "unknown_user", False, None),
+        RequestError: (400, "bad_request", False, None),
+        BackendUnavailable: (503, "backend_unavailable", True, {"Retry-After": "10"}),
+        ModelNotFoundError: (503, "model_unavailable", True, None),
+        WorkspaceError: (503, "workspace_unavailable", False, None),
+        ConfigError: (503, "misconfigured", True, None),
+        ServiceTimeout: (504, "timeout", False, None),
+        LLMRecError: (500, None, False, None),  # None: the error class's own name
+    }
 
-    @app.exception_handler(RequestError)
-    async def _bad_request(request: Request, exc: RequestError) -> JSONResponse:
-        return error_response(400, "bad_request", str(exc))
+    def domain_handler(status: int, kind: str | None, backend: bool, headers: dict[str, str] | None):
+        async def handle(request: Request, exc: Exception) -> JSONResponse:
+            if backend:
+                metrics.backend_error(type(exc).__name__)
+            if isinstance(exc, ServiceTimeout):
+                metrics.timeout()
+            return error_response(status, kind or type(exc).__name__, str(exc), headers=headers)
 
-    @app.exception_handler(BackendUnavailable)
-    async def _backend_down(request: Request, exc: BackendUnavailable) -> JSONResponse:
-        metrics.backend_error(type(exc).__name__)
-        return error_response(503, "backend_unavailable", str(exc), headers={"Retry-After": "10"})
+        return handle
 
-    @app.exception_handler(ModelNotFoundError)
-    async def _model_missing(request: Request, exc: ModelNotFoundError) -> JSONResponse:
-        metrics.backend_error(type(exc).__name__)
-        return error_response(503, "model_unavailable", str(exc))
-
-    @app.exception_handler(WorkspaceError)
-    async def _workspace(request: Request, exc: WorkspaceError) -> JSONResponse:
-        return error_response(503, "workspace_unavailable", str(exc))
-
-    @app.exception_handler(ConfigError)
-    async def _config(request: Request, exc: ConfigError) -> JSONResponse:
-        metrics.backend_error(type(exc).__name__)
-        return error_response(503, "misconfigured", str(exc))
-
-    @app.exception_handler(ServiceTimeout)
-    async def _timeout(request: Request, exc: ServiceTimeout) -> JSONResponse:
-        metrics.timeout()
-        return error_response(504, "timeout", str(exc))
-
-    @app.exception_handler(LLMRecError)
-    async def _other(request: Request, exc: LLMRecError) -> JSONResponse:
-        return error_response(500, type(exc).__name__, str(exc))
+    for error_class, (status, kind, backend, headers) in table.items():
+        app.add_exception_handler(error_class, domain_handler(status, kind, backend, headers))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

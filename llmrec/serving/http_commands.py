@@ -43,6 +43,9 @@ def register(app: typer.Typer) -> None:
         = DEFAULT_MAX_BODY_BYTES,
         warm: Annotated[bool, typer.Option(help="load the models at startup rather than on the first request")]
         = True,
+        allow_no_token: Annotated[bool, typer.Option("--allow-no-token", help="serve a non-loopback address "
+                                                     "without --token (e.g. behind an authenticating proxy)")]
+        = False,
     ) -> None:
         """Serve the HTTP API (/v1/..., docs at /docs) and the web page (/) for a workspace."""
         import uvicorn
@@ -59,8 +62,14 @@ def register(app: typer.Typer) -> None:
         cfg = (LLMRecConfig.from_toml(path) if config is not None or path.is_file() else LLMRecConfig()
                ).with_serving_options(backend, adapter, justify=not no_justify)
         if not _is_loopback(host) and not token:
-            typer.echo(f"warning: serving on {host} without --token: anyone who can reach this machine can use the "
-                       "API and read its audit records", err=True)
+            # The audit log holds every request's history and explanation: exposing it must be a decision.
+            if not allow_no_token:
+                from llmrec.errors import ConfigError
+
+                raise ConfigError(f"refusing to serve {host} without --token: anyone who can reach this machine "
+                                  "could use the API and read its audit records; pass --token (or LLMREC_TOKEN), "
+                                  "or --allow-no-token if a proxy in front authenticates")
+            typer.echo(f"warning: serving on {host} without --token (--allow-no-token)", err=True)
         api = create_app(workspace, cfg, token=token, max_body_bytes=max_body, request_timeout_s=timeout, warm=warm)
         shown = f"[{host}]" if ":" in host else host
         typer.echo(f"llmrec serving {Path(workspace).resolve()} on http://{shown}:{port}/ (API docs /docs, metrics "

@@ -363,3 +363,24 @@ def test_serve_refuses_a_missing_workspace_before_binding(tmp_path):
     register(cli)
     result = CliRunner().invoke(cli, ["serve", "--workspace", str(tmp_path / "none")])
     assert result.exit_code != 0 and "does not exist" in str(result.exception)
+
+
+def test_serve_refuses_a_public_address_without_a_token_unless_told(text_workspace, monkeypatch):
+    import uvicorn
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(kw["host"]))  # the socket is not under test
+    cli = typer.Typer()
+
+    @cli.callback()
+    def _root() -> None:
+        pass
+
+    register(cli)
+    refused = CliRunner().invoke(cli, ["serve", "--workspace", str(text_workspace), "--host", "0.0.0.0",
+                                       "--no-warm"], env={"LLMREC_TOKEN": ""})
+    assert refused.exit_code != 0 and "without --token" in str(refused.exception) and not served
+    allowed = CliRunner().invoke(cli, ["serve", "--workspace", str(text_workspace), "--host", "0.0.0.0",
+                                       "--no-warm", "--allow-no-token"], env={"LLMREC_TOKEN": ""})
+    assert allowed.exit_code == 0, allowed.output
+    assert served == ["0.0.0.0"]
