@@ -140,6 +140,9 @@ class CollaborativeConfig(SequentialConfig):
     validate_holdout: bool = Field(True, description="hold out each user's newest item (users with 3+ items) to pick "
                                    "the best epoch and report validation metrics; false trains on everything for "
                                    "all epochs")
+    refit_on_all: bool = Field(True, description="after validation picked the epoch count, train again on every "
+                               "interaction (newest included) for that many epochs and serve that model; about "
+                               "doubles the fit time")
 
 
 class RankerConfig(_Section):

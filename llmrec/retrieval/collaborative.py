@@ -144,6 +144,17 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
         ranks = full_ranking_ranks(model, valid[0], valid[1])
         model.metrics.update({"valid_users": len(valid[1]), "valid_ndcg10": ndcg_at_k(ranks, 10),
                               "valid_recall10": recall_at_k(ranks, 10), "valid_recall50": recall_at_k(ranks, 50)})
+        if settings.refit_on_all and model.metrics.get("best_epoch"):
+            # The validated model never saw each user's newest item, which is the most telling one at serving
+            # time: train again on everything for the chosen number of epochs and serve that. The validation
+            # metrics above stay those of the held-out run (the only honest ones).
+            epochs_chosen = int(model.metrics["best_epoch"])
+            log(f"refitting on every interaction for the validated {epochs_chosen} epoch(s)")
+            final = SequentialRecommender(item_ids, model_config)
+            final.fit(codes, None, progress=progress, stop_after=epochs_chosen)  # same schedule, same length
+            final.metrics = {**model.metrics, "refit_on_all": True, "refit_epochs": epochs_chosen,
+                             "refit_seconds": final.metrics["train_seconds"]}
+            model, train = final, codes
     model.data_hash = digest
     model.counts = {**counts, "train_sequences": sum(1 for s in train if len(s) >= 2),
                     "valid_users": 0 if valid is None else len(valid[1])}
@@ -194,6 +205,12 @@ class CollaborativeIndex:
         if not (folder / MANIFEST_FILE).is_file():
             return None
         index = cls(SequentialRecommender.load(folder), store.collection(COLLAB_COLLECTION, ann=COLLAB_ANN))
+        item_ids, users, sequences = workspace_sequences(workspace)
+        if index.model.data_hash != data_hash(item_ids, users, sequences):
+            fitted = index.model.counts.get("interactions", "?")
+            now = sum(len(s) for s in sequences)
+            warn(f"the collaborative model was fitted on {fitted} interactions and the log now has {now}: new "
+                 f"users and items get text-only candidates until `llmrec fit --workspace {workspace.root}`")
         if not index.is_consistent():
             warn(f"the collaborative vectors in the store do not match {folder}; using text retrieval only "
                  f"(run `llmrec fit --workspace {workspace.root}` to re-index)")

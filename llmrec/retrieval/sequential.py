@@ -169,13 +169,15 @@ class SequentialRecommender:
     # --- training --------------------------------------------------------------------------------------------------
 
     def fit(self, sequences: Sequence[Sequence[int]], valid: ValidationSet | None = None,
-            progress: bool = True, on_epoch: Callable[[dict[str, float]], None] | None = None
-            ) -> "SequentialRecommender":
+            progress: bool = True, on_epoch: Callable[[dict[str, float]], None] | None = None,
+            stop_after: int | None = None) -> "SequentialRecommender":
         """Train next-item prediction on ``sequences`` (codes, oldest first), early-stopping on ``valid``.
 
         With ``valid = (histories, targets)``, validation NDCG@10 (full ranking, history masked) is measured after
         every epoch; training stops after ``patience`` epochs without improvement and the best epoch's weights are
-        kept. Without it, all ``epochs`` run. Reproducible from ``config.seed``; the global RNG is left as it was.
+        kept. Without it, all ``epochs`` run, or the first ``stop_after`` of them on the same learning-rate schedule
+        (how a validated run is replayed on all data). Reproducible from ``config.seed``; the global RNG is left as
+        it was.
         """
         cfg = self.config
         samples = self._training_windows(sequences)
@@ -195,7 +197,7 @@ class SequentialRecommender:
         best_state = None
         stale = 0
         self.history = []
-        bar = _progress_bar(cfg.epochs * n_batches, progress)
+        bar = _progress_bar(min(cfg.epochs, stop_after or cfg.epochs) * n_batches, progress)
         started = time.perf_counter()
         with torch.random.fork_rng(devices=[]), flush_denormals():
             torch.manual_seed(cfg.seed + 1)  # dropout draws from the global RNG; fork_rng keeps that local
@@ -218,6 +220,8 @@ class SequentialRecommender:
                 if on_epoch is not None:
                     on_epoch(record)
                 if valid is None:
+                    if stop_after is not None and epoch >= stop_after:
+                        break
                     continue
                 if record["valid_ndcg10"] > best["ndcg10"]:
                     best = {"ndcg10": record["valid_ndcg10"], "epoch": epoch}

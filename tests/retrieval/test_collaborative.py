@@ -215,3 +215,20 @@ def test_a_collection_dropped_under_a_running_index_falls_back_to_exact_search(t
     with pytest.warns(UserWarning, match="searching the loaded model exactly"):
         found = index.query(["i1", "i2"], 5, exclude={"i1", "i2"})
     assert found == index.exact(["i1", "i2"], 5, exclude={"i1", "i2"}) and len(found) == 5
+
+
+def test_the_served_model_is_refit_on_every_interaction_for_the_validated_epochs(fitted):
+    ws, _, _ = fitted
+    manifest = json.loads((ws.root / "collab" / "manifest.json").read_text())
+    metrics = manifest["metrics"]
+    assert metrics["refit_on_all"] is True and metrics["refit_epochs"] == metrics["best_epoch"] >= 1
+    assert manifest["counts"]["train_sequences"] == 60  # every user's whole sequence, newest item included
+
+
+def test_a_model_fitted_before_the_log_grew_is_used_with_a_warning(tmp_path):
+    ws, _, _ = make_workspace(tmp_path, {**TINY, "epochs": 2})
+    ws.add_interactions([Interaction(user_id="late", item_id="m1", timestamp=1, row=1)])
+    messages = []
+    index = CollaborativeIndex.open(ws, open_store(LLMRecConfig().store, ws.root), warn=messages.append)
+    assert index is not None
+    assert "240 interactions" in messages[0] and "241" in messages[0] and "llmrec fit" in messages[0]
