@@ -386,9 +386,12 @@ def markdown(report: dict) -> str:
     tr = report["training"]
     if tr:
         mt = tr["metrics"]
+        steps = mt.get("steps_run", mt["steps"])
+        curve = ", ".join(f"{e['ndcg@10']:.4f} @ {e['step']}" for e in mt.get("evals", []))
         lines += [f"Training: {tr['train_examples']} examples (retriever top-20 hard negatives, cut points inside "
-                  f"the training sequences), {tr['valid_examples']} validation users, {mt['steps']} optimiser "
-                  f"steps, best validation NDCG@10 {mt['best_valid_ndcg@10']:.4f} at step {mt['best_step']}; "
+                  f"the training sequences), {tr['valid_examples']} validation users, {steps} optimiser "
+                  f"steps (validation NDCG@10 by step: {curve}), best {mt['best_valid_ndcg@10']:.4f} at step "
+                  f"{mt['best_step']}, kept; "
                   f"**{tr['seconds'] / 60:.1f} min** wall (examples + training + validations).", ""]
     lines += [f"## Full ranking, test ({t['users']} users; {t['users_target_in_top20']} have the target in the "
               "retriever's top-20 and are re-ranked, the rest keep the retriever's rank)", "",
@@ -421,8 +424,35 @@ def markdown(report: dict) -> str:
         for name, s in report["sampled20"].items():
             se = f" ± {s['NDCG@10_se']:.4f}" if "NDCG@10_se" in s else ""
             lines.append(f"| {name} | {s['NDCG@1']:.4f} | {s['NDCG@5']:.4f} | {s['NDCG@10']:.4f}{se} |")
-    lines.append("")
+    lines += ["", *_targets(report), ""]
     return "\n".join(lines)
+
+
+def _targets(report: dict) -> list[str]:
+    """Issue 5's targets, checked against this report's numbers (only when an adapter was evaluated)."""
+    rows, sampled = report["test"]["rows"], report["sampled20"]
+    adapter = {k: v for k, v in rows.items() if k.startswith("adapter ranker")}
+    if not adapter:
+        return []
+    inside = {k: v["inside_top20"]["NDCG@10"] for k, v in rows.items()}
+    validated = next(k for k in adapter if "validated" in k)
+    base_alone = next(k for k in rows if k.startswith("base ranker") and "alone" in k)
+    adapter_alone = next(k for k in adapter if "alone" in k)
+    retriever = inside["retriever (SASRec order)"]
+    gain = inside[adapter_alone] / inside[base_alone] - 1 if inside[base_alone] else float("nan")
+    checks = [
+        ("adapter beats the retriever's own order on the re-ranked users (N@10)",
+         inside[validated] > retriever, f"{inside[validated]:.4f} vs {retriever:.4f}"),
+        ("adapter beats the base model by ≥ 20% relative (LLM alone, N@10 inside the top-20)",
+         gain >= 0.2, f"{inside[adapter_alone]:.4f} vs {inside[base_alone]:.4f}, {gain:+.0%}"),
+    ]
+    if "adapter" in sampled:
+        rnd = sampled["random (exact)"]["NDCG@10"]
+        a = sampled["adapter"]
+        checks.append(("sampled-20 N@10 well above random (2 SE)", a["NDCG@10"] - 2 * a["NDCG@10_se"] > rnd,
+                       f"{a['NDCG@10']:.4f} ± {a['NDCG@10_se']:.4f} vs {rnd:.4f}"))
+    return ["Targets (issue 5):", ""] + [f"- {'met' if ok else '**not met**'}: {name} — {detail}"
+                                        for name, ok, detail in checks]
 
 
 if __name__ == "__main__":

@@ -246,7 +246,7 @@ class AdapterTrainer:
                     break
         if state.best_step < 0:  # no validation ran (tiny runs): keep the final weights
             self._save_adapter(state, data_hash, len(train), len(valid), final=True)
-        self._finalise_manifest(final=True)
+        self._finalise_manifest(state, final=True)
         shutil.rmtree(self.ckpt, ignore_errors=True)  # finished: nothing to resume
         return json.loads((self.out / "manifest.json").read_text())
 
@@ -262,8 +262,9 @@ class AdapterTrainer:
         state.bad_evals += 1
         return state.bad_evals >= self.train_config.patience
 
-    def _finalise_manifest(self, final: bool) -> None:
+    def _finalise_manifest(self, state: TrainState, final: bool) -> None:
+        """The saved weights are the best step's; the manifest also gets the whole run's validation curve."""
         path = self.out / "manifest.json"
         manifest = json.loads(path.read_text())
-        manifest["metrics"]["finished"] = final
+        manifest["metrics"].update({"finished": final, "evals": state.evals, "steps_run": state.step})
         path.write_text(json.dumps(manifest, indent=2))
