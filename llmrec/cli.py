@@ -154,13 +154,16 @@ def ask(
 @app.command()
 def demo(
     workspace: WorkspaceOpt = Path("demo-workspace"),
-    as_json: Annotated[bool, typer.Option("--json", help="print the three answers as JSON")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the answers as JSON")] = False,
+    train: Annotated[bool, typer.Option(help="train a tiny LoRA adapter on the demo log (once, about a minute) "
+                                        "and answer the known user again with it")] = True,
 ) -> None:
     """Build a demo catalog (films, podcasts, albums with drawn images and spoken audio), ingest it, and answer three
-    requests: anonymous, as a user with history, and one that only the image/audio content can answer."""
+    requests: anonymous, as a user with history, and one that only the image/audio content can answer; then train
+    a tiny LoRA adapter on the demo's interaction log and answer the known user with it (--no-train skips that)."""
     from llmrec.demo import run_demo
 
-    recs = run_demo(workspace, progress=_progress, log=lambda s: _err(s))
+    recs = run_demo(workspace, progress=_progress, log=lambda s: _err(s), train_adapter=train)
     if as_json:
         typer.echo(json.dumps([{"why": why, **rec.model_dump(mode="json")} for why, rec in recs], indent=2))
         return

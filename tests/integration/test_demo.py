@@ -27,7 +27,7 @@ def demo_run(tmp_path_factory):
 
 def test_demo_answers_three_requests_with_catalog_items_and_justifications(demo_run):
     ws, answers = demo_run
-    assert len(answers) == 3
+    assert len(answers) == 4  # three requests, then the known user again with the adapter the demo trained
     for answer in answers:
         assert answer["why"] and len(answer["items"]) == 3
         for item in answer["items"]:
@@ -40,6 +40,17 @@ def test_the_answer_that_only_audio_can_give_is_found(demo_run):
     volcano = answers[2]
     assert "volcano" in volcano["query"]
     assert "pod-field-notes-12" in [it["item_id"] for it in volcano["items"]]
+
+
+def test_the_demo_trains_an_adapter_and_ranks_the_known_user_with_it(demo_run):
+    ws, answers = demo_run
+    adapter = ws / "adapters" / "demo"
+    manifest = json.loads((adapter / "manifest.json").read_text())
+    assert manifest["metrics"]["finished"] and manifest["config"]["train"]["lora_layers"] == 2
+    assert not (adapter / "checkpoint").exists()
+    again = answers[3]
+    assert again["user_id"] == "ivan" and again["query"] == answers[1]["query"]
+    assert again["adapter"] == "demo" and answers[1]["adapter"] is None
 
 
 def test_the_known_user_is_not_offered_what_they_already_rated(demo_run):
