@@ -320,7 +320,9 @@ def markdown(report: dict) -> str:
                   "weights are available offline, so this is low-level vision, not image-text); `fusion` = "
                   "weighted concatenation of the text, image and SASRec blocks (`llmrec.retrieval.fusion`).", ""]
     if report["dataset"] == "ml-latest-small":
-        lines += [ANCHOR_NOTE, ""]
+        lines += [ANCHOR_NOTE, "", "The LLM ranker rows (base model and LoRA adapter re-ranking the SASRec top-20, "
+                  "users outside keeping SASRec's rank) are in `ml-latest-small-llamarec-ranker.md` "
+                  "(`eval/ranker_protocol.py`).", ""]
     lines += ["Configs:", "", "```json", json.dumps({m: r["config"] for m, r in
                                                       next(iter(report["results"].values())).items()}, indent=1),
               "```", ""]
