@@ -1,8 +1,11 @@
-"""What every eval report records about where its numbers came from: library versions and the llmrec commit."""
+"""What every eval report records about where its numbers came from (versions, commit), and how it is written."""
 
 from __future__ import annotations
 
+import json
 import platform
+import sys
+from collections.abc import Callable
 import subprocess
 from pathlib import Path
 
@@ -28,3 +31,13 @@ def versions(packages: tuple[str, ...] = ("torch", "numpy")) -> dict[str, str]:
     except (OSError, subprocess.CalledProcessError):
         found["llmrec_commit"] = "unknown"
     return found
+
+
+def write_report(stem: Path, report: dict, markdown: Callable[[dict], str]) -> None:
+    """``<stem>.json`` (everything) and ``<stem>.md`` (the tables); the markdown is also printed."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    text = markdown(report)
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    stem.with_suffix(".md").write_text(text, encoding="utf-8")
+    print(text)
+    print(f"wrote {stem}.json and {stem}.md", file=sys.stderr)

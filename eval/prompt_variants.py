@@ -23,7 +23,6 @@ Writes ``<out>/ml-latest-small-prompt-variants.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import random
@@ -201,12 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         "sample_prompts_user_0": sample_prompts,
     }
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"{DATASET}-prompt-variants"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    stem.with_suffix(".md").write_text(markdown(report), encoding="utf-8")
-    print(markdown(report))
-    print(f"wrote {stem}.json and {stem}.md", file=sys.stderr)
+    from _provenance import write_report
+
+    write_report(args.out / f"{DATASET}-prompt-variants", report, markdown)
     return 0
 
 

@@ -334,12 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         "sampled20": sampled, "anchors": ANCHORS,
     }
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"{DATASET}-llamarec-ranker"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    stem.with_suffix(".md").write_text(markdown(report), encoding="utf-8")
-    print(markdown(report))
-    print(f"wrote {stem}.json and {stem}.md", file=sys.stderr)
+    from _provenance import write_report
+
+    write_report(args.out / f"{DATASET}-llamarec-ranker", report, markdown)
     return 0
 
 

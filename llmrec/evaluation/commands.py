@@ -85,13 +85,13 @@ def register(app: typer.Typer) -> None:
                 argv += ["--max-train-examples", str(max_train_examples)]
             if out is not None:
                 argv += ["--out", str(out)]
-            _run(_load_script("ranker_protocol"), argv)
+            _run(load_script("ranker_protocol"), argv)
             return
         argv = ["--dataset", dataset, "--data", str(data), "--seed", str(seed), "--threads", str(threads)]
         for flag, value in (("--out", out), ("--methods", methods), ("--variants", variants), ("--epochs", epochs)):
             if value is not None:
                 argv += [flag, str(value)]
-        _run(_load_script("llamarec_protocol"), argv)
+        _run(load_script("llamarec_protocol"), argv)
 
 
 def _run(script, argv: list[str]) -> None:
@@ -104,7 +104,7 @@ def _run(script, argv: list[str]) -> None:
             raise LLMRecError(str(e.code)) from None
 
 
-def _load_script(name: str):
+def load_script(name: str):
     """Import ``eval/<name>.py`` from the checkout (eval/ is not part of the installed package)."""
     import importlib.util
 

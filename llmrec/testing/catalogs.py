@@ -38,3 +38,17 @@ def write_text_catalog(folder: Path) -> tuple[Path, Path]:
             "listener,p1,1,5", "listener,p3,2,4", "listener,a1,3,5"]
     log.write_text("\n".join(rows) + "\n")
     return cat, log
+
+
+def write_tiny_movielens(folder: Path, users: int = 30, films: int = 40, per_user: int = 12) -> Path:
+    """A MovieLens-latest-shaped folder: each user rates ``per_user`` of ``films`` films in steps of 3, so with the
+    defaults every film is rated by 9 users and everything survives 5-core filtering."""
+    folder.mkdir(parents=True)
+    genres = ["Drama", "Comedy", "Sci-Fi", "Horror", "Romance"]
+    (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(
+        f"{m},Film {m} ({1980 + m}),{genres[m % 5]}\n" for m in range(1, films + 1)))
+    rows = ["userId,movieId,rating,timestamp"]
+    for user in range(1, users + 1):
+        rows += [f"{user},{(user + 3 * t) % films + 1},4.0,{1000 + t}" for t in range(per_user)]
+    (folder / "ratings.csv").write_text("\n".join(rows) + "\n")
+    return folder

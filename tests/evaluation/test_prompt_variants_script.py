@@ -1,34 +1,23 @@
 """eval/prompt_variants.py end to end on a tiny MovieLens folder with the packaged model; its exact random baseline."""
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "eval" / "prompt_variants.py"
+from llmrec.evaluation.commands import load_script
+from llmrec.testing.catalogs import write_tiny_movielens
+
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("prompt_variants", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("prompt_variants")
 
 
 def write_movielens(folder: Path) -> Path:
-    """30 users with 12 of 40 films each, every film rated by 9 users: all survive 5-core, 28 unseen per user."""
-    folder.mkdir(parents=True)
-    genres = ["Drama", "Comedy", "Sci-Fi", "Horror", "Romance"]
-    (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(
-        f"{m},Film {m} ({1980 + m}),{genres[m % 5]}\n" for m in range(1, 41)))
-    rows = ["userId,movieId,rating,timestamp"]
-    for user in range(1, 31):
-        rows += [f"{user},{(user + 3 * t) % 40 + 1},4.0,{1000 + t}" for t in range(12)]
-    (folder / "ratings.csv").write_text("\n".join(rows) + "\n")
-    return folder
+    return write_tiny_movielens(folder)
 
 
 def test_random_baseline_is_the_exact_expectation_over_20_positions(script):

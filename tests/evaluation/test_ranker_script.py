@@ -1,34 +1,23 @@
 """eval/ranker_protocol.py: the LLM ranker re-ranks the retriever's top-20 on the LlamaRec protocol, base vs adapter."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "eval" / "ranker_protocol.py"
+from llmrec.evaluation.commands import load_script
+from llmrec.testing.catalogs import write_tiny_movielens
+
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("ranker_protocol", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("ranker_protocol")
 
 
 def write_movielens(folder: Path) -> Path:
-    """30 users with 12 of 40 films each, every film rated by 9 users: all survive 5-core."""
-    folder.mkdir(parents=True)
-    genres = ["Drama", "Comedy", "Sci-Fi", "Horror", "Romance"]
-    (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(
-        f"{m},Film {m} ({1980 + m}),{genres[m % 5]}\n" for m in range(1, 41)))
-    rows = ["userId,movieId,rating,timestamp"]
-    for user in range(1, 31):
-        rows += [f"{user},{(user + 3 * t) % 40 + 1},4.0,{1000 + t}" for t in range(12)]
-    (folder / "ratings.csv").write_text("\n".join(rows) + "\n")
-    return folder
+    return write_tiny_movielens(folder)
 
 
 def test_fusing_with_the_retriever_prior_moves_only_close_calls(script):
