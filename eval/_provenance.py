@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import platform
+import subprocess
 import sys
 from collections.abc import Callable
-import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]

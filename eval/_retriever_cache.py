@@ -33,10 +33,19 @@ def fitted_sasrec(data: SequenceDataset, config: SequentialConfig, root: Path | 
         return SequentialRecommender.load(path), True
     histories, targets = data.inputs("valid")
     model = SequentialRecommender(data.item_ids, config).fit(data.train, valid=(histories, targets))
+    keep(model, data, config, root)
+    return model, False
+
+
+def keep(model: SequentialRecommender, data: SequenceDataset, config: SequentialConfig,
+         root: Path | None = None) -> None:
+    """Store a model fitted on ``data`` with ``config`` where ``fitted_sasrec`` finds it (whole folder or nothing)."""
+    path = cache_path(data, config, root)
+    if path.exists():
+        return
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     model.save(tmp)
     if not path.exists():  # a concurrent run may have finished first; both fits are identical (seeded)
         tmp.replace(path)
     else:
         shutil.rmtree(tmp, ignore_errors=True)
-    return model, False

@@ -223,8 +223,10 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
         model = SequentialRecommender(data.item_ids, config).fit(data.train, valid=(histories, targets))
         if content is not None:
             content.sasrec[data.tie_break] = model
-            if content.keep_for_ranker:
-                _keep_for_ranker(model, data, config)
+            if content.keep_for_ranker:  # eval/ranker_protocol.py re-ranks this very model
+                from _retriever_cache import keep
+
+                keep(model, data, config)
     else:
         raise SystemExit(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     train_seconds = time.perf_counter() - t0
@@ -249,17 +251,6 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
     print(f"  {method:<10} train {train_seconds:7.1f} s  test " + "  ".join(
         f"{k} {test.metrics[k]:.4f}" for k in ("MRR@10", "NDCG@10", "Recall@10", "Recall@20", "Recall@50")))
     return result
-
-
-def _keep_for_ranker(model, data: SequenceDataset, config) -> None:
-    """Save the fitted SASRec where eval/ranker_protocol.py looks for it, so the ranker report re-ranks this model."""
-    from _retriever_cache import cache_path
-
-    path = cache_path(data, config)
-    if not path.exists():
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        model.save(tmp)
-        tmp.replace(path)
 
 
 def versions() -> dict[str, str]:

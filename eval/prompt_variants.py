@@ -40,7 +40,8 @@ import numpy as np  # noqa: E402
 
 from llmrec.cards import render_card  # noqa: E402
 from llmrec.config import RankerConfig  # noqa: E402
-from llmrec.evaluation.metrics import ranking_metrics, target_ranks  # noqa: E402
+from llmrec.evaluation.metrics import (paired_difference, per_user_ndcg, random_order_ndcg,  # noqa: E402
+                                      ranking_metrics, target_ranks)
 from llmrec.evaluation.protocols import build_dataset, sample_candidates  # noqa: E402
 from llmrec.ranking.ranker import EXAMPLE_OPTIONS, LLMRanker, incontext_example, request_seed  # noqa: E402
 from llmrec.workspace import StoredItem  # noqa: E402
@@ -66,22 +67,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def random_ndcg(k: int, n: int = 1 + NEGATIVES) -> float:
-    """Exact expected NDCG@k of a uniformly random order of n candidates with one relevant item."""
-    return sum(1.0 / math.log2(r + 2) for r in range(min(k, n))) / n
+    """Exact expected NDCG@k of a random order of this protocol's 20 candidates."""
+    return random_order_ndcg(k, n)
 
 
 def output_problems(ranked: list[str], candidates: set[str], seen: set[str]) -> dict[str, int]:
     """Items in a ranked list that are not candidates, repeated, or already in the user's history."""
     return {"invalid": sum(i not in candidates for i in ranked), "duplicate": len(ranked) - len(set(ranked)),
             "seen": sum(i in seen for i in ranked)}
-
-
-def paired(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    """Mean of the per-user differences a - b, its standard error and mean/SE."""
-    d = a - b
-    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
-    mean = float(d.mean())
-    return {"mean": round(mean, 4), "se": round(se, 4), "z": round(mean / se, 2) if se > 0 else None}
 
 
 def versions() -> dict[str, str]:
@@ -164,21 +157,21 @@ def main(argv: list[str] | None = None) -> int:
                 f"{v} {ranking_metrics(ranks[v][:j + 1], (10,))['NDCG@10']:.3f}" for v in variants),
                 file=sys.stderr, flush=True)
 
-    gains = {v: np.where(ranks[v] < 10, 1.0 / np.log2(ranks[v] + 2.0), 0.0) for v in variants}  # per-user N@10
+    gains = {v: per_user_ndcg(ranks[v], 10) for v in variants}
     results = {}
     for v in variants:
         m = ranking_metrics(ranks[v], KS)
         outputs = n_users * (1 + NEGATIVES)
         results[v] = {"template": VARIANTS[v], **{f"NDCG@{k}": round(m[f"NDCG@{k}"], 4) for k in KS},
                       "NDCG@10_se": round(float(gains[v].std(ddof=1) / math.sqrt(n_users)), 4) if n_users > 1 else None,
-                      "vs_random_NDCG@10": paired(gains[v], np.full(n_users, random_ndcg(10))),
+                      "vs_random_NDCG@10": paired_difference(gains[v], np.full(n_users, random_ndcg(10))),
                       **{f"{key}_rate": problems[v][key] / outputs for key in problems[v]},
                       "seconds_per_user": round(seconds[v] / n_users, 3),
                       "ranks": ranks[v].tolist()}
-    pairs = {f"{a} - {b}": paired(gains[a], gains[b]) for i, a in enumerate(variants) for b in variants[i + 1:]}
+    pairs = {f"{a} - {b}": paired_difference(gains[a], gains[b]) for i, a in enumerate(variants) for b in variants[i + 1:]}
     winner = max(variants, key=lambda v: results[v]["NDCG@10"])
     runner_up = [v for v in variants if v != winner]
-    margins = {v: paired(gains[winner], gains[v]) for v in runner_up}
+    margins = {v: paired_difference(gains[winner], gains[v]) for v in runner_up}
     significant = all(m["z"] is not None and m["z"] >= 2 for m in margins.values()) if margins else False
     report = {
         "dataset": DATASET, "data": str(path),

@@ -47,7 +47,8 @@ import numpy as np  # noqa: E402
 from _retriever_cache import fitted_sasrec  # noqa: E402
 from llmrec.cards import render_card  # noqa: E402
 from llmrec.config import LLMRecConfig, RankerConfig, SequentialConfig  # noqa: E402
-from llmrec.evaluation.metrics import ranking_metrics, target_ranks  # noqa: E402
+from llmrec.evaluation.metrics import (paired_difference, per_user_ndcg, random_order_ndcg,  # noqa: E402
+                                      ranking_metrics, target_ranks)
 from llmrec.evaluation.protocols import (SequenceDataset, build_dataset, full_ranking_ranks,  # noqa: E402
                                          masked_scores, sample_candidates)
 from llmrec.training.examples import RankingExample, examples_hash  # noqa: E402
@@ -174,20 +175,6 @@ def best_prior(logprobs: np.ndarray, target_col: np.ndarray) -> tuple[float, dic
     return max(PRIOR_GRID, key=lambda w: (curve[str(w)], -w)), curve
 
 
-def random_ndcg(k: int, n: int) -> float:
-    return sum(1.0 / math.log2(r + 2) for r in range(min(k, n))) / n
-
-
-def paired(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    d = a - b
-    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
-    return {"mean": round(float(d.mean()), 4), "se": round(se, 4), "z": round(float(d.mean()) / se, 2) if se else None}
-
-
-def per_user_ndcg10(ranks: np.ndarray) -> np.ndarray:
-    return np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0)
-
-
 # ---- main ---------------------------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,10 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     if "adapter" in rankers:
         wa, wb = priors["adapter"][0], priors["base"][0]
         comparisons = {
-            "adapter(w*) - retriever": paired(per_user_ndcg10(inside[f"adapter@{wa:g}"]), per_user_ndcg10(hit_cols)),
-            "adapter(0) - base(0)": paired(per_user_ndcg10(inside["adapter@0"]), per_user_ndcg10(inside["base@0"])),
-            "adapter(w*) - base(w*)": paired(per_user_ndcg10(inside[f"adapter@{wa:g}"]),
-                                             per_user_ndcg10(inside[f"base@{wb:g}"])),
+            "adapter(w*) - retriever": paired_difference(per_user_ndcg(inside[f"adapter@{wa:g}"], 10), per_user_ndcg(hit_cols, 10)),
+            "adapter(0) - base(0)": paired_difference(per_user_ndcg(inside["adapter@0"], 10), per_user_ndcg(inside["base@0"], 10)),
+            "adapter(w*) - base(w*)": paired_difference(per_user_ndcg(inside[f"adapter@{wa:g}"], 10),
+                                             per_user_ndcg(inside[f"base@{wb:g}"], 10)),
         }
 
     sampled = {}
@@ -312,9 +299,9 @@ def main(argv: list[str] | None = None) -> int:
             ranks = target_ranks(lp, cols)
             metrics = ranking_metrics(ranks, KS)
             sampled[name] = {**{f"NDCG@{k}": round(metrics[f"NDCG@{k}"], 4) for k in KS},
-                             "NDCG@10_se": round(float(per_user_ndcg10(ranks).std(ddof=1) / math.sqrt(len(ranks))), 4),
+                             "NDCG@10_se": round(float(per_user_ndcg(ranks, 10).std(ddof=1) / math.sqrt(len(ranks))), 4),
                              "ranks": ranks.tolist()}
-        sampled["random (exact)"] = {f"NDCG@{k}": round(random_ndcg(k, 1 + NEGATIVES), 4) for k in KS}
+        sampled["random (exact)"] = {f"NDCG@{k}": round(random_order_ndcg(k, 1 + NEGATIVES), 4) for k in KS}
 
     report = {
         "dataset": DATASET, "data": str(path), "command": _command(argv), "seed": args.seed,
@@ -401,7 +388,7 @@ def markdown(report: dict) -> str:
                      f"{i['NDCG@1']:.4f} |")
     for name, a in report["anchors"].items():
         lines.append(f"| {name} | | | | {a['MRR@10']:.4f} | {a['NDCG@10']:.4f} | {a['Recall@10']:.4f} | | | |")
-    lines += ["", f"Random order inside the top-20 would give N@10 {random_ndcg(10, 20):.4f} there.", ""]
+    lines += ["", f"Random order inside the top-20 would give N@10 {random_order_ndcg(10, 20):.4f} there.", ""]
     if t["paired_NDCG@10_inside"]:
         lines += ["Paired per-user NDCG@10 differences on the re-ranked users (mean ± SE, z = mean/SE):", "",
                   "| pair | mean | SE | z |", "|---|---:|---:|---:|"]

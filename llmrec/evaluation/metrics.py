@@ -17,6 +17,7 @@ These match LlamaRec's ``absolute_recall_mrr_ndcg_for_ks`` for a single target, 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -80,6 +81,25 @@ def ranking_metrics(ranks: np.ndarray, ks: Iterable[int] = (5, 10)) -> dict[str,
         out[f"NDCG@{k}"] = ndcg_at_k(ranks, k)
         out[f"MRR@{k}"] = mrr_at_k(ranks, k)
     return out
+
+
+def per_user_ndcg(ranks: np.ndarray, k: int) -> np.ndarray:
+    """(U,) each user's NDCG@k (one relevant item): the per-user values ``ndcg_at_k`` averages, for paired tests."""
+    ranks = np.asarray(ranks)
+    return np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
+
+
+def random_order_ndcg(k: int, n: int) -> float:
+    """Exact expected NDCG@k of a uniformly random order of ``n`` candidates with one relevant item."""
+    return sum(1.0 / math.log2(r + 2) for r in range(min(k, n))) / n
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray) -> dict[str, float | None]:
+    """Mean of the per-user differences a - b, its standard error and z = mean/SE (None without a spread)."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
+    mean = float(d.mean())
+    return {"mean": round(mean, 4), "se": round(se, 4), "z": round(mean / se, 2) if se > 0 else None}
 
 
 def recall_curve(ranks: np.ndarray, max_k: int) -> np.ndarray:

@@ -84,3 +84,27 @@ def test_nan_scores_are_rejected():
 def test_out_of_range_target_is_rejected():
     with pytest.raises(ValueError, match="out of range"):
         target_ranks(np.zeros((1, 3)), [3])
+
+
+def test_per_user_ndcg_is_what_ndcg_at_k_averages():
+    from llmrec.evaluation.metrics import ndcg_at_k, per_user_ndcg
+
+    ranks = np.array([0, 1, 9, 10, 40])
+    each = per_user_ndcg(ranks, 10)
+    assert each.tolist() == pytest.approx([1.0, 1 / np.log2(3), 1 / np.log2(11), 0.0, 0.0])
+    assert each.mean() == pytest.approx(ndcg_at_k(ranks, 10))
+
+
+def test_random_order_ndcg_is_the_exact_expectation():
+    from llmrec.evaluation.metrics import random_order_ndcg
+
+    assert random_order_ndcg(1, 4) == pytest.approx(0.25)
+    assert random_order_ndcg(10, 2) == pytest.approx((1 + 1 / np.log2(3)) / 2)  # k beyond n: every position counts
+
+
+def test_paired_difference_reports_mean_standard_error_and_z():
+    from llmrec.evaluation.metrics import paired_difference
+
+    d = paired_difference(np.array([1.0, 2.0, 3.0]), np.array([0.0, 0.0, 0.0]))
+    assert d == {"mean": 2.0, "se": round(1 / np.sqrt(3), 4), "z": round(2 * np.sqrt(3), 2)}
+    assert paired_difference(np.array([1.0]), np.array([0.0]))["z"] is None  # one user: no spread, no z
