@@ -8,6 +8,7 @@ a sentence built from card facts and marked ``generated: false``.
 
 from __future__ import annotations
 
+import json
 import re
 
 from pydantic import BaseModel, Field
@@ -37,8 +38,15 @@ def _first_sentence(text: str, limit: int = 160) -> str:
 
 
 def _finish(text: str) -> str:
-    """Tidy a generated sentence: trim a cut-off tail to the last full stop, unescape, strip."""
-    text = text.replace('\\"', '"').strip()
+    """Tidy a generated sentence: trim a cut-off tail to the last full stop, unescape, strip.
+
+    The model wrote the body of a JSON string, so ``\\"`` and ``\\\\`` are its quote and backslash.
+    """
+    try:
+        text = json.loads(f'"{text}"')
+    except json.JSONDecodeError:  # cut mid-escape or a raw control character: keep the text, unescape quotes
+        text = text.replace('\\"', '"')
+    text = " ".join(text.split())  # a decoded newline or tab has no place in a one-line sentence
     if text.endswith("\u2026"):
         body = text[:-1]
         cut = max(body.rfind(". "), body.rfind("! "), body.rfind("? "))

@@ -6,6 +6,7 @@ in one forward pass), and short greedy-or-seeded completions (justifications).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -26,7 +27,25 @@ class LLMBackend(Protocol):
         """For each prompt, the log-probability of each option string's first token as the next token."""
 
     def complete(self, prompts: list[str], max_new_tokens: int, stop: str, seed: int | None = None) -> list[str]:
-        """Continue each prompt; greedy when ``seed`` is None, else sampled reproducibly. Text is cut at ``stop``."""
+        """Continue each prompt; greedy when ``seed`` is None, else sampled reproducibly. Text is cut as
+        ``cut_at_stop`` cuts it; a text that never stopped ends with "…"."""
+
+
+def cut_at_stop(text: str, stop: str) -> tuple[str, bool]:
+    """``text`` up to the first ``stop`` or newline, and whether one was found.
+
+    A stop of ``"`` closes a JSON string, so an escaped quote (``\\"``: odd run of backslashes before it) is part
+    of the text, not the end: a justification that quotes a title must not be cut at the title's opening quote.
+    """
+    ends = [text.find("\n")] if "\n" in text else []
+    if stop == '"':
+        for match in re.finditer(r'(\\*)"', text):
+            if len(match.group(1)) % 2 == 0:
+                ends.append(match.end() - 1)
+                break
+    elif stop in text:
+        ends.append(text.find(stop))
+    return (text[:min(ends)], True) if ends else (text, False)
 
 
 _BACKENDS: dict[str, Callable[[RankerConfig, Path | None], LLMBackend]] = {}

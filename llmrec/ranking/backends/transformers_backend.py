@@ -7,7 +7,7 @@ from pathlib import Path
 from llmrec.config import RankerConfig
 from llmrec.errors import ModelNotFoundError
 from llmrec.models import model_id, resolve_model
-from llmrec.ranking.backends.base import register_backend
+from llmrec.ranking.backends.base import cut_at_stop, register_backend
 
 
 class TransformersBackend:
@@ -80,7 +80,7 @@ class TransformersBackend:
         class _AllStopped(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):  # (B, T) → (B,) bool
                 texts = tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
-                return torch.tensor([stop in t or "\n" in t for t in texts])
+                return torch.tensor([cut_at_stop(t, stop)[1] for t in texts])
 
         kwargs = dict(max_new_tokens=max_new_tokens, stopping_criteria=StoppingCriteriaList([_AllStopped()]),
                       pad_token_id=tokenizer.pad_token_id,
@@ -93,7 +93,8 @@ class TransformersBackend:
         with torch.inference_mode():
             out = self.model.generate(**enc, **kwargs)
         texts = tokenizer.batch_decode(out[:, start:], skip_special_tokens=True)
-        return [t.split(stop)[0].split("\n")[0] if stop in t or "\n" in t else t + "\u2026" for t in texts]
+        cuts = [cut_at_stop(t, stop) for t in texts]
+        return [text if stopped else text + "\u2026" for text, stopped in cuts]
 
 
 register_backend("transformers")(TransformersBackend)

@@ -32,7 +32,7 @@ from pathlib import Path
 from llmrec.config import RankerConfig
 from llmrec.errors import BackendUnavailable, RequestError
 from llmrec.models import model_id, resolve_model
-from llmrec.ranking.backends.base import LLMBackend, open_backend, register_backend
+from llmrec.ranking.backends.base import LLMBackend, cut_at_stop, open_backend, register_backend
 
 DEFAULT_URL = "http://127.0.0.1:8100"
 # The body of a JSON string on one line: what may follow the forced `"justification": "` prefix.
@@ -204,15 +204,14 @@ class VLLMBackend:
         if stop == '"':
             # The justifier's prompt ends inside a JSON string whose item id it fixed: only a string body and its
             # closing quote may follow, so frame + output is always an object valid under justification_schema.
+            # The grammar ends generation at the closing quote; a '"' stop string would also fire on an escaped one.
             body["structured_outputs"] = {"regex": _JSON_STRING_BODY + '"'}
+            body["stop"] = ["\n"]
         out = self._request("POST", "/v1/completions", body)
         texts = []
         for choice in sorted(out["choices"], key=lambda c: c["index"]):
-            text = choice["text"]
-            stopped = choice.get("finish_reason") == "stop"
-            for s in (stop, "\n"):
-                if s in text:
-                    text, stopped = text.split(s)[0], True
+            text, stopped = cut_at_stop(choice["text"], stop)
+            stopped = stopped or choice.get("finish_reason") == "stop"
             texts.append(text if stopped else text + "\u2026")
         return texts
 
