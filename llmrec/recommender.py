@@ -39,13 +39,27 @@ class Recommender:
 
     @cached_property
     def retriever(self):
-        from llmrec.retrieval.collaborative import CollaborativeIndex
         from llmrec.retrieval.retriever import TEXT_COLLECTION, CandidateRetriever
 
         # Without a fitted model (or with stale vectors, which warns) retrieval uses the text signals only.
-        collab = CollaborativeIndex.open(self.workspace, self.store, warn=lambda s: warnings.warn(s, stacklevel=3))
         return CandidateRetriever(self.store.collection(TEXT_COLLECTION), self.embedder, self.config.retrieval,
-                                  collab=collab)
+                                  collab=self._open_collab())
+
+    def _open_collab(self):
+        from llmrec.retrieval.collaborative import CollaborativeIndex, model_stamp
+
+        self._collab_stamp = model_stamp(self.workspace)
+        return CollaborativeIndex.open(self.workspace, self.store, warn=lambda s: warnings.warn(s, stacklevel=4))
+
+    def refresh_models(self) -> None:
+        """Serve the model a refit (``llmrec fit`` or ``ingest``, often in another process) just swapped in.
+
+        A stat per ask: a long-running service would otherwise keep answering from the model it started with.
+        """
+        from llmrec.retrieval.collaborative import model_stamp
+
+        if "retriever" in self.__dict__ and model_stamp(self.workspace) != self._collab_stamp:
+            self.retriever.collab = self._open_collab()
 
     @cached_property
     def backend(self):
@@ -117,6 +131,7 @@ class Recommender:
         n = min(max(self.config.retrieval.n_candidates, k), 52)
 
         t_retrieve = time.perf_counter()
+        self.refresh_models()
         candidates = self.retriever.retrieve(query, history_ids, exclude, n) if k else []
         stored = self.workspace.get_items([c.id for c in candidates])
         cand_items = [stored[c.id] for c in candidates if c.id in stored]

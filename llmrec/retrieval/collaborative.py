@@ -88,6 +88,23 @@ def model_dir(workspace: Workspace) -> Path:
     return workspace.root / MODEL_FOLDER
 
 
+def log_marks(workspace: Workspace) -> dict[str, int]:
+    """High-water marks of what a fit could have seen: the log and the catalog only grow, so equal counts mean the
+    training data is unchanged and a start-up check need not re-read the whole log."""
+    return {"log_rows": workspace.interaction_count(), "catalog_items": workspace.item_count()}
+
+
+def model_stamp(workspace: Workspace) -> tuple[int, int, int] | None:
+    """Identity of the saved model's manifest (inode, size, mtime); a refit swaps the folder, so this changes."""
+    from llmrec.retrieval.sequential import MANIFEST_FILE
+
+    try:
+        st = (model_dir(workspace) / MANIFEST_FILE).stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | None = None, force: bool = False,
                       progress: bool = True, log: Callable[[str], None] = lambda s: None,
                       store: VectorStore | None = None) -> FitReport:
@@ -157,7 +174,7 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
             model, train = final, codes
     model.data_hash = digest
     model.counts = {**counts, "train_sequences": sum(1 for s in train if len(s) >= 2),
-                    "valid_users": 0 if valid is None else len(valid[1])}
+                    "valid_users": 0 if valid is None else len(valid[1]), **log_marks(workspace)}
     # Index first, then swap the folder in: a crash in between leaves vectors that do not match the saved model,
     # which ``is_consistent`` notices (the next fit re-indexes; asks fall back to text) instead of silently serving
     # the wrong neighbours.
@@ -205,10 +222,15 @@ class CollaborativeIndex:
         if not (folder / MANIFEST_FILE).is_file():
             return None
         index = cls(SequentialRecommender.load(folder), store.collection(COLLAB_COLLECTION, ann=COLLAB_ANN))
-        item_ids, users, sequences = workspace_sequences(workspace)
-        if index.model.data_hash != data_hash(item_ids, users, sequences):
-            fitted = index.model.counts.get("interactions", "?")
+        marks = log_marks(workspace)
+        if any(index.model.counts.get(k) != v for k, v in marks.items()):  # something was added: compare exactly
+            item_ids, users, sequences = workspace_sequences(workspace)
+            stale = index.model.data_hash != data_hash(item_ids, users, sequences)
             now = sum(len(s) for s in sequences)
+        else:
+            stale = False
+        if stale:
+            fitted = index.model.counts.get("interactions", "?")
             warn(f"the collaborative model was fitted on {fitted} interactions and the log now has {now}: new "
                  f"users and items get text-only candidates until `llmrec fit --workspace {workspace.root}`")
         if not index.is_consistent():

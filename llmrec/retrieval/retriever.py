@@ -94,6 +94,7 @@ class CandidateRetriever:
         """
         if not (query and query.strip()) and not history_ids:
             raise RequestError("nothing to recommend from: give a request text, a known user, or a history")
+        collab = self.collab  # one model for the whole call, even if a refit swaps it in meanwhile
         fetch = n * self.config.fetch_multiplier
         k = self.config.rrf_k
         lists: dict[str, list[str]] = {}
@@ -109,11 +110,11 @@ class CandidateRetriever:
             if profile is not None:
                 taste["history"] = [nb.id for nb in self.text.query(profile, fetch, exclude)]
                 taste_weights["history"] = self.config.history_weight
-            if self.collab is not None and self.config.collab_weight > 0:
+            if collab is not None and self.config.collab_weight > 0:
                 # Empty when no history item is in the model (the user only met items nobody else did).
-                collab = self.collab.query(history_ids, fetch, exclude)
-                if collab:
-                    taste["collab"] = collab
+                collab_list = collab.query(history_ids, fetch, exclude)
+                if collab_list:
+                    taste["collab"] = collab_list
                     taste_weights["collab"] = self.config.collab_weight
         primary = {**lists, **taste}
         if len(taste) == 1:
@@ -121,7 +122,7 @@ class CandidateRetriever:
             weights.update(taste_weights)
         elif taste:
             # A new item can be found by its text but never by the collaborative model: see ``coverage``.
-            coverage = {"collab": self.collab.vocabulary}
+            coverage = {"collab": collab.vocabulary}
             lists["taste"] = [c.id for c in reciprocal_rank_fusion(taste, taste_weights, k, coverage)]
             weights["taste"] = max(taste_weights.values())
         fused = reciprocal_rank_fusion(lists, weights, k)[:n]

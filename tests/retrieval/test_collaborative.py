@@ -232,3 +232,39 @@ def test_a_model_fitted_before_the_log_grew_is_used_with_a_warning(tmp_path):
     index = CollaborativeIndex.open(ws, open_store(LLMRecConfig().store, ws.root), warn=messages.append)
     assert index is not None
     assert "240 interactions" in messages[0] and "241" in messages[0] and "llmrec fit" in messages[0]
+
+
+def test_a_running_recommender_serves_the_model_a_later_fit_swapped_in(tmp_path):
+    from typer.testing import CliRunner
+
+    from llmrec.cli import app
+
+    ws, _, _ = make_workspace(tmp_path, {**TINY, "epochs": 2})
+    running = Recommender(ws)
+    before = running.retriever.collab.model.data_hash
+    ws.add_interactions([Interaction(user_id="late", item_id=i, timestamp=t, row=t) for t, i in
+                         enumerate(["m1", "m6"])])
+    refit = CliRunner().invoke(app, ["fit", "--workspace", str(ws.root)])  # what another process would run
+    assert "collaborative model trained" in refit.output, refit.output
+    running.refresh_models()  # every ask does this first
+    assert running.retriever.collab.model.data_hash not in (None, before)
+    assert running.retriever.collab.model.counts["users"] == 61
+    found = running.retriever.retrieve("", ["m1"], exclude={"m1"}, n=5)
+    assert any("collab" in c.sources for c in found)
+
+
+def test_opening_an_up_to_date_model_does_not_reread_the_interaction_log(tmp_path, monkeypatch):
+    import llmrec.retrieval.collaborative as collaborative
+
+    ws, _, _ = make_workspace(tmp_path, {**TINY, "epochs": 2})
+
+    def reread(workspace):
+        raise AssertionError("the whole log was read although nothing was added since the fit")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(collaborative, "workspace_sequences", reread)
+        assert CollaborativeIndex.open(ws, open_store(LLMRecConfig().store, ws.root)) is not None
+    ws.add_interactions([Interaction(user_id="late", item_id="m1", timestamp=1, row=1)])
+    messages = []
+    assert CollaborativeIndex.open(ws, open_store(LLMRecConfig().store, ws.root), warn=messages.append) is not None
+    assert "llmrec fit" in messages[0]
