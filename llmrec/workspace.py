@@ -185,6 +185,12 @@ class Workspace:
     def item_count(self) -> int:
         return self.connect().db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
 
+    def catalog_version(self) -> tuple[int, float]:
+        """(item count, newest update time): changes whenever an item is added or rewritten (items are never
+        deleted), so whatever is derived from the whole catalog can be kept until it does."""
+        count, newest = self.connect().db.execute("SELECT COUNT(*), MAX(updated_at) FROM items").fetchone()
+        return count, newest or 0.0
+
     def get_items(self, ids: Iterable[str]) -> dict[str, StoredItem]:
         ids = list(dict.fromkeys(ids))
         out: dict[str, StoredItem] = {}

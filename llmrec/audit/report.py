@@ -7,6 +7,7 @@ and explanations produced by any system (``audit_explanations``: a JSONL file pl
 
 from __future__ import annotations
 
+import copy
 import html
 import io
 import json
@@ -151,6 +152,25 @@ def audit_workspace(workspace, since: float | None = None, config: AuditConfig |
     return report
 
 
+_CATALOG_CHECKERS: dict[str, tuple[tuple, dict[str, tuple[str, str]], ExplanationChecker]] = {}
+
+
+def catalog_checker(workspace, config: AuditConfig) -> tuple[dict[str, tuple[str, str]], ExplanationChecker]:
+    """``({item id: (title, card)}, checker)`` for the workspace's catalog as it is now, without a judge.
+
+    Reading every card and compiling a pattern per title takes about a second on a 10,000-item catalog, which a
+    service answering ``/v1/audits`` would pay per call; both are kept until the catalog or the config changes.
+    """
+    key = (workspace.catalog_version(), config.model_dump_json())
+    cached = _CATALOG_CHECKERS.get(str(workspace.root))
+    if cached is not None and cached[0] == key:
+        return cached[1], cached[2]
+    cards = {i.id: (i.title, i.card) for i in workspace.get_items(workspace.all_item_ids()).values()}
+    checker = ExplanationChecker.from_cards(cards, judge=None, config=config)
+    _CATALOG_CHECKERS[str(workspace.root)] = (key, cards, checker)
+    return cards, checker
+
+
 def audit_records(records: list, recommender, config: AuditConfig | None = None,
                   log: Callable[[str], None] = lambda s: None) -> AuditReport:
     """Audit stored recommendations (``AuditRecord``s) against the workspace of ``recommender``, whose backend
@@ -161,14 +181,13 @@ def audit_records(records: list, recommender, config: AuditConfig | None = None,
     config = config or AuditConfig()
     ws = recommender.workspace
     fields = dict(source=str(ws.root), config=config, records=len(records))
-    cards = {i.id: (i.title, i.card) for i in ws.get_items(ws.all_item_ids()).values()}
-    judge = None
+    cards, checker = catalog_checker(ws, config)
     if config.judge and any(r.items for r in records):
         from llmrec.audit.judge import ClaimJudge
 
-        judge = ClaimJudge(recommender.backend, threshold=config.judge_threshold)
-        fields["judge_model"] = judge.model_id
-    checker = ExplanationChecker.from_cards(cards, judge=judge, config=config)
+        checker = copy.copy(checker)  # the cached one stays judge-free; this one shares its compiled patterns
+        checker.judge = ClaimJudge(recommender.backend, threshold=config.judge_threshold)
+        fields["judge_model"] = checker.judge.model_id
     jobs, problems = [], []
     for r in records:
         history = {h: cards[h][0] for h in r.history if h in cards}

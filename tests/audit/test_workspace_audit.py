@@ -65,3 +65,25 @@ def test_a_justification_citing_history_is_re_ranked_without_that_item(recommend
     assert removal.in_prompt and removal.fell == (removal.rank_without > f.replayed_rank)
     assert f.faithful == removal.fell
     assert report.overall.faithfulness_tested == 1
+
+
+def test_the_catalog_is_indexed_once_until_an_item_changes(recommender, served, monkeypatch):
+    """A service auditing on every call must not re-read and re-compile the whole catalog each time."""
+    from llmrec.audit.checks import ExplanationChecker
+
+    _, recs = served
+    builds = []
+    build = ExplanationChecker.from_cards
+    monkeypatch.setattr(ExplanationChecker, "from_cards",
+                        staticmethod(lambda *a, **k: builds.append(1) or build(*a, **k)))
+    records = [AuditStore(recommender.workspace.root / "audit.sqlite").get(recs[0].request_id)]
+    first = audit_records(records, recommender, NO_JUDGE)
+    second = audit_records(records, recommender, NO_JUDGE)
+    assert len(builds) <= 1 and first.overall == second.overall
+    before = len(builds)
+    ws = recommender.workspace
+    stored = ws.get_item(recs[0].items[0].item_id)
+    time.sleep(0.01)
+    ws.put_item(stored.item, "rewritten", stored.card, stored.card_hash, stored.media)  # same card, new version
+    audit_records(records, recommender, NO_JUDGE)
+    assert len(builds) == before + 1
