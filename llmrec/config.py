@@ -108,7 +108,10 @@ class SequentialConfig(_Section):
     users make few optimiser steps per epoch, and at batch 64 the model was still near popularity after 10 epochs.
     """
 
-    dim: int = Field(64, ge=4, description="transformer width; user/item vectors have dim + 1 coordinates")
+    architecture: Literal["sasrec", "lru"] = Field(
+        "sasrec", description="sasrec: causal self-attention (Kang & McAuley, 2018); lru: linear recurrent units "
+        "(LRURec, Yue et al., 2024), a recency-biased recurrence; both train and serve the same way")
+    dim: int = Field(64, ge=4, description="model width; user/item vectors have dim + 1 coordinates")
     layers: int = Field(2, ge=1, le=12)
     heads: int = Field(2, ge=1)
     max_len: int = Field(200, ge=2, description="most recent items the model reads (LlamaRec uses 200)")

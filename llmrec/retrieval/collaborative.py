@@ -133,7 +133,7 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
 
     manifest = _read_manifest(folder / MANIFEST_FILE)
     if (not force and manifest is not None and manifest.get("data_hash") == digest
-            and manifest.get("config") == model_config.model_dump()):
+            and _saved_config(manifest) == model_config):
         model = SequentialRecommender.load(folder)
         status = "unchanged"
         if not CollaborativeIndex(model, store.collection(COLLAB_COLLECTION, ann=COLLAB_ANN)).is_consistent():
@@ -295,6 +295,18 @@ def _read_manifest(path: Path) -> dict | None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     return manifest if isinstance(manifest, dict) else None
+
+
+def _saved_config(manifest: dict):
+    """The manifest's model config with today's defaults for fields added since it was written (None if invalid)."""
+    from pydantic import ValidationError
+
+    from llmrec.config import SequentialConfig
+
+    try:
+        return SequentialConfig.model_validate(manifest.get("config") or {})
+    except ValidationError:
+        return None
 
 
 def _float_metrics(metrics: dict) -> dict[str, float]:

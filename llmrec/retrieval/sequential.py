@@ -131,6 +131,82 @@ class _SASRecNetwork(nn.Module):
         return hidden @ self.item_table().T + self.item_bias
 
 
+class _LRULayer(nn.Module):
+    """Linear recurrent unit (Orvieto et al., 2023), as LRURec uses it: h_t = λ ⊙ h_{t-1} + γ ⊙ B x_t, y_t = Re(C h_t).
+
+    λ is a learned complex diagonal with |λ| initialised in [0.8, 0.99], so every channel forgets at its own rate:
+    a recency bias attention has to learn. Kept in real arithmetic (real and imaginary parts as separate real
+    weights) so the weights stay plain float tensors in safetensors. The recurrence is evaluated as a causal
+    convolution with the kernel λ^k through an FFT: O(T log T) per channel, no Python loop over time.
+    """
+
+    def __init__(self, dim: int, dropout: float, r_min: float = 0.8, r_max: float = 0.99):
+        super().__init__()
+        hidden = 2 * dim
+        u1, u2 = torch.rand(hidden), torch.rand(hidden)
+        nu_log = torch.log(-0.5 * torch.log(u1 * (r_max**2 - r_min**2) + r_min**2))  # |λ| = exp(-exp(nu_log))
+        theta_log = torch.log(u2 * 2 * math.pi)
+        gamma_log = 0.5 * torch.log(1 - torch.exp(-2 * torch.exp(nu_log)))  # γ = sqrt(1 - |λ|²): unit gain
+        self.lru_log = nn.Parameter(torch.stack([nu_log, theta_log, gamma_log]))  # (3, H)
+        self.in_re, self.in_im = nn.Linear(dim, hidden), nn.Linear(dim, hidden)
+        self.out_re, self.out_im = nn.Linear(hidden, dim), nn.Linear(hidden, dim)
+        self.dropout = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        # x (B, T, D); real (B, T) bool, False on left padding (which must not leak into the state)
+        t = x.shape[1]
+        nu, theta, gamma = torch.exp(self.lru_log)  # (H,) each
+        keep = real[..., None].to(x.dtype)
+        u = torch.complex(self.in_re(x) * keep, self.in_im(x) * keep) * gamma  # (B, T, H) complex
+        steps = torch.arange(t, dtype=x.dtype, device=x.device)[:, None]  # (T, 1)
+        kernel = torch.exp(torch.complex(-nu * steps, theta * steps))  # (T, H): λ^k
+        n = 2 * t  # zero-padded: a circular convolution of length 2T is the causal (linear) one on [0, T)
+        h = torch.fft.ifft(torch.fft.fft(u, n=n, dim=1) * torch.fft.fft(kernel, n=n, dim=0)[None], dim=1)[:, :t]
+        y = self.out_re(h.real) - self.out_im(h.imag)  # Re(C h) with C = out_re + i·out_im
+        return self.norm(self.dropout(y) + x)
+
+
+class _LRUBlock(nn.Module):
+    """LRU layer then a GELU feed-forward, each post-LayerNorm with a residual (LRURec's block)."""
+
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.lru = _LRULayer(dim, dropout)
+        self.ff = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(4 * dim, dim),
+                                nn.Dropout(dropout))
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        x = self.lru(x, real)
+        return self.norm(self.ff(x) + x)
+
+
+class _LRURecNetwork(_SASRecNetwork):
+    """LRURec (Yue et al., 2024): item embeddings → LayerNorm → LRU blocks; no position embeddings (the recurrence
+    orders the items). Same output layer as SASRec (item table + bias), so the same user/item vectors."""
+
+    def __init__(self, n_items: int, config: SequentialConfig):
+        nn.Module.__init__(self)
+        self.max_len = config.max_len
+        self.items = nn.Embedding(n_items + 1, config.dim, padding_idx=0)
+        self.embed_norm = nn.LayerNorm(config.dim)
+        self.dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(_LRUBlock(config.dim, config.heads, config.dropout) for _ in range(config.layers))
+        self.item_bias = nn.Parameter(torch.zeros(n_items))
+        self.apply(self._init)
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        real = seq != 0  # (B, T)
+        x = self.embed_norm(self.dropout(self.items(seq)))  # (B, T, D)
+        for block in self.blocks:
+            x = block(x, real)
+        return x
+
+
+_NETWORKS = {"sasrec": _SASRecNetwork, "lru": _LRURecNetwork}
+
+
 class SequentialRecommender:
     """Train, query and persist the SASRec-style model over a fixed item vocabulary.
 
@@ -153,7 +229,7 @@ class SequentialRecommender:
         self.counts: dict[str, int] = {}  # what the model was fitted on (users, items, interactions...)
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's global RNG
             torch.manual_seed(self.config.seed)
-            self.network = _SASRecNetwork(len(self.item_ids), self.config)
+            self.network = _NETWORKS[self.config.architecture](len(self.item_ids), self.config)
         self.network.eval()
 
     # --- vocabulary ------------------------------------------------------------------------------------------------

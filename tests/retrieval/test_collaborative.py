@@ -268,3 +268,13 @@ def test_opening_an_up_to_date_model_does_not_reread_the_interaction_log(tmp_pat
     messages = []
     assert CollaborativeIndex.open(ws, open_store(LLMRecConfig().store, ws.root), warn=messages.append) is not None
     assert "llmrec fit" in messages[0]
+
+
+def test_a_model_saved_before_a_config_field_existed_is_not_refit_for_it(tmp_path):
+    ws, _, log = make_workspace(tmp_path, {**TINY, "epochs": 2})
+    path = ws.root / "collab" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["config"]["architecture"]  # as written by an llmrec without the option (default: sasrec)
+    path.write_text(json.dumps(manifest))
+    report = ingest(ws.root.parent / "data" / "catalog.jsonl", ws, interactions=log)
+    assert "unchanged" in report.collaborative

@@ -1,4 +1,7 @@
-"""The SASRec-style model: it learns sequential structure, its vectors are its scores, and it round-trips to disk."""
+"""The sequential model: it learns sequential structure, its vectors are its scores, and it round-trips to disk.
+
+Tests that take the ``trained`` fixture run for both architectures (SASRec attention and LRURec recurrence).
+"""
 
 import json
 
@@ -36,9 +39,10 @@ def item_ids() -> list[str]:
     return [f"item{i}" for i in range(N_ITEMS)]
 
 
-@pytest.fixture(scope="module")
-def trained(one_torch_thread) -> SequentialRecommender:
-    return SequentialRecommender(item_ids(), SequentialConfig(**TINY)).fit(successor_sequences(), progress=False)
+@pytest.fixture(scope="module", params=["sasrec", "lru"])
+def trained(one_torch_thread, request) -> SequentialRecommender:
+    config = SequentialConfig(**TINY, architecture=request.param)
+    return SequentialRecommender(item_ids(), config).fit(successor_sequences(), progress=False)
 
 
 def test_model_learns_that_each_item_is_followed_by_the_next(trained):
@@ -186,3 +190,26 @@ def test_cosine_space_keeps_every_users_ranking(trained):
         cos_items / np.linalg.norm(cos_items, axis=1, keepdims=True)).T
     for row in range(len(users)):
         assert np.argsort(-(users @ items.T)[row]).tolist() == np.argsort(-cosine[row]).tolist()
+
+
+def test_lru_states_depend_only_on_earlier_items_and_not_on_padding():
+    """The recurrence runs as an FFT convolution: it must stay causal and blind to left padding."""
+    model = SequentialRecommender(item_ids(), SequentialConfig(**TINY, architecture="lru"))
+    with torch.no_grad():
+        base = model.network(torch.tensor([[0, 3, 4, 5, 6]]))
+        changed_last = model.network(torch.tensor([[0, 3, 4, 5, 9]]))
+        more_padding = model.network(torch.tensor([[0, 0, 0, 3, 4, 5, 6]]))
+    torch.testing.assert_close(base[:, 1:4], changed_last[:, 1:4], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(base[:, 4], changed_last[:, 4])
+    torch.testing.assert_close(base[:, 1:], more_padding[:, 3:], atol=1e-5, rtol=1e-5)
+
+
+def test_a_manifest_written_before_architectures_existed_loads_as_sasrec(tmp_path):
+    model = SequentialRecommender(item_ids(), SequentialConfig(**TINY))
+    model.save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    del manifest["config"]["architecture"]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    loaded = SequentialRecommender.load(tmp_path)
+    assert loaded.config.architecture == "sasrec"
+    np.testing.assert_array_equal(loaded.item_vectors(), model.item_vectors())
