@@ -298,14 +298,14 @@ def _read_manifest(path: Path) -> dict | None:
 
 
 def _saved_config(manifest: dict):
-    """The manifest's model config with today's defaults for fields added since it was written (None if invalid)."""
+    """The manifest's model config, fields added since it was written read as what they were then (None if invalid)."""
     from pydantic import ValidationError
 
     from llmrec.config import SequentialConfig
 
     try:
-        return SequentialConfig.model_validate(manifest.get("config") or {})
-    except ValidationError:
+        return SequentialConfig.from_manifest(manifest.get("config") or {})
+    except (ValidationError, TypeError):
         return None
 
 

@@ -464,8 +464,8 @@ class SequentialRecommender:
         if manifest["format"] != MANIFEST_FORMAT:
             raise TrainingError(f"{manifest_path}: format {manifest['format']!r} is not {MANIFEST_FORMAT!r}")
         try:
-            config = SequentialConfig.model_validate(manifest["config"])
-        except ValidationError as e:
+            config = SequentialConfig.from_manifest(manifest["config"])
+        except (ValidationError, TypeError) as e:
             raise TrainingError(f"{manifest_path}: invalid config: {e}") from None
         model = cls(manifest["item_ids"], config)
         try:

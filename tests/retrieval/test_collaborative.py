@@ -271,7 +271,7 @@ def test_opening_an_up_to_date_model_does_not_reread_the_interaction_log(tmp_pat
 
 
 def test_a_model_saved_before_a_config_field_existed_is_not_refit_for_it(tmp_path):
-    ws, _, log = make_workspace(tmp_path, {**TINY, "epochs": 2})
+    ws, _, log = make_workspace(tmp_path, {**TINY, "epochs": 2, "architecture": "sasrec"})
     path = ws.root / "collab" / "manifest.json"
     manifest = json.loads(path.read_text())
     del manifest["config"]["architecture"]  # as written by an llmrec without the option (default: sasrec)
