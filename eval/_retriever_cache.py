@@ -1,4 +1,4 @@
-"""Fit the protocol's SASRec retriever once per (data, config, seed) and keep it on disk for later eval runs.
+"""Fit each of the protocol's sequential retrievers (SASRec, LRU) once per (data, config, seed) and keep it on disk.
 
 The ranker evaluation needs the same retriever three times (training candidates, validation, test); fitting it takes
 10–25 minutes here, so the fitted model is cached under ``$LLMREC_CACHE/eval/`` as safetensors plus manifest and
@@ -21,12 +21,12 @@ from llmrec.retrieval.sequential import SequentialRecommender
 
 def cache_path(data: SequenceDataset, config: SequentialConfig, root: Path | None = None) -> Path:
     key = hashlib.sha256(json.dumps([data.fingerprint(), config.model_dump()], sort_keys=True).encode())
-    return (root or cache_dir() / "eval") / f"sasrec-{data.tie_break}-{key.hexdigest()[:16]}"
+    return (root or cache_dir() / "eval") / f"{config.architecture}-{data.tie_break}-{key.hexdigest()[:16]}"
 
 
 def fitted_sasrec(data: SequenceDataset, config: SequentialConfig, root: Path | None = None,
                   log=print) -> tuple[SequentialRecommender, bool]:
-    """The SASRec model fitted on ``data.train`` with validation early stopping; (model, loaded_from_cache)."""
+    """The sequential model fitted on ``data.train`` with validation early stopping; (model, loaded_from_cache)."""
     path = cache_path(data, config, root)
     if (path / "manifest.json").is_file():
         log(f"retriever: loading the fitted SASRec from {path}")

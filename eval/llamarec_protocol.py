@@ -52,13 +52,17 @@ ANCHORS = {
 ANCHOR_NOTE = ("Published rows: M/N/R@10 from LlamaRec's Table 1 as recorded in DESIGN.md (@5 and retriever "
                "Recall@20/50 are not recorded there, so they are left blank rather than quoted from memory).")
 VARIANTS = {"item": "ties by item id (LlamaRec)", "row": "ties by file row (honest)"}
-METHODS = ("popularity", "bpr", "sasrec", "text", "image", "fusion")
+METHODS = ("popularity", "bpr", "sasrec", "lru", "sasrec+lru", "text", "image", "fusion")
 CONTENT_METHODS = ("text", "image", "fusion")  # need item text / posters: MovieLens datasets only
 FULL_KS = (1, 5, 10, 20, 50)
 TABLE_COLUMNS = ("MRR@5", "NDCG@5", "Recall@5", "MRR@10", "NDCG@10", "Recall@10", "Recall@20", "Recall@50")
 
-# Tuned on ml-latest-small validation NDCG@10 (eval/README.md); run under 10 minutes on 2 CPU threads.
-SEQUENTIAL = SequentialConfig()
+# Tuned on ml-latest-small validation NDCG@10 (eval/README.md); each trains in under 10 minutes on 2 CPU threads.
+# LRURec's dropout is its published 0.2; both keep their architecture explicit so a change of default changes
+# neither row.
+SEQUENTIALS = {"sasrec": SequentialConfig(architecture="sasrec", dropout=0.3),
+               "lru": SequentialConfig(architecture="lru", dropout=0.2)}
+SEQUENTIAL = SEQUENTIALS["sasrec"]  # the retriever eval/ranker_protocol.py re-ranks
 BPR = BPRConfig()
 
 
@@ -139,7 +143,6 @@ class Content:
         self.text: np.ndarray | None = None
         self.image: np.ndarray | None = None
         self.image_coverage = 0.0
-        self.sasrec: dict[str, object] = {}  # tie variant -> the SASRec model fitted in this run
         self.keep_for_ranker = False  # save the fitted SASRec for eval/ranker_protocol.py (ml-latest-small)
 
     def text_vectors(self, item_ids: list[str]) -> np.ndarray:
@@ -182,9 +185,26 @@ class Content:
         return self.image
 
 
+def sequential_model(name: str, data: SequenceDataset, seed: int, epochs: int | None,
+                     fitted: dict | None = None):
+    """The ``name`` model (sasrec, lru) on ``data``: fitted earlier in this run, else from the cache, else fit now."""
+    fitted = {} if fitted is None else fitted
+    key = (data.tie_break, name)
+    if key not in fitted:
+        from _retriever_cache import fitted_sasrec
+
+        fitted[key], _ = fitted_sasrec(data, capped(SEQUENTIALS[name], epochs).model_copy(update={"seed": seed}))
+    return fitted[key]
+
+
 def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None,
-               content: Content | None = None) -> dict:
-    """Fit one model on the training sequences (validation early stopping) and evaluate it every way."""
+               content: Content | None = None, fitted: dict | None = None) -> dict:
+    """Fit one model on the training sequences (validation early stopping) and evaluate it every way.
+
+    ``fitted`` maps (tie variant, sasrec|lru) to the sequential models fitted so far in this run, which the
+    sasrec+lru and fusion methods combine.
+    """
+    fitted = {} if fitted is None else fitted
     histories, targets = data.inputs("valid")
     t0 = time.perf_counter()
     fusion_search = None
@@ -201,15 +221,11 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
     elif method == "fusion":
         from llmrec.retrieval.fusion import FusionRecommender, ProfileRecommender
 
-        sasrec = content.sasrec.get(data.tie_break)
-        if sasrec is None:
-            from _retriever_cache import fitted_sasrec
-
-            sasrec, _ = fitted_sasrec(data, capped(SEQUENTIAL, epochs).model_copy(update={"seed": seed}))
         blocks = {"text": ProfileRecommender(content.text_vectors(data.item_ids))}
         if content.posters is not None:
             blocks["image"] = ProfileRecommender(content.image_vectors(data.item_ids))
-        blocks["collaborative"] = sasrec
+        for name in SEQUENTIALS:
+            blocks[name] = sequential_model(name, data, seed, epochs, fitted)
         model, config = FusionRecommender(blocks), None
         fusion_search = model.fit_weights(histories, targets, users=data.eval_rows.tolist())
     elif method == "popularity":
@@ -218,15 +234,22 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
         config = capped(BPR, epochs).model_copy(update={"seed": seed})
         model = BPRRecommender(data.n_items, config).fit(
             data.train, valid=(histories, targets, data.eval_rows.tolist()))
-    elif method == "sasrec":
-        config = capped(SEQUENTIAL, epochs).model_copy(update={"seed": seed})
+    elif method in SEQUENTIALS:
+        config = capped(SEQUENTIALS[method], epochs).model_copy(update={"seed": seed})
         model = SequentialRecommender(data.item_ids, config).fit(data.train, valid=(histories, targets))
-        if content is not None:
-            content.sasrec[data.tie_break] = model
-            if content.keep_for_ranker:  # eval/ranker_protocol.py re-ranks this very model
-                from _retriever_cache import keep
+        fitted[(data.tie_break, method)] = model
+        if content is not None and content.keep_for_ranker:  # eval/ranker_protocol.py and later runs reuse it
+            from _retriever_cache import keep
 
-                keep(model, data, config)
+            keep(model, data, config)
+    elif method == "sasrec+lru":
+        # The two collaborative models as one: concatenated vectors, so the score is a weighted sum of their
+        # logits, weights fitted on validation; still one dot product per item, as the vector store serves it.
+        from llmrec.retrieval.fusion import FusionRecommender
+
+        model, config = FusionRecommender({n: sequential_model(n, data, seed, epochs, fitted)
+                                           for n in SEQUENTIALS}), None
+        fusion_search = model.fit_weights(histories, targets, users=data.eval_rows.tolist())
     else:
         raise SystemExit(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     train_seconds = time.perf_counter() - t0
@@ -296,20 +319,27 @@ def markdown(report: dict) -> str:
             lines.append(f"| {method} | {fmt(result['valid']['NDCG@10'])} | {fmt(result['valid']['Recall@10'])} | "
                          f"{epochs} | {fmt(result['test_sampled20']['NDCG@1'])} | "
                          f"{fmt(result['test_sampled20']['NDCG@5'])} | {fmt(result['test_sampled20']['NDCG@10'])} |")
-        fusion = results.get("fusion", {}).get("fusion")
-        if fusion:
-            lines += ["", "Fusion weights (scores scaled to unit spread, weights on a 0.1 simplex grid, fitted on "
-                      f"validation NDCG@10 over {fusion['grid_points']} points): " + ", ".join(
-                          f"{n} {w:.1f}" for n, w in fusion["weights"].items())
-                      + f" → valid N@10 {fusion['valid_NDCG@10']:.4f}; each block alone: " + ", ".join(
-                          f"{n} {v:.4f}" for n, v in fusion["single_block_valid_NDCG@10"].items()) + "."]
+        for method, result in results.items():
+            fusion = result.get("fusion")
+            if fusion:
+                lines += ["", f"`{method}` weights (scores scaled to unit spread, weights on a 0.1 simplex grid, "
+                          f"fitted on validation NDCG@10 over {fusion['grid_points']} points): " + ", ".join(
+                              f"{n} {w:.1f}" for n, w in fusion["weights"].items())
+                          + f" → valid N@10 {fusion['valid_NDCG@10']:.4f}; each block alone: " + ", ".join(
+                              f"{n} {v:.4f}" for n, v in fusion["single_block_valid_NDCG@10"].items()) + "."]
         lines.append("")
     if report.get("posters"):
         lines += [f"Content baselines: `text` = recency-weighted profile of the history's card embeddings "
                   f"(all-MiniLM-L6-v2 over title, year, genres, tags); `image` = the same over a colour/layout "
                   f"descriptor of the posters ({report.get('poster_coverage', 0):.0%} of items have one; no CLIP "
                   "weights are available offline, so this is low-level vision, not image-text); `fusion` = "
-                  "weighted concatenation of the text, image and SASRec blocks (`llmrec.retrieval.fusion`).", ""]
+                  "weighted concatenation of the text, image, SASRec and LRU blocks (`llmrec.retrieval.fusion`).",
+                  ""]
+    lines += ["Collaborative models: `sasrec` = causal self-attention, `lru` = linear recurrent units (LRURec's "
+              "architecture, llmrec's implementation), both with full-softmax cross-entropy, a per-item output bias "
+              "and a cosine schedule (`llmrec.retrieval.sequential`); `sasrec+lru` = the two fitted models with "
+              "concatenated vectors (a weighted sum of their logits, weights fitted on validation), still one "
+              "dot product per item.", ""]
     if report["dataset"] == "ml-latest-small":
         lines += [ANCHOR_NOTE, "", "The LLM ranker rows (base model and LoRA adapter re-ranking the SASRec top-20, "
                   "users outside keeping SASRec's rank) are in `ml-latest-small-llamarec-ranker.md` "
@@ -393,7 +423,9 @@ def main(argv: list[str] | None = None) -> int:
         check_counts(args.dataset, data)
         report["counts"] = data.stats
         report.setdefault("data_fingerprints", {})[variant] = data.fingerprint()
-        report["results"][variant] = {m: run_method(m, data, args.seed, args.epochs, content) for m in methods}
+        fitted: dict = {}
+        report["results"][variant] = {m: run_method(m, data, args.seed, args.epochs, content, fitted)
+                                      for m in methods}
     if content is not None and content.image is not None:
         report["poster_coverage"] = round(content.image_coverage, 4)
     report["wall_seconds"] = round(time.perf_counter() - started, 1)

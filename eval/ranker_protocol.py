@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     data = build_dataset(interactions, tie_break="item")
     items = Items(catalog, data)
     print(f"{DATASET}: {data.stats['users']} users, {data.stats['items']} items after 5-core", file=sys.stderr)
-    retriever_config = SequentialConfig().model_copy(update={"seed": args.seed})
+    retriever_config = SequentialConfig(architecture="sasrec", dropout=0.3).model_copy(update={"seed": args.seed})
     t0 = time.perf_counter()
     retriever, cached = fitted_sasrec(data, retriever_config, args.cache, log=lambda s: print(s, file=sys.stderr))
     retriever_seconds = time.perf_counter() - t0

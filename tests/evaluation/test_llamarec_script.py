@@ -44,11 +44,15 @@ def test_script_writes_json_markdown_and_plot_for_a_csv_log(script, tmp_path, re
     assert report["counts"] == {"users": 30, "items": 36, "interactions": 360}
     assert set(report["results"]) == {"row"}
     for results in report["results"].values():
-        assert set(results) == {"popularity", "bpr", "sasrec"}
+        assert set(results) == {"popularity", "bpr", "sasrec", "lru", "sasrec+lru"}
         for result in results.values():
             assert 0.0 <= result["test"]["Recall@10"] <= 1.0
             assert len(result["test_recall_curve"]) == 50
-    assert "| sasrec (ours) |" in (out / "csv-llamarec.md").read_text()
+        assert results["lru"]["config"]["architecture"] == "lru"
+        weights = results["sasrec+lru"]["fusion"]["weights"]
+        assert set(weights) == {"sasrec", "lru"} and abs(sum(weights.values()) - 1) < 1e-9
+    md = (out / "csv-llamarec.md").read_text()
+    assert "| sasrec (ours) |" in md and "| lru (ours) |" in md and "`sasrec+lru` weights" in md
     assert (out / "csv-llamarec-recall.png").stat().st_size > 0
 
 
@@ -87,9 +91,9 @@ def test_content_and_fusion_baselines_run_in_the_same_harness(script, tmp_path, 
     assert set(results) == {"sasrec", "text", "image", "fusion"}
     assert report["poster_coverage"] == 0.5
     weights = results["fusion"]["fusion"]["weights"]
-    assert set(weights) == {"text", "image", "collaborative"} and abs(sum(weights.values()) - 1) < 1e-9
+    assert set(weights) == {"text", "image", "sasrec", "lru"} and abs(sum(weights.values()) - 1) < 1e-9
     md = (out / "ml-1m-llamarec.md").read_text()
-    assert "| fusion (ours) |" in md and "Fusion weights" in md
+    assert "| fusion (ours) |" in md and "`fusion` weights" in md
 
 
 def test_a_bare_csv_log_skips_the_content_methods_with_a_message(script, tmp_path, restore_threads, capsys):
