@@ -2,7 +2,7 @@
 
 - Load: 16 concurrent clients send a bounded number of requests (200 by default, ``LLMREC_LOAD_REQUESTS``); no
   answer may be a 5xx, and every successful answer leaves exactly one audit record. Throughput and p50/p95 are written
-  to eval/results/service-load.json and .md.
+  to eval/results/service-load.json and .md when ``LLMREC_WRITE_RESULTS=1`` (else to the test's tmp folder).
 - kill -9 while clients are writing, then restart: both SQLite stores pass integrity_check, every acknowledged
   recommendation is readable, and the restarted server answers.
 - A vLLM backend that is down or hangs gives a clean 503 within its timeout.
@@ -35,7 +35,10 @@ from llmrec.audit.store import AuditStore
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 REPO = Path(__file__).resolve().parents[2]
+# The committed figures are refreshed on request only, so a test run leaves the checkout clean:
+#   LLMREC_WRITE_RESULTS=1 .venv/bin/python -m pytest tests/serving/test_load_and_faults.py -k load
 RESULTS = REPO / "eval" / "results"
+WRITE_RESULTS = os.environ.get("LLMREC_WRITE_RESULTS") == "1"
 LOAD_REQUESTS = int(os.environ.get("LLMREC_LOAD_REQUESTS", "200"))
 LOAD_CLIENTS = 16
 # The model answers one request at a time, so a client waits for up to LOAD_CLIENTS model calls. The service's
@@ -160,9 +163,9 @@ async def _load(url: str, n_requests: int, clients: int) -> tuple[list[dict], fl
         return results, time.perf_counter() - t0
 
 
-def _write_load_report(report: dict) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "service-load.json").write_text(json.dumps(report, indent=2) + "\n")
+def _write_load_report(report: dict, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "service-load.json").write_text(json.dumps(report, indent=2) + "\n")
     lat, model = report["latency_s"], report["server_time_s"]
     md = f"""# llmrec serve under load
 
@@ -185,7 +188,7 @@ The model runs one request at a time (one lock, worker thread), so throughput is
 client latency is mostly queueing: with {report['clients']} clients each waits for about {report['clients']} model
 calls. Health checks and metrics stay responsive meanwhile (see `test_http_api.py`).
 """
-    (RESULTS / "service-load.md").write_text(md)
+    (folder / "service-load.md").write_text(md)
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +232,7 @@ def test_load_sixteen_clients_no_5xx_and_one_audit_record_per_answer(load_worksp
                     "loadavg_before": [round(x, 2) for x in load_before],
                     "loadavg_after": [round(x, 2) for x in load_after]},
     }
-    _write_load_report(report)
+    _write_load_report(report, RESULTS if WRITE_RESULTS else tmp_path)
 
     assert len(results) == LOAD_REQUESTS
     assert report["server_errors"] == 0, statuses
