@@ -68,8 +68,10 @@ def serve(
     port = port or (urlparse(ranker.vllm_url).port if ranker.vllm_url else None) or 8100
     server = VLLMServer(model, _parse_adapters(adapter or []), port=port, dtype=dtype, max_model_len=max_model_len,
                         kv_cache_gib=kv_cache_gib, startup_timeout_s=startup_timeout)
-    # SIGTERM (e.g. from a process manager) stops the server like Ctrl-C does.
+    # SIGTERM (e.g. from a process manager) stops the server like Ctrl-C does. SIGINT is set explicitly too: a shell
+    # that starts a command in the background without job control leaves SIGINT ignored, and Python keeps it so.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     typer.echo(f"starting vLLM on port {port} (log: {server.log_path}) …", err=True)
     try:
         server.start(log=lambda s: typer.echo(f"note: {s}", err=True))
