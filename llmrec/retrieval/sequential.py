@@ -76,7 +76,31 @@ class _Block(nn.Module):
         return x + self.dropout(self.ff(self.ff_norm(x)))
 
 
-class _SASRecNetwork(nn.Module):
+class _NextItemNetwork(nn.Module):
+    """What every architecture shares: the output layer is the input item table plus a per-item bias (so a user
+    vector times item vectors is the logits), and the init. Subclasses set ``items``, ``item_bias`` and ``forward``."""
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        # Small normal init (BERT/RecBole style) keeps initial logits near zero, so the full softmax starts uniform.
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()
+
+    def item_table(self) -> torch.Tensor:
+        """(I, D) output embeddings: the input item embeddings without the padding row."""
+        return self.items.weight[1:]
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(N, D) hidden states → (N, I) next-item scores over every item."""
+        return hidden @ self.item_table().T + self.item_bias
+
+
+class _SASRecNetwork(_NextItemNetwork):
     """Item + position embeddings → causal transformer → final LayerNorm; code 0 is padding.
 
     Sequences are left-padded and positions are counted from the *end* (the newest item always has position
@@ -96,17 +120,6 @@ class _SASRecNetwork(nn.Module):
         self.item_bias = nn.Parameter(torch.zeros(n_items))
         self.apply(self._init)
 
-    @staticmethod
-    def _init(module: nn.Module) -> None:
-        # Small normal init (BERT/RecBole style) keeps initial logits near zero, so the full softmax starts uniform.
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
-        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
-            with torch.no_grad():
-                module.weight[module.padding_idx].zero_()
-
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         """(B, T) left-padded internal codes, T <= max_len → (B, T, D) hidden states."""
         b, t = seq.shape
@@ -121,14 +134,6 @@ class _SASRecNetwork(nn.Module):
         for block in self.blocks:
             x = block(x, allowed)
         return self.norm(x)
-
-    def item_table(self) -> torch.Tensor:
-        """(I, D) output embeddings: the input item embeddings without the padding row."""
-        return self.items.weight[1:]
-
-    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """(N, D) hidden states → (N, I) next-item scores over every item."""
-        return hidden @ self.item_table().T + self.item_bias
 
 
 class _LRULayer(nn.Module):
@@ -170,7 +175,7 @@ class _LRULayer(nn.Module):
 class _LRUBlock(nn.Module):
     """LRU layer then a GELU feed-forward, each post-LayerNorm with a residual (LRURec's block)."""
 
-    def __init__(self, dim: int, heads: int, dropout: float):
+    def __init__(self, dim: int, dropout: float):
         super().__init__()
         self.lru = _LRULayer(dim, dropout)
         self.ff = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(4 * dim, dim),
@@ -182,17 +187,17 @@ class _LRUBlock(nn.Module):
         return self.norm(self.ff(x) + x)
 
 
-class _LRURecNetwork(_SASRecNetwork):
+class _LRURecNetwork(_NextItemNetwork):
     """LRURec (Yue et al., 2024): item embeddings → LayerNorm → LRU blocks; no position embeddings (the recurrence
     orders the items). Same output layer as SASRec (item table + bias), so the same user/item vectors."""
 
     def __init__(self, n_items: int, config: SequentialConfig):
-        nn.Module.__init__(self)
+        super().__init__()
         self.max_len = config.max_len
         self.items = nn.Embedding(n_items + 1, config.dim, padding_idx=0)
         self.embed_norm = nn.LayerNorm(config.dim)
         self.dropout = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(_LRUBlock(config.dim, config.heads, config.dropout) for _ in range(config.layers))
+        self.blocks = nn.ModuleList(_LRUBlock(config.dim, config.dropout) for _ in range(config.layers))
         self.item_bias = nn.Parameter(torch.zeros(n_items))
         self.apply(self._init)
 
