@@ -110,9 +110,11 @@ class SequentialConfig(_Section):
     .063); SASRec keeps dropout 0.3 (its tuned value), LRU uses LRURec's published 0.2.
     """
 
-    architecture: Literal["sasrec", "lru"] = Field(
+    architecture: Literal["sasrec", "lru", "lru+sasrec"] = Field(
         "lru", description="lru: linear recurrent units (LRURec, Yue et al., 2024), a recency-biased recurrence; "
-        "sasrec: causal self-attention (Kang & McAuley, 2018); both train and serve the same way")
+        "sasrec: causal self-attention (Kang & McAuley, 2018); lru+sasrec: both, trained side by side and served "
+        "as one model (logits mixed by a weight picked on validation; vectors twice as wide, about twice the "
+        "training time); all train and serve the same way")
     dim: int = Field(64, ge=4, description="model width; user/item vectors have dim + 1 coordinates")
     layers: int = Field(2, ge=1, le=12)
     heads: int = Field(2, ge=1)

@@ -73,6 +73,14 @@ class SequenceDataset:
             return [self.train[u] + [int(v)] for u, v in zip(self.eval_rows, self.valid)], self.test
         raise ValueError(f"stage must be 'valid' or 'test', got {stage!r}")
 
+    def train_with_validation(self) -> list[list[int]]:
+        """Every training sequence with its validation item appended: what a refit after model selection trains on
+        (the test item stays unseen)."""
+        full = [list(seq) for seq in self.train]
+        for u, item in zip(self.eval_rows, self.valid):
+            full[u].append(int(item))
+        return full
+
     def fingerprint(self) -> str:
         """sha256 (first 16 hex digits) of the vocabulary, sequences and targets: which data a model saw."""
         blob = json.dumps([self.item_ids, self.user_ids, self.train, self.valid.tolist(), self.test.tolist()])

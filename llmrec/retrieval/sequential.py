@@ -78,7 +78,8 @@ class _Block(nn.Module):
 
 class _NextItemNetwork(nn.Module):
     """What every architecture shares: the output layer is the input item table plus a per-item bias (so a user
-    vector times item vectors is the logits), and the init. Subclasses set ``items``, ``item_bias`` and ``forward``."""
+    vector times item vectors is the logits), and the init. Subclasses set ``items``, ``item_bias``, ``width`` (the
+    hidden size) and ``forward``."""
 
     @staticmethod
     def _init(module: nn.Module) -> None:
@@ -99,6 +100,12 @@ class _NextItemNetwork(nn.Module):
         """(N, D) hidden states → (N, I) next-item scores over every item."""
         return hidden @ self.item_table().T + self.item_bias
 
+    def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Full-softmax cross-entropy of every real next item; (B, T) left-padded codes → (mean loss, #targets)."""
+        hidden = self(inputs)  # (B, T, D)
+        scored = (inputs != 0) & (targets != 0)  # (B, T) positions with a real input and a real next item
+        return F.cross_entropy(self.logits(hidden[scored]), targets[scored] - 1), int(scored.sum())
+
 
 class _SASRecNetwork(_NextItemNetwork):
     """Item + position embeddings → causal transformer → final LayerNorm; code 0 is padding.
@@ -111,6 +118,7 @@ class _SASRecNetwork(_NextItemNetwork):
     def __init__(self, n_items: int, config: SequentialConfig):
         super().__init__()
         self.max_len = config.max_len
+        self.width = config.dim
         self.items = nn.Embedding(n_items + 1, config.dim, padding_idx=0)  # row 0 = padding, row i+1 = item i
         self.positions = nn.Embedding(config.max_len, config.dim)
         self.dropout = nn.Dropout(config.dropout)
@@ -194,6 +202,7 @@ class _LRURecNetwork(_NextItemNetwork):
     def __init__(self, n_items: int, config: SequentialConfig):
         super().__init__()
         self.max_len = config.max_len
+        self.width = config.dim
         self.items = nn.Embedding(n_items + 1, config.dim, padding_idx=0)
         self.embed_norm = nn.LayerNorm(config.dim)
         self.dropout = nn.Dropout(config.dropout)
@@ -209,7 +218,44 @@ class _LRURecNetwork(_NextItemNetwork):
         return x
 
 
-_NETWORKS = {"sasrec": _SASRecNetwork, "lru": _LRURecNetwork}
+class _PairNetwork(nn.Module):
+    """LRU and SASRec side by side, each trained on its own loss, served as one model whose logits are a weighted
+    sum of theirs: ``mix[0] · LRU + mix[1] · SASRec``, the weight picked on validation.
+
+    The two architectures err differently (a recency-biased recurrence, attention over the whole window), and on
+    ml-latest-small their sum beat either alone and another seed of either (eval/README.md). It stays one model for
+    the vector store: hidden states and item tables are concatenated, with the mix on the user side and the biases
+    mixed into the one bias coordinate, so a user vector times item vectors is still exactly the served logits.
+    ``mix`` is a buffer, so it is saved with the weights.
+    """
+
+    def __init__(self, n_items: int, config: SequentialConfig):
+        super().__init__()
+        self.members = nn.ModuleList([_LRURecNetwork(n_items, config), _SASRecNetwork(n_items, config)])
+        self.width = sum(member.width for member in self.members)  # hidden / item-table width
+        self.register_buffer("mix", torch.tensor([0.5, 0.5]))
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        return torch.cat([w * member(seq) for w, member in zip(self.mix, self.members)], dim=-1)  # (B, T, 2D)
+
+    def item_table(self) -> torch.Tensor:
+        return torch.cat([member.item_table() for member in self.members], dim=1)  # (I, 2D)
+
+    @property
+    def item_bias(self) -> torch.Tensor:
+        return sum(w * member.item_bias for w, member in zip(self.mix, self.members))
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden @ self.item_table().T + self.item_bias
+
+    def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """The members' losses summed: each learns to predict on its own; the mix is chosen afterwards."""
+        losses = [member.loss(inputs, targets) for member in self.members]
+        return sum(loss for loss, _ in losses), losses[0][1]
+
+
+_NETWORKS = {"sasrec": _SASRecNetwork, "lru": _LRURecNetwork, "lru+sasrec": _PairNetwork}
+MIX_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)  # LRU weights tried for the pair; SASRec gets 1 - w
 
 
 class SequentialRecommender:
@@ -320,7 +366,15 @@ class SequentialRecommender:
                              "final_loss": self.history[-1]["loss"]})
         if valid is not None:
             self.metrics.update({"best_epoch": best["epoch"], "valid_ndcg10": best["ndcg10"]})
+            if isinstance(self.network, _PairNetwork):
+                self.metrics["mix_lru"] = float(self.network.mix[0])  # SASRec's weight is 1 - mix_lru
         return self
+
+    def adopt_selection(self, validated: "SequentialRecommender") -> None:
+        """Serve what validation chose in ``validated`` (the pair's mix): a refit on all data has no held-out
+        items to choose with, so it keeps the validated run's choice, as it keeps its epoch count."""
+        if isinstance(self.network, _PairNetwork) and isinstance(validated.network, _PairNetwork):
+            self.network.mix.copy_(validated.network.mix)
 
     def _parameter_groups(self) -> list[dict[str, Any]]:
         """Weight decay on matrices and embeddings only; biases and LayerNorm gains keep their scale (BERT practice)."""
@@ -353,30 +407,45 @@ class SequentialRecommender:
 
     def _step(self, optimizer: torch.optim.Optimizer, batch: list[np.ndarray]) -> tuple[float, int]:
         seqs = _left_pad(batch)  # (B, T+1)
-        inputs, targets = seqs[:, :-1], seqs[:, 1:]  # (B, T) each; targets are the next item
-        hidden = self.network(inputs)  # (B, T, D)
-        scored = (inputs != 0) & (targets != 0)  # (B, T) positions with a real input and a real next item
-        logits = self.network.logits(hidden[scored])  # (N, I): full softmax over every item
-        loss = F.cross_entropy(logits, targets[scored] - 1)
+        loss, n_targets = self.network.loss(seqs[:, :-1], seqs[:, 1:])  # inputs, next items: (B, T) each
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.network.parameters(), 5.0)
         optimizer.step()
-        return float(loss.detach()), int(scored.sum())
+        return float(loss.detach()), n_targets
 
     def _validation_ndcg(self, valid: ValidationSet) -> float:
-        from llmrec.evaluation.metrics import ndcg_at_k
-        from llmrec.evaluation.protocols import full_ranking_ranks
+        """Validation NDCG@10 (full ranking, history masked); for the pair, at the best mix, which it then keeps."""
+        from llmrec.evaluation.metrics import ndcg_at_k, target_ranks
+        from llmrec.evaluation.protocols import full_ranking_ranks, masked_scores
 
-        histories, targets = valid
-        return ndcg_at_k(full_ranking_ranks(self, list(histories), np.asarray(targets)), 10)
+        histories, targets = list(valid[0]), np.asarray(valid[1])
+        if not isinstance(self.network, _PairNetwork):
+            return ndcg_at_k(full_ranking_ranks(self, histories, targets), 10)
+        # Each member's logits once per user batch, then every mix on the grid as a weighted sum of them.
+        ranks: list[list[np.ndarray]] = [[] for _ in MIX_GRID]
+        for start in range(0, len(histories), 512):
+            chunk, chunk_targets = histories[start:start + 512], targets[start:start + 512]
+            members = []
+            for one_hot in ((1.0, 0.0), (0.0, 1.0)):
+                self.network.mix.copy_(torch.tensor(one_hot))
+                members.append(masked_scores(self, chunk))  # (B, I), history at -inf
+            for j, w in enumerate(MIX_GRID):
+                with np.errstate(invalid="ignore"):  # -inf * 0 on masked items stays masked below
+                    mixed = np.where(np.isneginf(members[0]), -np.inf, w * members[0] + (1 - w) * members[1])
+                ranks[j].append(target_ranks(mixed, chunk_targets))
+        scores = [ndcg_at_k(np.concatenate(r), 10) for r in ranks]
+        best = int(np.argmax(scores))  # ties → the smaller LRU weight, deterministic
+        self.network.mix.copy_(torch.tensor([MIX_GRID[best], 1.0 - MIX_GRID[best]]))
+        return float(scores[best])
 
     # --- vectors ---------------------------------------------------------------------------------------------------
 
     @property
     def vector_dim(self) -> int:
-        """Width of user and item vectors: ``dim`` plus one coordinate carrying the item bias."""
-        return self.config.dim + 1
+        """Width of user and item vectors: the hidden width (``dim``; twice that for the pair) plus one coordinate
+        carrying the item bias."""
+        return self.network.width + 1
 
     @torch.no_grad()
     def user_vectors(self, histories: Sequence[Sequence[int]], users: Sequence[int] | None = None,

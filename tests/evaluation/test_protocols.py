@@ -58,6 +58,13 @@ def test_test_input_includes_the_validation_item(data):
     assert test_histories[0] == [0, 1, 2, 3, 4] and test_targets[0] == 5
 
 
+def test_a_refit_trains_on_the_validation_items_but_never_sees_a_test_item(data):
+    full = data.train_with_validation()
+    assert full[0] == [0, 1, 2, 3, 4]
+    assert full == [data.train[u] + [int(v)] for u, v in zip(data.eval_rows, data.valid)]  # test items stay out
+    assert data.train[0] == [0, 1, 2, 3]  # the split itself is untouched
+
+
 def test_history_items_are_masked_out_of_the_ranking(data):
     scores = masked_scores(FixedScores(np.arange(9.0)), [[0, 8]])
     assert scores[0, 0] == -np.inf and scores[0, 8] == -np.inf

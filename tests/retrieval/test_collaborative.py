@@ -225,6 +225,19 @@ def test_the_served_model_is_refit_on_every_interaction_for_the_validated_epochs
     assert manifest["counts"]["train_sequences"] == 60  # every user's whole sequence, newest item included
 
 
+def test_the_lru_sasrec_pair_is_fitted_indexed_and_served_as_one_model(tmp_path):
+    ws, report, _ = make_workspace(tmp_path, {**TINY, "epochs": 15, "architecture": "lru+sasrec"})
+    assert report.collaborative.startswith("collaborative model trained")
+    model = SequentialRecommender.load(ws.root / "collab")
+    # the served model was refit on everything; it keeps the mix validation chose, not the initial one
+    assert model.metrics["refit_on_all"] is True
+    assert model.network.mix.tolist() == pytest.approx([model.metrics["mix_lru"], 1 - model.metrics["mix_lru"]])
+    retriever = Recommender(ws).retriever
+    assert retriever.collab.is_consistent() and retriever.collab.model.vector_dim == 2 * TINY["dim"] + 1
+    found = retriever.retrieve(None, ["a1"], exclude={"a1"}, n=5)
+    assert next_item("a1") in ids(found[:3]) and "collab" in found[ids(found).index(next_item("a1"))].sources
+
+
 def test_a_model_fitted_before_the_log_grew_is_used_with_a_warning(tmp_path):
     ws, _, _ = make_workspace(tmp_path, {**TINY, "epochs": 2})
     ws.add_interactions([Interaction(user_id="late", item_id="m1", timestamp=1, row=1)])

@@ -1,6 +1,7 @@
 """The sequential model: it learns sequential structure, its vectors are its scores, and it round-trips to disk.
 
-Tests that take the ``trained`` fixture run for both architectures (SASRec attention and LRURec recurrence).
+Tests that take the ``trained`` fixture run for every architecture (SASRec attention, LRURec recurrence, and the
+two side by side).
 """
 
 import json
@@ -11,7 +12,7 @@ import torch
 from pydantic import ValidationError
 
 from llmrec.errors import ModelNotFoundError, TrainingError
-from llmrec.evaluation.metrics import recall_at_k
+from llmrec.evaluation.metrics import ndcg_at_k, recall_at_k
 from llmrec.evaluation.protocols import full_ranking_ranks
 from llmrec.retrieval.sequential import SequentialConfig, SequentialRecommender, to_cosine_space
 
@@ -39,7 +40,7 @@ def item_ids() -> list[str]:
     return [f"item{i}" for i in range(N_ITEMS)]
 
 
-@pytest.fixture(scope="module", params=["sasrec", "lru"])
+@pytest.fixture(scope="module", params=["sasrec", "lru", "lru+sasrec"])
 def trained(one_torch_thread, request) -> SequentialRecommender:
     config = SequentialConfig(**TINY, architecture=request.param)
     return SequentialRecommender(item_ids(), config).fit(successor_sequences(), progress=False)
@@ -62,7 +63,9 @@ def test_untrained_model_does_not_know_the_pattern():
 def test_score_is_user_vector_dot_item_vector(trained):
     histories = [[1, 2, 3], [7]]
     users, items = trained.user_vectors(histories), trained.item_vectors()
-    assert users.shape == (2, 17) and items.shape == (N_ITEMS, 17)  # dim + the item-bias coordinate
+    width = trained.vector_dim  # dim (twice that for the pair) + the item-bias coordinate
+    assert width == (2 if trained.config.architecture == "lru+sasrec" else 1) * TINY["dim"] + 1
+    assert users.shape == (2, width) and items.shape == (N_ITEMS, width)
     # The network's own logits for the next item equal the dot products a vector store would compute.
     with torch.no_grad():
         hidden = trained.network(torch.tensor([[2, 3, 4]]))[:, -1]  # codes shifted by one: 0 is padding
@@ -85,7 +88,7 @@ def test_only_the_newest_max_len_items_count(trained):
 
 def test_empty_history_ranks_items_by_their_learned_bias(trained):
     vector = trained.user_vectors([[]])
-    assert vector[0, :-1].tolist() == [0.0] * 16 and vector[0, -1] == 1.0
+    assert not vector[0, :-1].any() and vector[0, -1] == 1.0
     np.testing.assert_allclose(trained.score([[]])[0], trained.network.item_bias.detach().numpy(), rtol=1e-6)
 
 
@@ -213,3 +216,47 @@ def test_a_manifest_written_before_architectures_existed_loads_as_sasrec(tmp_pat
     loaded = SequentialRecommender.load(tmp_path)
     assert loaded.config.architecture == "sasrec"
     np.testing.assert_array_equal(loaded.item_vectors(), model.item_vectors())
+
+
+def successor_validation(n: int = 30) -> tuple[list[list[int]], np.ndarray]:
+    histories = successor_sequences(n=n, length=5, seed=2)
+    return histories, np.array([(h[-1] + 1) % N_ITEMS for h in histories])
+
+
+def test_the_pair_serves_the_mix_of_its_members_logits():
+    model = SequentialRecommender(item_ids(), SequentialConfig(**{**TINY, "epochs": 3}, architecture="lru+sasrec"))
+    model.fit(successor_sequences(), progress=False)
+    histories = [[1, 2, 3], [7, 8]]
+    members = []
+    for one_hot in ([1.0, 0.0], [0.0, 1.0]):
+        model.network.mix.copy_(torch.tensor(one_hot))
+        members.append(model.score(histories))
+    model.network.mix.copy_(torch.tensor([0.7, 0.3]))
+    np.testing.assert_allclose(model.score(histories), 0.7 * members[0] + 0.3 * members[1], rtol=1e-5, atol=1e-6)
+    assert model.vector_dim == 2 * TINY["dim"] + 1
+
+
+def test_validation_gives_no_weight_to_a_member_that_only_adds_noise():
+    model = SequentialRecommender(item_ids(), SequentialConfig(**TINY, architecture="lru+sasrec"))
+    model.fit(successor_sequences(), progress=False)
+    lru, sasrec = model.network.members
+    with torch.no_grad():
+        sasrec.items.weight.normal_(std=10.0, generator=torch.Generator().manual_seed(0))
+    score = model._validation_ndcg(successor_validation())
+    assert model.network.mix.tolist() == [1.0, 0.0]
+    assert score >= 0.9
+
+
+def test_the_validated_mix_is_saved_and_kept_by_a_refit(tmp_path):
+    config = SequentialConfig(**{**TINY, "epochs": 4}, architecture="lru+sasrec")
+    validated = SequentialRecommender(item_ids(), config).fit(successor_sequences(), valid=successor_validation(),
+                                                              progress=False)
+    chosen = validated.network.mix.tolist()
+    assert np.isclose(np.linspace(0, 1, 11), chosen[0]).any() and chosen[0] + chosen[1] == pytest.approx(1.0)
+    ranks = full_ranking_ranks(validated, *successor_validation())
+    assert ndcg_at_k(ranks, 10) == pytest.approx(validated.metrics["valid_ndcg10"])  # what was chosen is served
+    validated.save(tmp_path)
+    assert SequentialRecommender.load(tmp_path).network.mix.tolist() == chosen
+    refit = SequentialRecommender(item_ids(), config).fit(successor_sequences(), progress=False, stop_after=2)
+    refit.adopt_selection(validated)
+    assert refit.network.mix.tolist() == chosen
