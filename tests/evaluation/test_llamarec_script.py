@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,25 @@ def test_script_writes_json_markdown_and_plot_for_a_csv_log(script, tmp_path, re
     md = (out / "csv-llamarec.md").read_text()
     assert "| sasrec (ours) |" in md and "| lru (ours) |" in md and "`sasrec+lru` weights" in md
     assert (out / "csv-llamarec-recall.png").stat().st_size > 0
+
+
+def test_the_pair_runs_on_request_and_refit_tests_a_model_trained_on_the_validation_items(script, tmp_path,
+                                                                                           restore_threads):
+    log = write_log(tmp_path / "log.csv")
+    out = tmp_path / "results"
+    assert script.main(["--dataset", "csv", "--data", str(log), "--out", str(out), "--epochs", "2", "--threads", "1",
+                        "--variants", "item", "--methods", "lru,lru+sasrec", "--refit"]) == 0
+    report = json.loads((out / "csv-llamarec.json").read_text())
+    assert report["protocol"]["refit_on_train_and_validation"] is True
+    results = report["results"]["item"]
+    assert results["lru+sasrec"]["config"]["architecture"] == "lru+sasrec"
+    assert 0.0 <= results["lru+sasrec"]["training"]["mix_lru"] <= 1.0
+    for result in results.values():
+        assert result["refit"]["epochs"] == result["training"]["best_epoch"] >= 1
+        assert 0.0 <= result["refit"]["test_without_refit"]["Recall@10"] <= 1.0
+    md = (out / "csv-llamarec.md").read_text()
+    assert "| lru+sasrec (ours) |" in md and "`--refit`" in md
+    assert re.search(r"Refits, .*lru \d+ epochs in \d+ s, without refit", md)
 
 
 def test_script_says_where_it_looked_when_data_is_missing(script, tmp_path):
