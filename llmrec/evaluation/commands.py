@@ -34,11 +34,17 @@ def register(app: typer.Typer) -> None:
         data: Annotated[Optional[Path], typer.Option(help="dataset folder or CSV; default: ../shared/data/DATASET "
                                                      "next to the checkout")] = None,
         out: Annotated[Optional[Path], typer.Option(help="results folder; default: eval/results")] = None,
-        methods: Annotated[Optional[str], typer.Option(help="comma-separated subset of popularity,bpr,sasrec")]
+        methods: Annotated[Optional[str], typer.Option(
+            help="comma-separated methods: popularity, bpr, sasrec, lru, sasrec+lru, text, image, fusion (the "
+                 "default set) and lru+sasrec (the two architectures trained as one model; not run by default)")]
         = None,
         variants: Annotated[Optional[str], typer.Option(help="tie rules: item (LlamaRec), row (honest) or both")]
         = None,
         epochs: Annotated[Optional[int], typer.Option(min=1, help="cap training epochs (smoke runs)")] = None,
+        refit: Annotated[bool, typer.Option(help="test the sequential models after retraining on training + "
+                                            "validation items for the validated epochs (what a workspace serves "
+                                            "with refit_on_all), beside the held-out run's own test numbers")]
+        = False,
         seed: Annotated[int, typer.Option(help="seeds initialisation, shuffling and sampling")] = 0,
         threads: Annotated[int, typer.Option(min=1, help="torch CPU threads")] = 2,
         ranker: Annotated[Optional[str], typer.Option(help="evaluate the LLM ranker instead: 'base' (the packaged "
@@ -91,6 +97,8 @@ def register(app: typer.Typer) -> None:
         for flag, value in (("--out", out), ("--methods", methods), ("--variants", variants), ("--epochs", epochs)):
             if value is not None:
                 argv += [flag, str(value)]
+        if refit:
+            argv.append("--refit")
         _run(load_script("llamarec_protocol"), argv)
 
 

@@ -31,12 +31,14 @@ def test_eval_runs_the_llamarec_protocol_and_writes_its_report(tmp_path):
     try:
         result = CliRunner().invoke(app, ["eval", "--dataset", "csv", "--data", str(tmp_path / "log.csv"),
                                           "--out", str(tmp_path / "out"), "--methods", "popularity,sasrec",
-                                          "--variants", "row", "--epochs", "1", "--threads", "1"])
+                                          "--variants", "row", "--epochs", "1", "--threads", "1", "--refit"])
     finally:
         torch.set_num_threads(previous)
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "out" / "csv-llamarec.json").read_text())
     assert set(report["results"]["row"]) == {"popularity", "sasrec"}
+    assert report["protocol"]["refit_on_train_and_validation"] is True
+    assert report["results"]["row"]["sasrec"]["refit"]["epochs"] == 1
 
 
 def test_eval_ranker_is_for_ml_latest_small_and_says_so(tmp_path):
