@@ -364,7 +364,8 @@ def markdown(report: dict) -> str:
                           + f" → valid N@10 {fusion['valid_NDCG@10']:.4f}; each block alone: " + ", ".join(
                               f"{n} {v:.4f}" for n, v in fusion["single_block_valid_NDCG@10"].items()) + "."]
         lines.append("")
-    if report.get("posters"):
+    ran = {m for results in report["results"].values() for m in results}
+    if report.get("posters") and ran & set(CONTENT_METHODS):
         lines += [f"Content baselines: `text` = recency-weighted profile of the history's card embeddings "
                   f"(all-MiniLM-L6-v2 over title, year, genres, tags); `image` = the same over a colour/layout "
                   f"descriptor of the posters ({report.get('poster_coverage', 0):.0%} of items have one; no CLIP "

@@ -113,7 +113,7 @@ def test_content_and_fusion_baselines_run_in_the_same_harness(script, tmp_path, 
     weights = results["fusion"]["fusion"]["weights"]
     assert set(weights) == {"text", "image", "sasrec", "lru"} and abs(sum(weights.values()) - 1) < 1e-9
     md = (out / "ml-1m-llamarec.md").read_text()
-    assert "| fusion (ours) |" in md and "`fusion` weights" in md
+    assert "| fusion (ours) |" in md and "`fusion` weights" in md and "Content baselines:" in md
 
 
 def test_a_bare_csv_log_skips_the_content_methods_with_a_message(script, tmp_path, restore_threads, capsys):
