@@ -10,7 +10,7 @@ is ranked with the input history masked; ties in score count against the target.
 broken by item id (LlamaRec's order, needed to compare with its numbers) and by original file row (honest).
 
 Writes ``<out>/<dataset>-llamarec.json`` (everything, including per-epoch training curves), ``.md`` (tables) and
-``-recall.png`` (Recall@k, k = 1..50, per method and variant).
+``-recall.png`` (Recall@k, k = 1..50, per method and variant); ``--refit`` runs write ``<dataset>-llamarec-refit.*``.
 """
 
 from __future__ import annotations
@@ -470,10 +470,11 @@ def main(argv: list[str] | None = None) -> int:
         report["poster_coverage"] = round(content.image_coverage, 4)
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"{args.dataset}-llamarec"
+    name = f"{args.dataset}-llamarec" + ("-refit" if args.refit else "")  # a refit run never overwrites the protocol's
+    stem = args.out / name
     stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     stem.with_suffix(".md").write_text(markdown(report), encoding="utf-8")
-    plot(report, args.out / f"{args.dataset}-llamarec-recall.png")
+    plot(report, args.out / f"{name}-recall.png")
     print("\n" + markdown(report))
     print(f"wrote {stem}.json, {stem}.md and {stem}-recall.png")
     return 0

@@ -35,7 +35,7 @@ def test_eval_runs_the_llamarec_protocol_and_writes_its_report(tmp_path):
     finally:
         torch.set_num_threads(previous)
     assert result.exit_code == 0, result.output
-    report = json.loads((tmp_path / "out" / "csv-llamarec.json").read_text())
+    report = json.loads((tmp_path / "out" / "csv-llamarec-refit.json").read_text())
     assert set(report["results"]["row"]) == {"popularity", "sasrec"}
     assert report["protocol"]["refit_on_train_and_validation"] is True
     assert report["results"]["row"]["sasrec"]["refit"]["epochs"] == 1

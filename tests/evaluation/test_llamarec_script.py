@@ -63,7 +63,8 @@ def test_the_pair_runs_on_request_and_refit_tests_a_model_trained_on_the_validat
     out = tmp_path / "results"
     assert script.main(["--dataset", "csv", "--data", str(log), "--out", str(out), "--epochs", "2", "--threads", "1",
                         "--variants", "item", "--methods", "lru,lru+sasrec", "--refit"]) == 0
-    report = json.loads((out / "csv-llamarec.json").read_text())
+    assert not (out / "csv-llamarec.json").exists()  # a refit run does not overwrite the protocol's report
+    report = json.loads((out / "csv-llamarec-refit.json").read_text())
     assert report["protocol"]["refit_on_train_and_validation"] is True
     results = report["results"]["item"]
     assert results["lru+sasrec"]["config"]["architecture"] == "lru+sasrec"
@@ -71,7 +72,8 @@ def test_the_pair_runs_on_request_and_refit_tests_a_model_trained_on_the_validat
     for result in results.values():
         assert result["refit"]["epochs"] == result["training"]["best_epoch"] >= 1
         assert 0.0 <= result["refit"]["test_without_refit"]["Recall@10"] <= 1.0
-    md = (out / "csv-llamarec.md").read_text()
+    md = (out / "csv-llamarec-refit.md").read_text()
+    assert (out / "csv-llamarec-refit-recall.png").stat().st_size > 0
     assert "| lru+sasrec (ours) |" in md and "`--refit`" in md
     assert re.search(r"Refits, .*lru \d+ epochs in \d+ s, without refit", md)
 
