@@ -184,7 +184,7 @@ def test_fit_command_trains_skips_unchanged_data_reindexes_a_lost_collection_and
 def synthetic_model(n_items: int) -> SequentialRecommender:
     """An untrained model with spread-out item vectors and biases, like a trained model's (init ones are near 0)."""
     model = SequentialRecommender([f"i{i}" for i in range(n_items)],
-                                  SequentialConfig(dim=32, layers=1, heads=2, max_len=20))
+                                  SequentialConfig(dim=32, layers=1, heads=2, max_len=20, architecture="lru"))
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         model.network.items.weight[1:] = torch.randn(n_items, 32, generator=generator)
