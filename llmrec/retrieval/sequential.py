@@ -1,6 +1,7 @@
-"""A SASRec-style sequential recommender whose user vector is a vector-store query and item vectors are its keys.
+"""A sequential recommender whose user vector is a vector-store query and item vectors are its keys.
 
-The model reads a user's recent items (oldest → newest) through a causal transformer and predicts the next item.
+The model reads a user's recent items (oldest → newest) through a causal network and predicts the next item: a
+transformer (SASRec), linear recurrent units (LRURec), or both side by side as one model (the default).
 Its output layer *is* the input item embedding table plus a per-item bias, so with the bias folded into one extra
 coordinate (user side 1, item side b_i) the score of item i after history h is exactly
 
@@ -259,7 +260,7 @@ MIX_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)  # LRU weights tried for the p
 
 
 class SequentialRecommender:
-    """Train, query and persist the SASRec-style model over a fixed item vocabulary.
+    """Train, query and persist the sequential model (any architecture) over a fixed item vocabulary.
 
     Items are addressed by *codes* (``0 .. len(item_ids)-1``); ``item_ids[c]`` is the external id of code ``c`` and
     row ``c`` of ``item_vectors()``. ``encode`` turns external-id histories into codes.

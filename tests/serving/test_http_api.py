@@ -238,8 +238,9 @@ def test_with_a_token_the_api_needs_it_but_health_and_the_page_do_not(text_works
 class SlowRecommender:
     """Stands in for the Recommender: holds the model for ``seconds`` per ask and notes overlapping calls."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, release: threading.Event | None = None):
         self.seconds = seconds
+        self.release = release  # when given, an ask ends as soon as it is set (at most ``seconds``)
         self.active = 0
         self.max_active = 0
         self.calls = 0
@@ -251,7 +252,10 @@ class SlowRecommender:
             self.calls += 1
             self.max_active = max(self.max_active, self.active)
         try:
-            time.sleep(self.seconds)
+            if self.release is None:
+                time.sleep(self.seconds)
+            else:
+                self.release.wait(self.seconds)
         finally:
             with self._lock:
                 self.active -= 1
@@ -316,7 +320,10 @@ def test_model_calls_run_one_at_a_time(text_workspace):
 
 
 def test_request_past_the_time_limit_is_504_and_a_queued_one_never_runs(text_workspace):
-    slow = SlowRecommender(seconds=1.5)
+    # The model call runs until the test releases it (at most 20 s), so "still running" does not depend on how fast
+    # a loaded machine gets through the two timeouts.
+    release = threading.Event()
+    slow = SlowRecommender(seconds=20.0, release=release)
     app = create_app(text_workspace, recommender=slow, request_timeout_s=0.5)
 
     async def scenario():
@@ -325,13 +332,17 @@ def test_request_past_the_time_limit_is_504_and_a_queued_one_never_runs(text_wor
             answers = await asyncio.gather(*(c.post("/v1/recommendations", json={"query": "x"}) for _ in range(2)))
             elapsed = time.perf_counter() - t0
             busy = (await c.get("/healthz")).json()["queue"]  # the timed-out call still holds the model
-            await asyncio.sleep(1.5)  # let the running call finish in its thread
-            idle = (await c.get("/healthz")).json()["queue"]
+            release.set()
+            for _ in range(100):  # the running call finishes in its thread
+                idle = (await c.get("/healthz")).json()["queue"]
+                if idle == 0:
+                    break
+                await asyncio.sleep(0.05)
             return answers, elapsed, (await c.get("/metrics")).text, busy, idle
 
     answers, elapsed, metrics, busy, idle = asyncio.run(scenario())
     assert (busy, idle) == (1, 0)
-    assert [a.status_code for a in answers] == [504, 504] and elapsed < 1.2
+    assert [a.status_code for a in answers] == [504, 504] and elapsed < 5.0  # not the 20 s the call would take
     assert error_of(answers[0])["type"] == "timeout" and "time limit" in error_of(answers[0])["message"]
     assert slow.calls == 1  # the second waited for the lock past its deadline and gave up without running
     assert _metric(metrics, "llmrec_request_timeouts_total") == 2
