@@ -258,9 +258,7 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
             keep(model, data, config)
         if refit and model.metrics.get("best_epoch"):
             t1 = time.perf_counter()
-            served = SequentialRecommender(data.item_ids, config).fit(
-                data.train_with_validation(), stop_after=int(model.metrics["best_epoch"]))
-            served.adopt_selection(model)
+            served = model.refit(data.train_with_validation())
             refit_record = {"epochs": int(model.metrics["best_epoch"]),
                             "seconds": round(time.perf_counter() - t1, 2)}
     elif method == "sasrec+lru":

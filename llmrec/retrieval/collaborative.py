@@ -167,9 +167,7 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
             # metrics above stay those of the held-out run (the only honest ones).
             epochs_chosen = int(model.metrics["best_epoch"])
             log(f"refitting on every interaction for the validated {epochs_chosen} epoch(s)")
-            final = SequentialRecommender(item_ids, model_config)
-            final.fit(codes, None, progress=progress, stop_after=epochs_chosen)  # same schedule, same length
-            final.adopt_selection(model)
+            final = model.refit(codes, progress=progress)  # same schedule, same length, same validated mix
             final.metrics = {**model.metrics, "refit_on_all": True, "refit_epochs": epochs_chosen,
                              "refit_seconds": final.metrics["train_seconds"]}
             model, train = final, codes

@@ -219,7 +219,7 @@ class _LRURecNetwork(_NextItemNetwork):
         return x
 
 
-class _PairNetwork(nn.Module):
+class _PairNetwork(_NextItemNetwork):
     """LRU and SASRec side by side, each trained on its own loss, served as one model whose logits are a weighted
     sum of theirs: ``mix[0] · LRU + mix[1] · SASRec``, the weight picked on validation.
 
@@ -227,7 +227,8 @@ class _PairNetwork(nn.Module):
     ml-latest-small their sum beat either alone and another seed of either (eval/README.md). It stays one model for
     the vector store: hidden states and item tables are concatenated, with the mix on the user side and the biases
     mixed into the one bias coordinate, so a user vector times item vectors is still exactly the served logits.
-    ``mix`` is a buffer, so it is saved with the weights.
+    ``mix`` is a buffer, so it is saved with the weights. The output layer (``logits``) is the shared one, over
+    the concatenated table and the mixed bias.
     """
 
     def __init__(self, n_items: int, config: SequentialConfig):
@@ -245,9 +246,6 @@ class _PairNetwork(nn.Module):
     @property
     def item_bias(self) -> torch.Tensor:
         return sum(w * member.item_bias for w, member in zip(self.mix, self.members))
-
-    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        return hidden @ self.item_table().T + self.item_bias
 
     def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
         """The members' losses summed: each learns to predict on its own; the mix is chosen afterwards."""
@@ -371,11 +369,17 @@ class SequentialRecommender:
                 self.metrics["mix_lru"] = float(self.network.mix[0])  # SASRec's weight is 1 - mix_lru
         return self
 
-    def adopt_selection(self, validated: "SequentialRecommender") -> None:
-        """Serve what validation chose in ``validated`` (the pair's mix): a refit on all data has no held-out
-        items to choose with, so it keeps the validated run's choice, as it keeps its epoch count."""
-        if isinstance(self.network, _PairNetwork) and isinstance(validated.network, _PairNetwork):
-            self.network.mix.copy_(validated.network.mix)
+    def refit(self, sequences: Sequence[Sequence[int]], progress: bool = True) -> "SequentialRecommender":
+        """A fresh model of this config trained on ``sequences`` (e.g. every interaction, held-out items included)
+        for this validated run's best epoch count, on the same schedule, serving what validation chose here (the
+        pair's mix): the refit has no held-out items left to choose with."""
+        if not self.metrics.get("best_epoch"):
+            raise TrainingError("refit needs a model fitted with validation (it replays the validated epoch count)")
+        refitted = SequentialRecommender(self.item_ids, self.config)
+        refitted.fit(sequences, None, progress=progress, stop_after=int(self.metrics["best_epoch"]))
+        if isinstance(self.network, _PairNetwork):
+            refitted.network.mix.copy_(self.network.mix)
+        return refitted
 
     def _parameter_groups(self) -> list[dict[str, Any]]:
         """Weight decay on matrices and embeddings only; biases and LayerNorm gains keep their scale (BERT practice)."""

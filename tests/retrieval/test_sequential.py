@@ -257,6 +257,13 @@ def test_the_validated_mix_is_saved_and_kept_by_a_refit(tmp_path):
     assert ndcg_at_k(ranks, 10) == pytest.approx(validated.metrics["valid_ndcg10"])  # what was chosen is served
     validated.save(tmp_path)
     assert SequentialRecommender.load(tmp_path).network.mix.tolist() == chosen
-    refit = SequentialRecommender(item_ids(), config).fit(successor_sequences(), progress=False, stop_after=2)
-    refit.adopt_selection(validated)
+    refit = validated.refit(successor_sequences(), progress=False)
     assert refit.network.mix.tolist() == chosen
+    assert refit.metrics["epochs_run"] == validated.metrics["best_epoch"]
+
+
+def test_refit_needs_a_validated_run_to_replay():
+    unvalidated = SequentialRecommender(item_ids(), SequentialConfig(**{**TINY, "epochs": 1}))
+    unvalidated.fit(successor_sequences(), progress=False)
+    with pytest.raises(TrainingError, match="fitted with validation"):
+        unvalidated.refit(successor_sequences(), progress=False)
