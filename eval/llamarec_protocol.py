@@ -52,10 +52,11 @@ ANCHORS = {
 ANCHOR_NOTE = ("Published rows: M/N/R@10 from LlamaRec's Table 1 as recorded in DESIGN.md (@5 and retriever "
                "Recall@20/50 are not recorded there, so they are left blank rather than quoted from memory).")
 VARIANTS = {"item": "ties by item id (LlamaRec)", "row": "ties by file row (honest)"}
-METHODS = ("popularity", "bpr", "sasrec", "lru", "sasrec+lru", "text", "image", "fusion")
+METHODS = ("popularity", "bpr", "ease", "sasrec", "lru", "sasrec+lru", "text", "image", "fusion")
 # Not in the default run (it would push the whole harness past 30 minutes): the two architectures trained side by
-# side and served as one model (llmrec's `architecture = "lru+sasrec"`). `--methods lru+sasrec` runs it.
-OPTIONAL_METHODS = ("lru+sasrec",)
+# side and served as one model (llmrec's `architecture = "lru+sasrec"`), alone and fused with EASE
+# (`--methods lru+sasrec,lru+sasrec+ease`).
+OPTIONAL_METHODS = ("lru+sasrec", "lru+sasrec+ease")
 CONTENT_METHODS = ("text", "image", "fusion")  # need item text / posters: MovieLens datasets only
 FULL_KS = (1, 5, 10, 20, 50)
 TABLE_COLUMNS = ("MRR@5", "NDCG@5", "Recall@5", "MRR@10", "NDCG@10", "Recall@10", "Recall@20", "Recall@50")
@@ -83,6 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--methods", default=",".join(METHODS),
                         help="comma-separated, from " + ",".join(METHODS + OPTIONAL_METHODS) + " (default: all but "
                              + ",".join(OPTIONAL_METHODS) + ")")
+    parser.add_argument("--tag", help="append -TAG to the report's file names, so a run of extra methods does not "
+                             "overwrite the full report")
     parser.add_argument("--refit", action="store_true",
                         help="after validation picks the epoch count, retrain the sequential models on the training "
                              "and validation items for that many epochs and test the refit (what a workspace serves "
@@ -208,6 +211,33 @@ def sequential_model(name: str, data: SequenceDataset, seed: int, epochs: int | 
     return fitted[key]
 
 
+def ease_model(data: SequenceDataset, fitted: dict):
+    """EASE fitted on the training sequences, its (λ, decay) chosen on validation; reused within a run."""
+    key = (data.tie_break, "ease")
+    if key not in fitted:
+        from llmrec.retrieval.ease import EASERecommender
+
+        histories, targets = data.inputs("valid")
+        fitted[key] = EASERecommender(data.n_items).fit(data.train)
+        fitted[key].select(histories, targets)
+    return fitted[key]
+
+
+def refitted(name: str, data: SequenceDataset, seed: int, epochs: int | None, fitted: dict):
+    """The ``name`` model (a sequential architecture or ease) retrained on training + validation items with the
+    settings its held-out run validated; reused within a run."""
+    key = (data.tie_break, name, "refit")
+    if key not in fitted:
+        if name == "ease":
+            from llmrec.retrieval.ease import EASERecommender
+
+            fitted[key] = EASERecommender(data.n_items, ease_model(data, fitted).config).fit(
+                data.train_with_validation())
+        else:
+            fitted[key] = sequential_model(name, data, seed, epochs, fitted).refit(data.train_with_validation())
+    return fitted[key]
+
+
 def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None,
                content: Content | None = None, fitted: dict | None = None, refit: bool = False) -> dict:
     """Fit one model on the training sequences (validation early stopping) and evaluate it every way.
@@ -244,6 +274,28 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
         fusion_search = model.fit_weights(histories, targets, users=data.eval_rows.tolist())
     elif method == "popularity":
         model, config = PopularityRecommender(data.n_items).fit(data.train), None
+    elif method == "ease":
+        model = ease_model(data, fitted)
+        config = model.config
+        if refit:
+            t1 = time.perf_counter()
+            served = refitted("ease", data, seed, epochs, fitted)
+            refit_record = {"seconds": round(time.perf_counter() - t1, 2)}
+    elif method == "lru+sasrec+ease":
+        # The served sequential pair fused with EASE: concatenated vectors (still one dot product per item), the
+        # weights fitted on validation; a refit fuses the two refitted members with those same weights and scales.
+        from llmrec.retrieval.fusion import FusionRecommender
+
+        members = ("lru+sasrec", "ease")
+        blocks = {n: ease_model(data, fitted) if n == "ease" else sequential_model(n, data, seed, epochs, fitted)
+                  for n in members}
+        model, config = FusionRecommender(blocks), None
+        fusion_search = model.fit_weights(histories, targets, users=data.eval_rows.tolist())
+        if refit:
+            t1 = time.perf_counter()
+            served = FusionRecommender({n: refitted(n, data, seed, epochs, fitted) for n in members},
+                                       weights=model.weights, scales=model.scales)
+            refit_record = {"seconds": round(time.perf_counter() - t1, 2)}
     elif method == "bpr":
         config = capped(BPR, epochs).model_copy(update={"seed": seed})
         model = BPRRecommender(data.n_items, config).fit(
@@ -259,6 +311,7 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
         if refit and model.metrics.get("best_epoch"):
             t1 = time.perf_counter()
             served = model.refit(data.train_with_validation())
+            fitted[(data.tie_break, method, "refit")] = served
             refit_record = {"epochs": int(model.metrics["best_epoch"]),
                             "seconds": round(time.perf_counter() - t1, 2)}
     elif method == "sasrec+lru":
@@ -324,7 +377,9 @@ def markdown(report: dict) -> str:
     if report["protocol"].get("refit_on_train_and_validation"):
         lines += ["`--refit`: each sequential model row is tested after retraining on the training and validation "
                   "items for its validated epoch count (what a workspace serves with `refit_on_all = true`); its "
-                  "validation columns are the held-out run's, and `sasrec+lru`/`fusion` combine the held-out runs.",
+                  "validation columns are the held-out run's, and `sasrec+lru`/`fusion` combine the held-out runs; "
+                  "`ease` is refitted with its validated λ and decay, and `lru+sasrec+ease` fuses the two refitted "
+                  "members with the weights fitted on the held-out runs.",
                   ""]
     header = "| method | " + " | ".join(c.replace("MRR", "M").replace("NDCG", "N").replace("Recall", "R")
                                        for c in TABLE_COLUMNS) + " | train s |"
@@ -350,7 +405,7 @@ def markdown(report: dict) -> str:
         refits = {m: r["refit"] for m, r in results.items() if r.get("refit")}
         if refits:
             lines += ["", "Refits, and the held-out run's own test M/N/R@10 (no refit): " + "; ".join(
-                f"{m} {r['epochs']} epochs in {r['seconds']:.0f} s, without refit " + " / ".join(
+                f"{m} " + (f"{r['epochs']} epochs " if "epochs" in r else "") + f"in {r['seconds']:.0f} s, without refit " + " / ".join(
                     fmt(r["test_without_refit"][c]) for c in ("MRR@10", "NDCG@10", "Recall@10"))
                 for m, r in refits.items()) + "."]
         for method, result in results.items():
@@ -375,7 +430,11 @@ def markdown(report: dict) -> str:
               "and a cosine schedule (`llmrec.retrieval.sequential`); `sasrec+lru` = the two fitted models with "
               "concatenated vectors (a weighted sum of their logits, weights fitted on validation), still one "
               "dot product per item; `lru+sasrec` (when run) = the two trained side by side as one model, each on "
-              "its own loss, mixed by a weight picked on validation (llmrec's `architecture = \"lru+sasrec\"`).",
+              "its own loss, mixed by a weight picked on validation (llmrec's `architecture = \"lru+sasrec\"`); "
+              "`ease` = EASE (Steck, 2019), a closed-form item-to-item ridge model over the whole log, queried by "
+              "the history weighted `decay ** age`, λ and decay picked on validation (`llmrec.retrieval.ease`); "
+              "`lru+sasrec+ease` (when run) = that pair and EASE with concatenated vectors, weights fitted on "
+              "validation.",
               ""]
     if report["dataset"] == "ml-latest-small":
         lines += [ANCHOR_NOTE, "", "The LLM ranker rows (base model and LoRA adapter re-ranking the SASRec top-20, "
@@ -416,6 +475,8 @@ def plot(report: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.tag is not None and not args.tag.replace("-", "").isalnum():
+        raise SystemExit(f"--tag {args.tag!r}: letters, digits and dashes only (it becomes part of file names)")
     started = time.perf_counter()
     torch.set_num_threads(args.threads)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -469,6 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     name = f"{args.dataset}-llamarec" + ("-refit" if args.refit else "")  # a refit run never overwrites the protocol's
+    if args.tag:
+        name += f"-{args.tag}"
     stem = args.out / name
     stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     stem.with_suffix(".md").write_text(markdown(report), encoding="utf-8")

@@ -35,8 +35,9 @@ def register(app: typer.Typer) -> None:
                                                      "next to the checkout")] = None,
         out: Annotated[Optional[Path], typer.Option(help="results folder; default: eval/results")] = None,
         methods: Annotated[Optional[str], typer.Option(
-            help="comma-separated methods: popularity, bpr, sasrec, lru, sasrec+lru, text, image, fusion (the "
-                 "default set) and lru+sasrec (the two architectures trained as one model; not run by default)")]
+            help="comma-separated methods: popularity, bpr, ease, sasrec, lru, sasrec+lru, text, image, fusion "
+                 "(the default set), lru+sasrec (the two architectures trained as one model) and lru+sasrec+ease "
+                 "(that pair fused with EASE); the last two are not run by default")]
         = None,
         variants: Annotated[Optional[str], typer.Option(help="tie rules: item (LlamaRec), row (honest) or both")]
         = None,

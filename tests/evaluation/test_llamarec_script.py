@@ -45,7 +45,8 @@ def test_script_writes_json_markdown_and_plot_for_a_csv_log(script, tmp_path, re
     assert report["counts"] == {"users": 30, "items": 36, "interactions": 360}
     assert set(report["results"]) == {"row"}
     for results in report["results"].values():
-        assert set(results) == {"popularity", "bpr", "sasrec", "lru", "sasrec+lru"}
+        assert set(results) == {"popularity", "bpr", "ease", "sasrec", "lru", "sasrec+lru"}
+        assert results["ease"]["config"]["l2"] > 0 and 0 < results["ease"]["config"]["decay"] <= 1
         for result in results.values():
             assert 0.0 <= result["test"]["Recall@10"] <= 1.0
             assert len(result["test_recall_curve"]) == 50
@@ -62,18 +63,22 @@ def test_the_pair_runs_on_request_and_refit_tests_a_model_trained_on_the_validat
     log = write_log(tmp_path / "log.csv")
     out = tmp_path / "results"
     assert script.main(["--dataset", "csv", "--data", str(log), "--out", str(out), "--epochs", "2", "--threads", "1",
-                        "--variants", "item", "--methods", "lru,lru+sasrec", "--refit"]) == 0
+                        "--variants", "item", "--methods", "lru,lru+sasrec,ease,lru+sasrec+ease", "--refit",
+                        "--tag", "pair"]) == 0
     assert not (out / "csv-llamarec.json").exists()  # a refit run does not overwrite the protocol's report
-    report = json.loads((out / "csv-llamarec-refit.json").read_text())
+    report = json.loads((out / "csv-llamarec-refit-pair.json").read_text())
     assert report["protocol"]["refit_on_train_and_validation"] is True
     results = report["results"]["item"]
     assert results["lru+sasrec"]["config"]["architecture"] == "lru+sasrec"
     assert 0.0 <= results["lru+sasrec"]["training"]["mix_lru"] <= 1.0
-    for result in results.values():
-        assert result["refit"]["epochs"] == result["training"]["best_epoch"] >= 1
+    for name, result in results.items():
+        if name in ("lru", "lru+sasrec"):
+            assert result["refit"]["epochs"] == result["training"]["best_epoch"] >= 1
         assert 0.0 <= result["refit"]["test_without_refit"]["Recall@10"] <= 1.0
-    md = (out / "csv-llamarec-refit.md").read_text()
-    assert (out / "csv-llamarec-refit-recall.png").stat().st_size > 0
+    weights = results["lru+sasrec+ease"]["fusion"]["weights"]
+    assert set(weights) == {"lru+sasrec", "ease"} and abs(sum(weights.values()) - 1) < 1e-9
+    md = (out / "csv-llamarec-refit-pair.md").read_text()
+    assert (out / "csv-llamarec-refit-pair-recall.png").stat().st_size > 0
     assert "| lru+sasrec (ours) |" in md and "`--refit`" in md
     assert re.search(r"Refits, .*lru \d+ epochs in \d+ s, without refit", md)
 

@@ -1,0 +1,65 @@
+"""EASE: the closed-form item-to-item model, queried by a recency-weighted history."""
+
+import numpy as np
+import pytest
+
+from llmrec.evaluation.protocols import masked_scores
+from llmrec.retrieval.ease import EASEConfig, EASERecommender
+
+
+def two_taste_groups() -> list[list[int]]:
+    """Users 0-9 consume items from 0-9, users 10-19 from 10-19; each user skips two items of their half."""
+    rng = np.random.default_rng(0)
+    return [rng.permutation(np.arange(10) + (10 if user >= 10 else 0))[:8].tolist() for user in range(20)]
+
+
+def test_weights_are_the_constrained_ridge_solution():
+    """Each column of B minimises ||x_j - X b_j||² + λ||b_j||² with b_jj = 0: checked against lstsq per column."""
+    sequences = two_taste_groups()
+    model = EASERecommender(20, EASEConfig(l2=5.0)).fit(sequences)
+    x = np.zeros((20, 20))
+    for row, seq in enumerate(sequences):
+        x[row, seq] = 1
+    b = model.item_vectors().T
+    assert np.allclose(np.diag(b), 0)
+    for j in (0, 7, 15):
+        others = [i for i in range(20) if i != j]
+        a = np.vstack([x[:, others], np.sqrt(5.0) * np.eye(19)])
+        y = np.concatenate([x[:, j], np.zeros(19)])
+        expected = np.linalg.lstsq(a, y, rcond=None)[0]
+        assert np.allclose(b[others, j], expected, atol=1e-8)
+
+
+def test_query_weighs_the_newest_item_most_and_a_repeat_keeps_its_newest_weight():
+    model = EASERecommender(5, EASEConfig(decay=0.5, window=3))
+    q = model.user_vectors([[4, 1, 2, 1]])[0]
+    # window keeps [1, 2, 1]: item 1 is newest (weight 1), item 2 one step older (0.5); item 4 fell out
+    assert q.tolist() == [0.0, 1.0, 0.5, 0.0, 0.0]
+
+
+def test_users_are_recommended_the_unseen_items_of_their_taste_group():
+    sequences = two_taste_groups()
+    model = EASERecommender(20, EASEConfig(l2=10.0)).fit(sequences)
+    scores = masked_scores(model, sequences)
+    top2 = np.argsort(-scores, axis=1)[:, :2]
+    for user, best in enumerate(top2):
+        half = set(range(10)) if user < 10 else set(range(10, 20))
+        assert set(best) == half - set(sequences[user])
+
+
+def test_select_keeps_the_validated_setting_and_records_the_grid():
+    sequences = two_taste_groups()
+    histories = [s[:-1] for s in sequences]
+    targets = np.array([s[-1] for s in sequences])
+    model = EASERecommender(20).fit(histories)
+    record = model.select(histories, targets, l2_grid=(0.5, 50.0), decay_grid=(0.5, 1.0))
+    assert len(record["grid"]) == 4
+    assert abs(record["valid_NDCG@10"] - max(record["grid"].values())) < 1e-4  # the grid is rounded
+    assert (model.config.l2, model.config.decay) == (record["l2"], record["decay"])
+    refit = EASERecommender(20, model.config).fit(histories)
+    assert np.allclose(refit.item_vectors(), model.item_vectors())
+
+
+def test_refuses_catalogs_too_large_to_invert():
+    with pytest.raises(ValueError, match="items"):
+        EASERecommender(50_000)
