@@ -25,7 +25,8 @@ def versions(packages: tuple[str, ...] = ("torch", "numpy")) -> dict[str, str]:
     try:
         commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "llmrec", "eval", "prompts"],
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "llmrec", "eval", "prompts",
+                                ":!eval/results"],  # reports a run writes are outputs, not changed code
                                capture_output=True, text=True, check=True).stdout.strip()
         found["llmrec_commit"] = commit + ("+uncommitted changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):

@@ -1,10 +1,12 @@
 """Does serving the collaborative model through Chroma lose candidates? Recall@k of Chroma's HNSW against exact search.
 
-    nice -n 10 python eval/chroma_recall.py [--data PATH] [--epochs 5] [--model DIR] [--out eval/results]
+    nice -n 10 python eval/chroma_recall.py [--data PATH] [--epochs 5] [--no-ease] [--model DIR] [--out eval/results]
 
-Trains llmrec's sequential model on ml-latest-small (5-core, training split of the LlamaRec protocol; ``--epochs``
-caps training, since recall is a property of the index, not of how good the model is) or loads a saved one
-(``--model``, e.g. a workspace's ``collab/`` folder, whose items must cover the data's), indexes its item vectors in
+Trains the workspace's default collaborative model on ml-latest-small (5-core, training split of the LlamaRec
+protocol): the sequential model (``--epochs`` caps training, since recall is a property of the index, not of how
+good the model is) fused with EASE, whose vectors make the keys as wide as the catalog, the hard case for HNSW
+(``--no-ease``: the sequential model alone). Or loads a saved one (``--model``, e.g. a workspace's ``collab/``
+folder, whose items must cover the data's). It indexes the item vectors in
 an embedded Chroma collection exactly as ``llmrec fit`` does, and for every user's test input (history masked, as
 served) compares Chroma's top-k with the exact top-k by dot product. Required: Recall@50 >= 0.99.
 
@@ -32,7 +34,9 @@ import torch  # noqa: E402
 
 from llmrec.config import SequentialConfig, VectorStoreConfig  # noqa: E402
 from llmrec.evaluation.protocols import build_dataset  # noqa: E402
-from llmrec.retrieval.collaborative import COLLAB_ANN, CollaborativeIndex, index_item_vectors  # noqa: E402
+from llmrec.retrieval.collaborative import (CollaborativeIndex, FusedCollaborative, collab_ann,  # noqa: E402
+                                            index_item_vectors, load_collaborative)
+from llmrec.retrieval.ease import EASERecommender  # noqa: E402
 from llmrec.retrieval.sequential import SequentialRecommender  # noqa: E402
 from llmrec.retrieval.stores import open_store  # noqa: E402
 
@@ -46,6 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="ml-latest-small folder (default: ../shared/data/ml-latest-small)")
     parser.add_argument("--model", type=Path, help="a saved sequential model folder instead of training one")
     parser.add_argument("--epochs", type=int, default=5, help="training epochs when no --model is given")
+    parser.add_argument("--no-ease", action="store_true", help="without --model: index the sequential model alone, "
+                        "not fused with EASE")
     parser.add_argument("--out", type=Path, default=REPO / "eval" / "results")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
@@ -108,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     data = build_dataset(read_movielens(args.data)[1], tie_break="row")
     print(f"{data.stats['users']:,} users, {data.stats['items']:,} items after 5-core")
     if args.model:
-        model = SequentialRecommender.load(args.model)
+        model = load_collaborative(args.model)
         missing = set(data.item_ids) - set(model.item_ids)
         if missing:
             raise SystemExit(f"{args.model} does not know {len(missing)} of the data's items; fit it on this data")
@@ -118,8 +124,15 @@ def main(argv: list[str] | None = None) -> int:
         model = SequentialRecommender(data.item_ids, config)
         histories, targets = data.inputs("valid")
         model.fit(data.train, valid=(histories, targets))
-        described = (f"trained here for {model.metrics['epochs_run']} epoch(s) "
+        described = (f"{config.architecture} trained here for {model.metrics['epochs_run']} epoch(s) "
                      f"(validation NDCG@10 {model.metrics['valid_ndcg10']:.4f})")
+        if not args.no_ease:
+            ease = EASERecommender(data.n_items).fit(data.train)
+            ease.select(histories, targets)
+            model = FusedCollaborative(model, ease)
+            search = model.fit_weights(histories, targets)
+            described += (f", fused with EASE (weight {search['weights']['ease']:.1f}, validation NDCG@10 "
+                          f"{search['valid_NDCG@10']:.4f})")
     histories, _ = data.inputs("test")
     histories = [[data.item_ids[c] for c in h] for h in histories]
     with tempfile.TemporaryDirectory() as folder:
@@ -134,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": "ml-latest-small", "data": str(args.data), "seed": args.seed, "model": described,
         "command": "python " + " ".join(shlex.quote(a) for a in
                                         ["eval/chroma_recall.py", *(sys.argv[1:] if argv is None else argv)]),
-        "items": model.n_items, "vector_dim": model.vector_dim + 1, "ann": vars(COLLAB_ANN),
+        "items": len(model.item_ids), "vector_dim": model.vector_dim + 1, "ann": vars(collab_ann(model)),
         "index_seconds": round(index_seconds, 2), "result": result, "required_recall50": REQUIRED,
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "chromadb": version("chromadb"), "numpy": np.__version__},

@@ -159,6 +159,14 @@ class CollaborativeConfig(SequentialConfig):
     refit_on_all: bool = Field(True, description="after validation picked the epoch count, train again on every "
                                "interaction (newest included) for that many epochs and serve that model; about "
                                "doubles the fit time")
+    # EASE reads co-occurrence over whole histories where the sequential model reads order; fused, the two passed
+    # LRURec's published Recall@10 on ml-latest-small with two seeds where the sequential pair alone did not
+    # (eval/README.md). Its vectors are as wide as the catalog, hence the size limit.
+    ease: bool = Field(True, description="fuse EASE (closed-form item-to-item model, llmrec.retrieval.ease) with the "
+                       "sequential model, its λ, decay and weight chosen on the validation holdout (so it needs "
+                       "validate_holdout); adds seconds to a fit and catalog-wide vectors to the collab collection")
+    ease_max_items: int = Field(10_000, ge=2, le=20_000, description="catalogs with more interacted items serve "
+                                "the sequential model alone (EASE inverts an items × items matrix)")
 
 
 class RankerConfig(_Section):

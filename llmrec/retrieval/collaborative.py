@@ -6,6 +6,11 @@ metrics, versions, time) and writes its item vectors into the ``collab`` collect
 beside the text vectors. It is incremental: when the data hash and config match the saved manifest nothing is
 trained. ``CollaborativeIndex`` answers requests: history → user vector → nearest item vectors in the store.
 
+With ``[collaborative] ease`` on (the default, catalogs up to ``ease_max_items``), the served model is
+``FusedCollaborative``: the sequential model and EASE (``llmrec.retrieval.ease``) as one, their vectors concatenated
+with weights fitted on the validation holdout, so it is still one dot product per item; EASE's weights and the
+fusion are saved beside the sequential model (``ease.safetensors``, ``ease.json``, ``fusion.json``).
+
 The store searches by cosine, so item vectors go in through ``to_cosine_space`` (every item padded to one norm, the
 query padded with 0): the cosine order of items is then exactly the model's dot-product order for each user.
 """
@@ -33,6 +38,78 @@ MODEL_FOLDER = "collab"
 # Chroma's defaults (M 16, ef 100) found 90% of the exact top-50 on a synthetic 3,000-item model; these find 99.8%
 # there (tests/retrieval/test_collaborative.py) for about 1.5x the build time and the same query time.
 COLLAB_ANN = AnnSettings(search_ef=400, construction_ef=400, max_neighbors=32)
+FUSION_FILE = "fusion.json"
+
+
+class FusedCollaborative:
+    """The sequential model and EASE served as one: ``w_s · s_seq / σ_seq + w_e · s_ease / σ_ease`` per item, by
+    concatenated vectors (``FusionRecommender``). Vocabulary, encoding, data hash and counts are the sequential
+    model's; EASE is indexed by the same item codes."""
+
+    def __init__(self, sequential, ease, weights: dict[str, float] | None = None,
+                 scales: dict[str, float] | None = None):
+        from llmrec.retrieval.fusion import FusionRecommender
+
+        if ease.n_items != len(sequential.item_ids):
+            raise ValueError(f"EASE covers {ease.n_items} items, the sequential model {len(sequential.item_ids)}")
+        self.sequential, self.ease = sequential, ease
+        self.fusion = FusionRecommender({"sequential": sequential, "ease": ease}, weights, scales)
+
+    item_ids = property(lambda self: self.sequential.item_ids)
+    metrics = property(lambda self: self.sequential.metrics)
+    data_hash = property(lambda self: self.sequential.data_hash,
+                         lambda self, value: setattr(self.sequential, "data_hash", value))
+    counts = property(lambda self: self.sequential.counts,
+                      lambda self, value: setattr(self.sequential, "counts", value))
+
+    def encode(self, histories):
+        return self.sequential.encode(histories)
+
+    @property
+    def vector_dim(self) -> int:
+        return self.sequential.vector_dim + self.ease.item_vectors().shape[1]
+
+    def user_vectors(self, histories, users=None) -> np.ndarray:
+        return self.fusion.user_vectors(histories, users).astype(np.float32)
+
+    def item_vectors(self) -> np.ndarray:
+        return self.fusion.item_vectors().astype(np.float32)
+
+    def fit_weights(self, histories, targets) -> dict:
+        """Fusion weights and scales on validation NDCG@10 (see ``FusionRecommender.fit_weights``)."""
+        return self.fusion.fit_weights(histories, targets)
+
+    def save(self, directory: str | Path) -> Path:
+        directory = self.sequential.save(directory)
+        self.ease.save(directory)
+        (directory / FUSION_FILE).write_text(json.dumps(
+            {"fused": True, "weights": self.fusion.weights, "scales": self.fusion.scales}, indent=1) + "\n",
+            encoding="utf-8")
+        return directory
+
+
+def collab_ann(model) -> AnnSettings:
+    """HNSW settings for the model's collection. EASE's factors have a high intrinsic dimension (its 512-wide
+    vectors alone: 40% of the exact top-50 found on ml-latest-small at ``COLLAB_ANN``), so a fused model is searched
+    with ``search_ef`` of at least the catalog size, which found 99.6% there in 6 ms a query. EASE is only fused for
+    catalogs of up to ``ease_max_items``, which bounds that cost."""
+    if not isinstance(model, FusedCollaborative):
+        return COLLAB_ANN
+    n = len(model.item_ids)
+    return AnnSettings(search_ef=max(COLLAB_ANN.search_ef, n), construction_ef=max(COLLAB_ANN.construction_ef,
+                       min(n, 1000)), max_neighbors=COLLAB_ANN.max_neighbors)
+
+
+def load_collaborative(folder: Path):
+    """The saved served model: ``FusedCollaborative`` when the folder holds a fusion, else the sequential model."""
+    from llmrec.retrieval.ease import EASERecommender
+    from llmrec.retrieval.sequential import SequentialRecommender
+
+    sequential = SequentialRecommender.load(folder)
+    fusion = _read_manifest(folder / FUSION_FILE)
+    if not fusion or not fusion.get("fused"):
+        return sequential
+    return FusedCollaborative(sequential, EASERecommender.load(folder), fusion["weights"], fusion["scales"])
 
 
 class FitReport(BaseModel):
@@ -131,10 +208,11 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
     folder = model_dir(workspace)
     store = store or open_store(config.store, workspace.root)
 
+    want_ease = settings.ease and settings.validate_holdout and len(item_ids) <= settings.ease_max_items
     manifest = _read_manifest(folder / MANIFEST_FILE)
     if (not force and manifest is not None and manifest.get("data_hash") == digest
-            and _saved_config(manifest) == model_config):
-        model = SequentialRecommender.load(folder)
+            and _saved_config(manifest) == model_config and (folder / FUSION_FILE).is_file() == want_ease):
+        model = load_collaborative(folder)
         status = "unchanged"
         if not CollaborativeIndex(model, store.collection(COLLAB_COLLECTION, ann=COLLAB_ANN)).is_consistent():
             index_item_vectors(model, store)  # e.g. a fresh Chroma server, or a fit killed before indexing
@@ -157,10 +235,29 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
             train = [seq[:-1] if len(seq) >= 3 else seq for seq in codes]
             valid = ([codes[j][:-1] for j in held], np.array([codes[j][-1] for j in held], dtype=np.int64))
     model.fit(train, valid, progress=progress)
+    fused = None
     if valid is not None:
         ranks = full_ranking_ranks(model, valid[0], valid[1])
         model.metrics.update({"valid_users": len(valid[1]), "valid_ndcg10": ndcg_at_k(ranks, 10),
                               "valid_recall10": recall_at_k(ranks, 10), "valid_recall50": recall_at_k(ranks, 50)})
+        if want_ease:
+            from llmrec.retrieval.ease import EASERecommender
+
+            ease = EASERecommender(len(item_ids)).fit(train)
+            ease.select(*valid)
+            fused = FusedCollaborative(model, ease)
+            search = fused.fit_weights(*valid)
+            ranks = full_ranking_ranks(fused, valid[0], valid[1])
+            # valid_* now describe what is served (the fusion); the sequential model's own stay beside them
+            model.metrics.update({**{f"sequential_{k}": model.metrics[k] for k in
+                                     ("valid_ndcg10", "valid_recall10", "valid_recall50")},
+                                  "valid_ndcg10": ndcg_at_k(ranks, 10), "valid_recall10": recall_at_k(ranks, 10),
+                                  "valid_recall50": recall_at_k(ranks, 50), "ease_weight": search["weights"]["ease"],
+                                  "ease_valid_ndcg10": ease.metrics["valid_NDCG@10"], "ease_l2": ease.config.l2,
+                                  "ease_decay": ease.config.decay})
+            log(f"EASE fused with weight {search['weights']['ease']:.1f} (λ {ease.config.l2:g}, decay "
+                f"{ease.config.decay:g}): validation NDCG@10 {model.metrics['sequential_valid_ndcg10']:.4f} → "
+                f"{model.metrics['valid_ndcg10']:.4f}")
         if settings.refit_on_all and model.metrics.get("best_epoch"):
             # The validated model never saw each user's newest item, which is the most telling one at serving
             # time: train again on everything for the chosen number of epochs and serve that. The validation
@@ -171,6 +268,14 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
             final.metrics = {**model.metrics, "refit_on_all": True, "refit_epochs": epochs_chosen,
                              "refit_seconds": final.metrics["train_seconds"]}
             model, train = final, codes
+            if fused is not None:  # EASE refitted on everything too, with its validated λ and decay
+                from llmrec.retrieval.ease import EASERecommender
+
+                ease = EASERecommender(len(item_ids), fused.ease.config).fit(codes)
+                ease.metrics = fused.ease.metrics
+                fused = FusedCollaborative(final, ease, fused.fusion.weights, fused.fusion.scales)
+    if fused is not None:
+        model = fused
     model.data_hash = digest
     model.counts = {**counts, "train_sequences": sum(1 for s in train if len(s) >= 2),
                     "valid_users": 0 if valid is None else len(valid[1]), **log_marks(workspace)}
@@ -180,6 +285,9 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     model.save(partial)
+    if want_ease and fused is None:  # asked for but not possible (no user with 3+ items to validate on): say so
+        (partial / FUSION_FILE).write_text(json.dumps({"fused": False, "reason": "no validation users"}) + "\n",
+                                           encoding="utf-8")
     index_item_vectors(model, store)
     retired = folder.with_name(folder.name + ".old")
     shutil.rmtree(retired, ignore_errors=True)
@@ -197,7 +305,7 @@ def index_item_vectors(model, store: VectorStore) -> VectorCollection:
 
     # Dropped, not upserted over: a refit may change the vector width or the vocabulary.
     store.drop(COLLAB_COLLECTION)
-    collection = store.collection(COLLAB_COLLECTION, space="cosine", ann=COLLAB_ANN)
+    collection = store.collection(COLLAB_COLLECTION, space="cosine", ann=collab_ann(model))
     _, keys = to_cosine_space(np.zeros((0, model.vector_dim), dtype=np.float32), model.item_vectors())
     collection.upsert(model.item_ids, keys, metadatas=[{"model": model.data_hash or ""} for _ in model.item_ids])
     return collection
@@ -215,12 +323,12 @@ class CollaborativeIndex:
     def open(cls, workspace: Workspace, store: VectorStore,
              warn: Callable[[str], None] = lambda s: None) -> "CollaborativeIndex | None":
         """The workspace's index, or None when it has no fitted model (or the store lost its vectors)."""
-        from llmrec.retrieval.sequential import MANIFEST_FILE, SequentialRecommender
+        from llmrec.retrieval.sequential import MANIFEST_FILE
 
         folder = model_dir(workspace)
         if not (folder / MANIFEST_FILE).is_file():
             return None
-        index = cls(SequentialRecommender.load(folder), store.collection(COLLAB_COLLECTION, ann=COLLAB_ANN))
+        index = cls(load_collaborative(folder), store.collection(COLLAB_COLLECTION, ann=COLLAB_ANN))
         marks = log_marks(workspace)
         if any(index.model.counts.get(k) != v for k, v in marks.items()):  # something was added: compare exactly
             item_ids, users, sequences = workspace_sequences(workspace)

@@ -10,12 +10,15 @@ each item weighted ``decay ** age`` (the newest item 1, the one before ``decay``
 mostly what the last few items say about item i. Scores are ``user_vectors · item_vectors`` like every collaborative
 model here (item vector = column ``B[:, i]``), so it fuses with them by concatenation (``FusionRecommender``).
 
-Vectors are as wide as the catalog, and the inverse costs O(I³): meant for catalogs of up to about 10⁴ items.
+Served vectors are a rank-r factorisation of B (``rank``, 512 by default): the catalog-wide columns of B defeat
+HNSW search, low-rank dense vectors do not. The inverse costs O(I³): meant for catalogs of up to about 10⁴ items.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from llmrec.evaluation.metrics import ndcg_at_k, target_ranks
 
 MAX_ITEMS = 20_000  # I × I float64 is 3.2 GB here; beyond this EASE is the wrong tool
+WEIGHTS_FILE = "ease.safetensors"
+CONFIG_FILE = "ease.json"
 
 
 class EASEConfig(BaseModel):
@@ -31,6 +36,9 @@ class EASEConfig(BaseModel):
     l2: float = Field(300.0, gt=0, description="ridge penalty λ; larger = smoother, more popularity-like")
     decay: float = Field(0.7, gt=0, le=1, description="weight of an item one step older in the user query")
     window: int = Field(100, ge=1, description="newest history items in the query")
+    rank: int | None = Field(512, ge=1, description="serve B as a rank-r factorisation (r-wide vectors); None or "
+                             "r >= items: full width. Catalog-wide vectors defeat HNSW (Chroma found 40% of the "
+                             "exact top-50 on ml-latest-small); rank 512 keeps 98% of validation NDCG@10 there")
 
 
 # Chosen per run on validation NDCG@10 (``EASERecommender.select``).
@@ -46,6 +54,7 @@ class EASERecommender:
         self.config = config or EASEConfig()
         self.gram: np.ndarray | None = None
         self.weights: np.ndarray | None = None  # B, (I, I), zero diagonal
+        self.factors: tuple[np.ndarray, np.ndarray] | None = None  # (P, Q), B ≈ P Qᵀ, when rank < items
         self.metrics: dict = {}
 
     def fit(self, sequences: Sequence[Sequence[int]]) -> "EASERecommender":
@@ -54,7 +63,24 @@ class EASERecommender:
             x[row, list(seq)] = 1.0
         self.gram = x.T @ x
         self.weights = self._solve(self.config.l2)
+        self._factorise()
         return self
+
+    def _factorise(self) -> None:
+        """B ≈ P Qᵀ with P = U_r Σ_r, Q = V_r: a randomised truncated SVD (seeded; four power iterations, each
+        re-orthonormalised, since B's spectrum decays slowly), O(I² r) instead of a full SVD's O(I³)."""
+        r = self.config.rank
+        if r is None or r >= self.n_items:
+            self.factors = None
+            return
+        b = self.weights
+        rng = np.random.default_rng(0)
+        basis, _ = np.linalg.qr(b @ rng.standard_normal((self.n_items, min(self.n_items, r + 32))))
+        for _ in range(4):
+            basis, _ = np.linalg.qr(b.T @ basis)
+            basis, _ = np.linalg.qr(b @ basis)
+        u, sigma, vt = np.linalg.svd(basis.T @ b, full_matrices=False)
+        self.factors = ((basis @ u[:, :r]) * sigma[:r], vt[:r].T.copy())
 
     def _solve(self, l2: float) -> np.ndarray:
         p = np.linalg.inv(self.gram + l2 * np.eye(self.n_items))
@@ -73,16 +99,17 @@ class EASERecommender:
         best_weights, best = None, None
         for l2 in l2_grid:
             self.weights = self._solve(l2)
+            self._factorise()  # select what will be served: the factorised B when rank < items
             for decay in decay_grid:
                 self.config = self.config.model_copy(update={"l2": l2, "decay": decay})
-                scores = self.user_vectors(histories) @ self.weights
+                scores = self.user_vectors(histories) @ self.item_vectors().T
                 for row, history in enumerate(histories):
                     scores[row, list(history)] = -np.inf
                 results[(l2, decay)] = ndcg_at_k(target_ranks(scores, targets), 10)
                 if best is None or results[(l2, decay)] > results[best]:
-                    best, best_weights = (l2, decay), self.weights
+                    best, best_weights = (l2, decay), (self.weights, self.factors)
         self.config = self.config.model_copy(update={"l2": best[0], "decay": best[1]})
-        self.weights = best_weights
+        self.weights, self.factors = best_weights
         self.metrics = {"l2": best[0], "decay": best[1], "valid_NDCG@10": results[best],
                         "grid": {f"l2={l}, decay={d}": round(v, 4) for (l, d), v in results.items()}}
         return self.metrics
@@ -93,10 +120,49 @@ class EASERecommender:
             recent = list(history)[-self.config.window:]
             if recent:  # older repeats first, so an item keeps its newest (largest) weight
                 np.maximum.at(out[row], recent, self.config.decay ** np.arange(len(recent) - 1, -1, -1.0))
-        return out
+        return out if self.factors is None else out @ self.factors[0]
 
     def item_vectors(self) -> np.ndarray:
-        if self.weights is None:
+        """(I, I) columns of B, or (I, r) rows of Q when factorised; ``user_vectors · item_vectors`` = x B (≈)."""
+        if self.weights is None and self.factors is None:
             raise ValueError("EASE model is not fitted")
-        return self.weights.T.copy()
+        return (self.weights.T if self.factors is None else self.factors[1]).copy()
 
+    def save(self, directory: str | Path) -> None:
+        """``ease.safetensors`` (B as float32) and ``ease.json`` (config, validation record): no pickle."""
+        from safetensors.numpy import save_file
+
+        if self.weights is None and self.factors is None:
+            raise ValueError("EASE model is not fitted")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tensors = ({"weights": self.weights} if self.factors is None else  # only what serving reads
+                   {"user_factors": self.factors[0], "item_factors": self.factors[1]})
+        save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()},
+                  str(directory / WEIGHTS_FILE))
+        (directory / CONFIG_FILE).write_text(json.dumps({"config": self.config.model_dump(), "metrics": self.metrics},
+                                                        indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "EASERecommender":
+        from safetensors.numpy import load_file
+
+        directory = Path(directory)
+        saved = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+        tensors = {k: v.astype(np.float64) for k, v in load_file(str(directory / WEIGHTS_FILE)).items()}
+        config = EASEConfig.model_validate(saved["config"])
+        if "weights" in tensors:
+            weights = tensors["weights"]
+            if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
+                raise ValueError(f"{directory / WEIGHTS_FILE}: EASE weights must be square, got {weights.shape}")
+            model = cls(len(weights), config)
+            model.weights = weights
+        else:
+            p, q = tensors["user_factors"], tensors["item_factors"]
+            if p.shape != q.shape or p.ndim != 2:
+                raise ValueError(f"{directory / WEIGHTS_FILE}: EASE factors must have one shape, got {p.shape}, "
+                                 f"{q.shape}")
+            model = cls(len(p), config)
+            model.factors = (p, q)
+        model.metrics = dict(saved.get("metrics") or {})
+        return model

@@ -82,13 +82,19 @@ def test_ingest_with_interactions_fits_and_saves_the_model_with_a_manifest(fitte
     ws, report, _ = fitted
     assert report.collaborative.startswith("collaborative model trained")
     folder = ws.root / "collab"
-    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "model.safetensors"]  # no pickle
+    # no pickle: the sequential model, EASE's weights and the fusion of the two
+    assert sorted(p.name for p in folder.iterdir()) == ["ease.json", "ease.safetensors", "fusion.json",
+                                                        "manifest.json", "model.safetensors"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["config"] == SequentialConfig(**TINY).model_dump()
     assert manifest["counts"]["users"] == 60 and manifest["counts"]["items"] == len(OLD_IDS)
     assert manifest["counts"]["interactions"] == 240
     assert manifest["data_hash"] and manifest["created"] and manifest["versions"]["torch"]
     assert manifest["metrics"]["valid_users"] == 60 and 0 <= manifest["metrics"]["valid_ndcg10"] <= 1
+    # what is served is the fusion; the sequential model's own validation stays beside it
+    assert 0 <= manifest["metrics"]["sequential_valid_ndcg10"] <= 1 and 0 <= manifest["metrics"]["ease_weight"] <= 1
+    fusion = json.loads((folder / "fusion.json").read_text())
+    assert fusion["fused"] and abs(sum(fusion["weights"].values()) - 1) < 1e-9
 
 
 def test_item_vectors_live_in_a_second_collection_beside_the_text_one(fitted):
@@ -233,7 +239,8 @@ def test_the_lru_sasrec_pair_is_fitted_indexed_and_served_as_one_model(tmp_path)
     assert model.metrics["refit_on_all"] is True
     assert model.network.mix.tolist() == pytest.approx([model.metrics["mix_lru"], 1 - model.metrics["mix_lru"]])
     retriever = Recommender(ws).retriever
-    assert retriever.collab.is_consistent() and retriever.collab.model.vector_dim == 2 * TINY["dim"] + 1
+    served = retriever.collab.model  # the pair fused with EASE: pair vectors, then one coordinate per item
+    assert retriever.collab.is_consistent() and served.vector_dim == 2 * TINY["dim"] + 1 + len(OLD_IDS)
     found = retriever.retrieve(None, ["a1"], exclude={"a1"}, n=5)
     assert next_item("a1") in ids(found[:3]) and "collab" in found[ids(found).index(next_item("a1"))].sources
 
@@ -291,3 +298,32 @@ def test_a_model_saved_before_a_config_field_existed_is_not_refit_for_it(tmp_pat
     path.write_text(json.dumps(manifest))
     report = ingest(ws.root.parent / "data" / "catalog.jsonl", ws, interactions=log)
     assert "unchanged" in report.collaborative
+
+
+def test_the_served_fusion_scores_each_item_by_the_weighted_sum_of_both_models(fitted):
+    """One dot product per item in the store, equal to w_s·s_seq/σ_seq + w_e·s_ease/σ_ease; reloading changes nothing."""
+    from llmrec.retrieval.collaborative import FusedCollaborative, load_collaborative
+
+    ws, _, _ = fitted
+    served = load_collaborative(ws.root / "collab")
+    assert isinstance(served, FusedCollaborative)
+    codes = served.encode([["a1", "m6"]])
+    w, s = served.fusion.weights, served.fusion.scales
+    expected = (w["sequential"] * served.sequential.score(codes) / s["sequential"]
+                + w["ease"] * (served.ease.user_vectors(codes) @ served.ease.item_vectors().T) / s["ease"])
+    assert np.allclose(served.user_vectors(codes) @ served.item_vectors().T, expected, atol=1e-4)
+    index = CollaborativeIndex.open(ws, open_store(LLMRecConfig().store, ws.root))
+    assert index.query(["a1"], 5, exclude={"a1"}) == index.exact(["a1"], 5, exclude={"a1"})
+
+
+def test_turning_ease_off_refits_and_serves_the_sequential_model_alone(tmp_path):
+    ws, report, log = make_workspace(tmp_path, {**TINY, "epochs": 2})
+    assert (ws.root / "collab" / "fusion.json").is_file()
+    config = ws.config_path.read_text()
+    ws.config_path.write_text(config + "ease = false\n")
+    again = ingest(ws.root.parent / "data" / "catalog.jsonl", ws, interactions=log)
+    assert "collaborative model trained" in again.collaborative  # the saved model no longer matches the config
+    assert not (ws.root / "collab" / "fusion.json").exists()
+    index = CollaborativeIndex.open(ws, open_store(LLMRecConfig().store, ws.root))
+    assert isinstance(index.model, SequentialRecommender) and index.is_consistent()
+    assert index.model.vector_dim == 2 * TINY["dim"] + 1  # the lru+sasrec pair alone

@@ -63,3 +63,19 @@ def test_select_keeps_the_validated_setting_and_records_the_grid():
 def test_refuses_catalogs_too_large_to_invert():
     with pytest.raises(ValueError, match="items"):
         EASERecommender(50_000)
+
+
+def test_a_rank_below_the_catalog_serves_the_best_low_rank_approximation_and_survives_a_reload(tmp_path):
+    sequences = two_taste_groups()
+    full = EASERecommender(20, EASEConfig(l2=10.0, rank=None)).fit(sequences)
+    low = EASERecommender(20, EASEConfig(l2=10.0, rank=6)).fit(sequences)
+    assert low.item_vectors().shape == (20, 6) and low.user_vectors([[0, 1]]).shape == (1, 6)
+    u, s, vt = np.linalg.svd(full.weights)
+    best = (u[:, :6] * s[:6]) @ vt[:6]  # Eckart–Young: the closest rank-6 matrix
+    assert np.allclose(low.factors[0] @ low.factors[1].T, best, atol=1e-8)
+    query = [[3, 5, 1]]
+    assert np.allclose(low.user_vectors(query) @ low.item_vectors().T, full.user_vectors(query) @ best, atol=1e-8)
+    low.save(tmp_path)
+    again = EASERecommender.load(tmp_path)
+    assert np.allclose(again.user_vectors(query) @ again.item_vectors().T,
+                       low.user_vectors(query) @ low.item_vectors().T, atol=1e-5)  # stored as float32
