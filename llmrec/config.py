@@ -156,6 +156,11 @@ class CollaborativeConfig(SequentialConfig):
     validate_holdout: bool = Field(True, description="hold out each user's newest item (users with 3+ items) to pick "
                                    "the best epoch and report validation metrics; false trains on everything for "
                                    "all epochs")
+    # Five, not the harness's ten: on ml-latest-small both seeds' validation curves pick the same epoch either way
+    # (the schedule's length is `epochs`, so stopping later changes nothing before), and the served fit, validated
+    # run + refit + EASE, then fits in about 9.5 minutes here instead of 11.
+    patience: int = Field(5, ge=0, description="epochs without a better validation NDCG@10 before stopping; "
+                                               "0 trains all epochs")
     refit_on_all: bool = Field(True, description="after validation picked the epoch count, train again on every "
                                "interaction (newest included) for that many epochs and serve that model; about "
                                "doubles the fit time")

@@ -39,6 +39,9 @@ MODEL_FOLDER = "collab"
 # there (tests/retrieval/test_collaborative.py) for about 1.5x the build time and the same query time.
 COLLAB_ANN = AnnSettings(search_ef=400, construction_ef=400, max_neighbors=32)
 FUSION_FILE = "fusion.json"
+# EASE's λ/decay and the fusion weights are chosen on at most this many validation users (seeded sample): both
+# score every item for every one of them, (users × items) matrices that must fit in memory on a big log.
+EASE_TUNING_USERS = 3000
 
 
 class FusedCollaborative:
@@ -218,7 +221,7 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
             and _saved_config(manifest) == model_config and (folder / FUSION_FILE).is_file() == want_ease):
         model = load_collaborative(folder)
         status = "unchanged"
-        if not CollaborativeIndex(model, store.collection(COLLAB_COLLECTION, ann=COLLAB_ANN)).is_consistent():
+        if not CollaborativeIndex(model, store.collection(COLLAB_COLLECTION, ann=collab_ann(model))).is_consistent():
             index_item_vectors(model, store)  # e.g. a fresh Chroma server, or a fit killed before indexing
             status = "reindexed"
         return FitReport(status=status, reason="data and config match the saved model", model_dir=str(folder),
@@ -247,10 +250,17 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
         if want_ease:
             from llmrec.retrieval.ease import EASERecommender
 
+            tuning = valid
+            if len(valid[1]) > EASE_TUNING_USERS:
+                rows = np.sort(np.random.default_rng(settings.seed).choice(len(valid[1]), EASE_TUNING_USERS,
+                                                                           replace=False))
+                tuning = ([valid[0][j] for j in rows], valid[1][rows])
+            log(f"fitting EASE on {len(item_ids):,} items and choosing λ and decay on {len(tuning[1]):,} "
+                "validation users (one items × items inverse per λ)")
             ease = EASERecommender(len(item_ids)).fit(train)
-            ease.select(*valid)
+            ease.select(*tuning)
             fused = FusedCollaborative(model, ease)
-            search = fused.fit_weights(*valid)
+            search = fused.fit_weights(*tuning)
             ranks = full_ranking_ranks(fused, valid[0], valid[1])
             # valid_* now describe what is served (the fusion); the sequential model's own stay beside them
             model.metrics.update({**{f"sequential_{k}": model.metrics[k] for k in

@@ -59,11 +59,14 @@ class EASERecommender:
         self.factors: tuple[np.ndarray, np.ndarray] | None = None  # (P, Q), B ≈ P Qᵀ, when rank < items
         self.metrics: dict = {}
 
-    def fit(self, sequences: Sequence[Sequence[int]]) -> "EASERecommender":
-        x = np.zeros((len(sequences), self.n_items))
-        for row, seq in enumerate(sequences):
-            x[row, list(seq)] = 1.0
-        self.gram = x.T @ x
+    def fit(self, sequences: Sequence[Sequence[int]], chunk: int = 2048) -> "EASERecommender":
+        # XᵀX accumulated over user chunks: memory is items² + chunk × items, whatever the number of users
+        self.gram = np.zeros((self.n_items, self.n_items))
+        for start in range(0, len(sequences), chunk):
+            x = np.zeros((len(sequences[start:start + chunk]), self.n_items))
+            for row, seq in enumerate(sequences[start:start + chunk]):
+                x[row, list(seq)] = 1.0
+            self.gram += x.T @ x
         self.weights = self._solve(self.config.l2)
         self._factorise()
         return self

@@ -327,3 +327,13 @@ def test_turning_ease_off_refits_and_serves_the_sequential_model_alone(tmp_path)
     index = CollaborativeIndex.open(ws, open_store(LLMRecConfig().store, ws.root))
     assert isinstance(index.model, SequentialRecommender) and index.is_consistent()
     assert index.model.vector_dim == 2 * TINY["dim"] + 1  # the lru+sasrec pair alone
+
+
+def test_on_a_big_log_ease_is_tuned_on_a_sample_of_the_validation_users(tmp_path, monkeypatch):
+    import llmrec.retrieval.collaborative as collaborative
+
+    monkeypatch.setattr(collaborative, "EASE_TUNING_USERS", 10)
+    ws, report, _ = make_workspace(tmp_path, {**TINY, "epochs": 2})
+    assert "EASE fused at weight" in report.collaborative
+    metrics = json.loads((ws.root / "collab" / "manifest.json").read_text())["metrics"]
+    assert metrics["valid_users"] == 60  # the reported validation still covers every held-out user

@@ -79,3 +79,11 @@ def test_a_rank_below_the_catalog_serves_the_best_low_rank_approximation_and_sur
     again = EASERecommender.load(tmp_path)
     assert np.allclose(again.user_vectors(query) @ again.item_vectors().T,
                        low.user_vectors(query) @ low.item_vectors().T, atol=1e-5)  # stored as float32
+
+
+def test_the_gram_matrix_is_the_same_whatever_the_user_chunk():
+    sequences = two_taste_groups()
+    whole = EASERecommender(20, EASEConfig(l2=10.0)).fit(sequences)
+    chunked = EASERecommender(20, EASEConfig(l2=10.0)).fit(sequences, chunk=3)
+    assert np.array_equal(whole.gram, chunked.gram)
+    assert np.allclose(whole.item_vectors(), chunked.item_vectors())
