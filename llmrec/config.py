@@ -170,8 +170,10 @@ class CollaborativeConfig(SequentialConfig):
     ease: bool = Field(True, description="fuse EASE (closed-form item-to-item model, llmrec.retrieval.ease) with the "
                        "sequential model, its λ, decay and weight chosen on the validation holdout (so it needs "
                        "validate_holdout); adds seconds to a fit and catalog-wide vectors to the collab collection")
-    ease_max_items: int = Field(10_000, ge=2, le=20_000, description="catalogs with more interacted items serve "
-                                "the sequential model alone (EASE inverts an items × items matrix)")
+    ease_max_items: int = Field(5_000, ge=2, le=20_000, description="catalogs with more interacted items serve "
+                                "the sequential model alone: EASE inverts an items × items matrix per λ tried (3,650 "
+                                "items: 14 s here; the cost grows with the cube, and a 9,724-item catalog had not "
+                                "finished in 13 minutes)")
 
 
 class RankerConfig(_Section):

@@ -12,8 +12,8 @@ model here (item vector = column ``B[:, i]``), so it fuses with them by concaten
 
 Vectors are as wide as the catalog (columns of B), or a rank-r factorisation of B above ``rank`` items; either way
 their intrinsic dimension is high, so the vector store searches them with near-exhaustive HNSW settings
-(``llmrec.retrieval.collaborative.collab_ann``). The inverse costs O(I³): meant for catalogs of up to about 10⁴
-items.
+(``llmrec.retrieval.collaborative.collab_ann``). The inverse costs O(I³): the workspace fuses it for catalogs of up to
+``[collaborative] ease_max_items`` (5,000) items.
 """
 
 from __future__ import annotations
@@ -103,18 +103,18 @@ class EASERecommender:
         results: dict[tuple[float, float], float] = {}
         best_weights, best = None, None
         for l2 in l2_grid:
-            self.weights = self._solve(l2)
-            self._factorise()  # select what will be served: the factorised B when rank < items
+            self.weights, self.factors = self._solve(l2), None  # chosen on B itself; factorised once, below
             for decay in decay_grid:
                 self.config = self.config.model_copy(update={"l2": l2, "decay": decay})
-                scores = self.user_vectors(histories) @ self.item_vectors().T
+                scores = self.user_vectors(histories) @ self.weights
                 for row, history in enumerate(histories):
                     scores[row, list(history)] = -np.inf
                 results[(l2, decay)] = ndcg_at_k(target_ranks(scores, targets), 10)
                 if best is None or results[(l2, decay)] > results[best]:
-                    best, best_weights = (l2, decay), (self.weights, self.factors)
+                    best, best_weights = (l2, decay), self.weights
         self.config = self.config.model_copy(update={"l2": best[0], "decay": best[1]})
-        self.weights, self.factors = best_weights
+        self.weights = best_weights
+        self._factorise()
         self.metrics = {"l2": best[0], "decay": best[1], "valid_NDCG@10": results[best],
                         "grid": {f"l2={l}, decay={d}": round(v, 4) for (l, d), v in results.items()}}
         return self.metrics
