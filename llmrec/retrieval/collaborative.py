@@ -70,7 +70,7 @@ class FusedCollaborative:
 
     @property
     def vector_dim(self) -> int:
-        return self.sequential.vector_dim + self.ease.item_vectors().shape[1]
+        return self.sequential.vector_dim + self.ease.vector_dim
 
     def user_vectors(self, histories, users=None) -> np.ndarray:
         return self.fusion.user_vectors(histories, users).astype(np.float32)

@@ -127,6 +127,11 @@ class EASERecommender:
                 np.maximum.at(out[row], recent, self.config.decay ** np.arange(len(recent) - 1, -1, -1.0))
         return out if self.factors is None else out @ self.factors[0]
 
+    @property
+    def vector_dim(self) -> int:
+        """Width of user and item vectors: the catalog, or the factorisation's rank."""
+        return self.n_items if self.factors is None else self.factors[1].shape[1]
+
     def item_vectors(self) -> np.ndarray:
         """(I, I) columns of B, or (I, r) rows of Q when factorised; ``user_vectors · item_vectors`` = x B (≈)."""
         if self.weights is None and self.factors is None:
@@ -134,7 +139,7 @@ class EASERecommender:
         return (self.weights.T if self.factors is None else self.factors[1]).copy()
 
     def save(self, directory: str | Path) -> None:
-        """``ease.safetensors`` (B as float32) and ``ease.json`` (config, validation record): no pickle."""
+        """``ease.safetensors`` (B, or its factors, as float32) and ``ease.json`` (config, validation record): no pickle."""
         from safetensors.numpy import save_file
 
         if self.weights is None and self.factors is None:

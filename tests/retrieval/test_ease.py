@@ -69,7 +69,7 @@ def test_a_rank_below_the_catalog_serves_the_best_low_rank_approximation_and_sur
     sequences = two_taste_groups()
     full = EASERecommender(20, EASEConfig(l2=10.0, rank=None)).fit(sequences)
     low = EASERecommender(20, EASEConfig(l2=10.0, rank=6)).fit(sequences)
-    assert low.item_vectors().shape == (20, 6) and low.user_vectors([[0, 1]]).shape == (1, 6)
+    assert low.item_vectors().shape == (20, 6) and low.user_vectors([[0, 1]]).shape == (1, 6) and low.vector_dim == 6
     u, s, vt = np.linalg.svd(full.weights)
     best = (u[:, :6] * s[:6]) @ vt[:6]  # Eckart–Young: the closest rank-6 matrix
     assert np.allclose(low.factors[0] @ low.factors[1].T, best, atol=1e-8)
