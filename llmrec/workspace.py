@@ -77,7 +77,7 @@ class Workspace:
             if not create:
                 raise WorkspaceError(f"workspace {self.root} does not exist; create it with `llmrec ingest CATALOG "
                                      f"--workspace {self.root}` (or `llmrec demo`)")
-            self.root.mkdir(parents=True)
+            self.root.mkdir(parents=True, exist_ok=True)  # two first ingests may race to create it
         elif not self.root.is_dir():
             raise WorkspaceError(f"workspace {self.root} is not a folder")
         self._local = threading.local()
@@ -112,9 +112,9 @@ class Workspace:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.db_path, timeout=60, isolation_level=None, check_same_thread=True)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=60000")
+            _enable_wal(db)
+            db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         return _Tx(db)
 
@@ -254,6 +254,25 @@ class Workspace:
         return [Interaction.model_construct(user_id=r[0], item_id=r[1], timestamp=r[2], rating=r[3], row=r[4])
                 for r in self.connect().db.execute(
                     "SELECT user_id, item_id, timestamp, rating, row FROM interactions ORDER BY row")]
+
+
+def _enable_wal(db: sqlite3.Connection, wait: float = 60.0) -> None:
+    """Switch a new database to WAL; SQLite does not wait on its busy handler for this, so retry ourselves.
+
+    Two processes opening a brand-new workspace at once both try to change the journal mode; the loser gets
+    "database is locked" at once rather than after busy_timeout.
+    """
+    deadline = time.monotonic() + wait
+    delay = 0.01
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 class _Tx:

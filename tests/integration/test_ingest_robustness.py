@@ -80,6 +80,19 @@ def test_killed_ingest_resumes_without_duplicates_or_loss(tmp_path):
     assert w.interaction_count() == 6
 
 
+def test_processes_that_create_one_new_workspace_at_once_all_open_it(tmp_path):
+    # Two first ingests into the same new folder both see it missing; the loser must open, not fail.
+    ws = tmp_path / "fresh" / "ws"
+    code = ("import sys, time; from llmrec.workspace import Workspace; "
+            "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); Workspace(sys.argv[1], create=True)")
+    start = time.time() + 3
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(ws), str(start)], stderr=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    assert Workspace(ws).item_count() == 0
+
+
 @pytest.mark.slow
 def test_concurrent_ingests_into_one_workspace_serialise_and_agree(tmp_path):
     cat, log = write_text_catalog(tmp_path / "data")
