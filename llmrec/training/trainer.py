@@ -75,7 +75,7 @@ class AdapterTrainer:
         path = resolve_model(self.base)
         self.base_path = path
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        kwargs: dict = {"local_files_only": True, "use_safetensors": True}
+        kwargs: dict = {"local_files_only": True, "use_safetensors": True, "dtype": getattr(torch, tc.dtype)}
         if tc.quantize_4bit:
             if not torch.cuda.is_available():
                 raise TrainingError("QLoRA (train.quantize_4bit) needs a CUDA GPU: bitsandbytes' 4-bit backward is "
@@ -99,7 +99,8 @@ class AdapterTrainer:
             layers = {"layers_to_transform": list(range(n - tc.lora_layers, n))}
         lora = LoraConfig(task_type="CAUSAL_LM", r=tc.lora_r, lora_alpha=tc.lora_alpha, lora_dropout=tc.lora_dropout,
                           target_modules=list(tc.target_modules), **layers)
-        self.model = get_peft_model(model, lora)
+        # autocast_adapter_dtype: LoRA weights in float32 over a bfloat16 base, so small updates are not rounded away
+        self.model = get_peft_model(model, lora, autocast_adapter_dtype=True)
         self.tokenizer = tokenizer
         self.device = next(self.model.parameters()).device
         self.params = [p for p in self.model.parameters() if p.requires_grad]

@@ -150,3 +150,21 @@ def test_lora_layers_puts_trainable_weights_in_the_last_layers_only(tmp_path):
     config.train.lora_layers = n + 1
     with pytest.raises(TrainingError, match="layers"):
         AdapterTrainer(config, config.ranker.model, tmp_path / "b")._load()
+
+
+def test_bfloat16_training_keeps_the_lora_weights_float32_over_a_bfloat16_base(tmp_path):
+    from llmrec.training.examples import RankingExample
+    from llmrec.training.trainer import AdapterTrainer
+
+    config = LLMRecConfig.from_mapping({"train": {"dtype": "bfloat16", "lora_layers": 1, "grad_accum": 1}})
+    trainer = AdapterTrainer(config, config.ranker.model, tmp_path / "bf16", log=lambda *_: None)
+    prompt = "Options:\nA. a slow science-fiction film\nB. a loud action film\nWhich is slow? Answer:"
+    manifest = trainer.train([RankingExample("u", prompt, "i1", "A", ("A", "B"), "train")], [], "h")
+    frozen = {p.dtype for p in trainer.model.parameters() if not p.requires_grad}
+    trainable = {p.dtype for p in trainer.model.parameters() if p.requires_grad}
+    assert frozen == {torch.bfloat16} and trainable == {torch.float32}
+    weights = load_file(str(tmp_path / "bf16" / "adapter_model.safetensors"))
+    assert weights and all(w.dtype == torch.float32 and torch.isfinite(w).all() for w in weights.values())
+    # lora_B starts at zero: one step on a float32 copy of the gradient must have moved it
+    assert any(w.abs().sum() > 0 for k, w in weights.items() if "lora_B" in k)
+    assert manifest["config"]["train"]["dtype"] == "bfloat16"
