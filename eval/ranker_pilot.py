@@ -1,4 +1,4 @@
-"""Pilot a ranker-training variant in ~20 minutes: does a LoRA on the base model move off uniform at all?
+"""Pilot a ranker-training variant in about 30 minutes: does a LoRA on the base model move off uniform at all?
 
     nice -n 5 python eval/ranker_pilot.py [--scoring letter|suffix|readout] [--facts] [--teacher 0.5]
         [--examples 300] [--random-negatives 10] [--lr 1e-3] [--accum 4] [--lora-layers 8] [--eval-every 150]
@@ -34,6 +34,7 @@ import math
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,6 +46,7 @@ import numpy as np  # noqa: E402
 from _retriever_cache import fitted_sasrec  # noqa: E402
 from llmrec.config import RankerConfig, SequentialConfig  # noqa: E402
 from llmrec.evaluation.protocols import SequenceDataset, build_dataset, masked_scores  # noqa: E402
+from llmrec.training.trainer import ndcg_at_10  # noqa: E402
 from ranker_protocol import DATASET, Items, top_candidates  # noqa: E402
 
 OPTIONS = 20
@@ -121,8 +123,6 @@ class Facts:
 
 def with_facts(item, facts: str):
     """The item with ``facts`` as the first line after its title, so the option summary starts with them."""
-    from dataclasses import replace
-
     lines = item.card.splitlines()
     return replace(item, card="\n".join([lines[0], facts, *lines[1:]]))
 
@@ -133,10 +133,6 @@ def suffix_letters(prompt: str) -> str:
 
 
 # ---- the pilot ------------------------------------------------------------------------------------------------------
-
-def ndcg10(rank: int) -> float:
-    return 1 / math.log2(rank + 2) if rank < 10 else 0.0
-
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
@@ -249,9 +245,9 @@ def main(argv: list[str] | None = None) -> int:
             hard = [int((s > s[t]).sum()) for s, t in ((scores(p).numpy(), t) for p, t, _ in valid_hard)]
             samp = [int((s > s[t]).sum()) for s, t in ((scores(p).numpy(), t) for p, t in sampled)]
         model.train()
-        out = {"examples": seen, "top20_ndcg@10": float(np.mean([ndcg10(r) for r in hard])) if hard else None,
-               "retriever_top20_ndcg@10": float(np.mean([ndcg10(r) for _, _, r in valid_hard])) if hard else None,
-               "sampled20_ndcg@10": float(np.mean([ndcg10(r) for r in samp])) if samp else None,
+        out = {"examples": seen, "top20_ndcg@10": float(np.mean([ndcg_at_10(r) for r in hard])) if hard else None,
+               "retriever_top20_ndcg@10": float(np.mean([ndcg_at_10(r) for _, _, r in valid_hard])) if hard else None,
+               "sampled20_ndcg@10": float(np.mean([ndcg_at_10(r) for r in samp])) if samp else None,
                "sampled20_ndcg@1": float(np.mean([r == 0 for r in samp])) if samp else None}
         print("eval", json.dumps(out), flush=True)
         return out

@@ -1,4 +1,4 @@
-"""eval/ranker_pilot.py: a 20-minute check of whether a ranker-training variant learns at all."""
+"""eval/ranker_pilot.py: a 30-minute check of whether a ranker-training variant learns at all."""
 
 import json
 import math
