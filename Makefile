@@ -4,12 +4,19 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.llmrec-installed
+MIN_FREE_GIB ?= 9
 
 .PHONY: demo test test-fast env vllm-env system-deps clean-demo
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@# torch 2.14.1 from this disk is a CUDA build: with its nvidia-* wheels the venv takes 7.4 GiB (measured), plus
+	@# pip's download cache unless PIP_NO_CACHE_DIR=1. Say so up front instead of dying mid-install on ENOSPC.
+	@$(PY) -c 'import torch' 2>/dev/null || { \
+	  free=$$(df -Pk $(VENV) | awk 'NR==2 {print int($$4 / 1048576)}'); [ "$$free" -ge $(MIN_FREE_GIB) ] || { \
+	  echo "make env: $$free GiB free where $(VENV) lives, the install needs about $(MIN_FREE_GIB) GiB" \
+	       "(torch's CUDA build from PyPI; PIP_NO_CACHE_DIR=1 saves its 3 GiB download cache)"; exit 1; }; }
 	$(PY) -m pip install -q --upgrade pip
 	# torch + torchvision: the pair that loads together on this CPU (DESIGN.md); pip takes them from local disk here.
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
