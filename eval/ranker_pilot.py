@@ -1,8 +1,8 @@
 """Pilot a ranker-training variant in about 30 minutes: does a LoRA on the base model move off uniform at all?
 
     nice -n 5 python eval/ranker_pilot.py [--scoring letter|suffix|readout] [--facts] [--teacher 0.5]
-        [--examples 300] [--random-negatives 10] [--lr 1e-3] [--accum 4] [--lora-layers 8] [--eval-every 150]
-        [--data PATH] [--out FILE.json]
+        [--examples 300] [--random-negatives 10] [--natural] [--card-chars 100] [--lr 1e-3] [--accum 4]
+        [--lora-layers 8] [--eval-every 150] [--data PATH] [--out FILE.json]
 
 Why it exists: a full ``ranker_protocol.py --train`` run costs 75 minutes on the 2-core machine and ends in one number;
 this prints the first-seen training loss per 50 examples (uniform over 20 options is ln 20 = 3.00) and, every
@@ -19,7 +19,10 @@ section) came from it:
 - ``--teacher A``: soft targets, (1 - A)·one-hot(true item) + A·softmax(2·z) with z the retriever's standardised
   scores over the 20 options (distilling the collaborative retriever into the LLM);
 - ``--random-negatives R``: R of the 19 training negatives are random never-seen items (an easier signal), the rest
-  the retriever's top picks.
+  the retriever's top picks;
+- ``--natural``: only cut points whose next item is already in the retriever's top-20 (the case the ranker can change
+  at serving), instead of swapping the missed item in for the 20th candidate (``ranker_probe.py`` shows why);
+- ``--card-chars N``: shorter option summaries, so more examples fit in the same CPU time.
 
 Training examples are cut points inside the training sequences (never a validation or test item), as in
 ``ranker_protocol.py``. Nothing here is product code: a variant that learns goes into ``llmrec/training`` and is then
@@ -62,6 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--teacher", type=float, default=0.0, help="weight of the retriever's soft targets (0-1)")
     p.add_argument("--examples", type=int, default=300, help="training examples (one pass)")
     p.add_argument("--random-negatives", type=int, default=10, help="of the 19 training negatives")
+    p.add_argument("--natural", action="store_true",
+                   help="train only on cut points whose next item is in the retriever's top-20 (as at serving), "
+                        "instead of swapping it in for the 20th candidate")
+    p.add_argument("--card-chars", type=int, default=100,
+                   help="characters of each option's card summary (the served default 100; 20 halves the prompt)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--accum", type=int, default=4, help="examples per optimiser step")
     p.add_argument("--lora-layers", type=int, default=8, help="LoRA r8 on q/k/v/o of the last N layers")
@@ -77,6 +85,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not 0 <= args.teacher <= 1:
         p.error("--teacher must be between 0 and 1")
+    if not 20 <= args.card_chars <= 2000:
+        p.error("--card-chars must be between 20 and 2000 (the ranker's own limits)")
     if not 0 <= args.random_negatives <= OPTIONS - 1:
         p.error(f"--random-negatives must be between 0 and {OPTIONS - 1}")
     return args
@@ -158,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         update={"seed": args.seed}), args.cache, log=lambda s: print(s, file=sys.stderr))
     facts = Facts(items, data)
     ranker = LLMRanker(ChatFormatter(args.model), default_library(),
-                       RankerConfig(model=args.model, retrieval_prior=0.0, seed=args.seed, history_in_prompt=10))
+                       RankerConfig(model=args.model, retrieval_prior=0.0, seed=args.seed, history_in_prompt=10,
+                                    card_chars_in_prompt=args.card_chars))
     rng = np.random.default_rng(args.seed)
     catalog_codes = np.arange(data.n_items)
 
@@ -181,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # Training: cut points inside the training sequences (last 4 per user), a seeded sample of them.
     cuts = [(u, k) for u, seq in enumerate(data.train) for k in range(max(1, len(seq) - 4), len(seq))]
+    if args.natural:
+        hits = top_candidates(retriever, [list(data.train[u][:k]) for u, k in cuts])
+        cuts = [c for c, top in zip(cuts, hits) if int(data.train[c[0]][c[1]]) in set(int(x) for x in top)]
+        print(f"natural: {len(cuts)} cut points have their next item in the top-{OPTIONS}", flush=True)
     cuts = [cuts[i] for i in sorted(rng.permutation(len(cuts))[: args.examples].tolist())]
     histories = [list(data.train[u][:k]) for u, k in cuts]
     tops = top_candidates(retriever, histories)

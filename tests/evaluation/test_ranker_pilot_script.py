@@ -47,6 +47,7 @@ def test_pilot_trains_and_reports_a_loss_curve_and_evaluations(script, tiny, tmp
     folder, _, _ = tiny
     out = tmp_path / "pilot.json"
     argv = ["--data", str(folder), "--scoring", "readout", "--facts", "--teacher", "0.5", "--examples", "4",
+            "--natural", "--card-chars", "40",
             "--accum", "2", "--eval-every", "2", "--valid-users", "2", "--sampled-users", "2",
             "--cache", str(tmp_path / "cache"), "--out", str(out)]
     assert script.main(argv) == 0
@@ -60,5 +61,7 @@ def test_pilot_trains_and_reports_a_loss_curve_and_evaluations(script, tiny, tmp
 def test_bad_arguments_and_missing_data_fail_clearly(script, tmp_path):
     with pytest.raises(SystemExit):
         script.main(["--teacher", "2"])
+    with pytest.raises(SystemExit):
+        script.main(["--card-chars", "5"])
     with pytest.raises(SystemExit, match="data not found"):
         script.main(["--data", str(tmp_path / "nowhere")])
