@@ -39,6 +39,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -55,6 +56,16 @@ from ranker_protocol import DATASET, Items, top_candidates  # noqa: E402
 OPTIONS = 20
 HISTORY_FOR_FACTS = 10
 VERBALIZER = " Yes"
+
+
+def add_setup_arguments(p: argparse.ArgumentParser, out: str) -> None:
+    """The options every pilot and probe shares (what ``load_setup`` reads, and ``--out``)."""
+    p.add_argument("--model", default="smollm2-135m")
+    p.add_argument("--data", type=Path, help="ml-latest-small folder; default ../shared/data/ml-latest-small")
+    p.add_argument("--cache", type=Path, help="fitted retriever cache; default $LLMREC_CACHE/eval")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, help=out)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -76,12 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-every", type=int, default=150, help="examples between evaluations (and at the end)")
     p.add_argument("--valid-users", type=int, default=60, help="validation users whose item is in the top-20")
     p.add_argument("--sampled-users", type=int, default=100)
-    p.add_argument("--model", default="smollm2-135m")
-    p.add_argument("--data", type=Path, help="ml-latest-small folder; default ../shared/data/ml-latest-small")
-    p.add_argument("--cache", type=Path, help="fitted retriever cache; default $LLMREC_CACHE/eval")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", type=Path, help="write the curve and evaluations here as JSON")
+    add_setup_arguments(p, out="write the curve and evaluations here as JSON")
     args = p.parse_args(argv)
     if not 0 <= args.teacher <= 1:
         p.error("--teacher must be between 0 and 1")
@@ -142,16 +148,24 @@ def suffix_letters(prompt: str) -> str:
     return re.sub(r"^([A-Za-z])\. (<<<.*>>>)$", r"- \2 = option \1", prompt, flags=re.M)
 
 
-# ---- the pilot ------------------------------------------------------------------------------------------------------
+# ---- shared with ranker_probe.py -------------------------------------------------------------------------------------
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+class Setup(NamedTuple):
+    """ml-latest-small split by LlamaRec's protocol, the cached SASRec retriever, fit facts and the served ranker's
+    prompt builder: what every pilot and probe starts from. (A NamedTuple, not a dataclass: the tests load this
+    script from its file, outside sys.modules, where dataclasses cannot resolve their module.)"""
+
+    data: SequenceDataset
+    items: Items
+    retriever: object
+    facts: Facts
+    ranker: object
+
+
+def load_setup(args: argparse.Namespace, card_chars: int = 100) -> Setup:
     import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from llmrec.catalog.movielens import read_movielens
-    from llmrec.models import resolve_model
     from llmrec.prompts import default_library
     from llmrec.ranking.ranker import LLMRanker
     from llmrec.training.run import ChatFormatter
@@ -160,16 +174,47 @@ def main(argv: list[str] | None = None) -> int:
     path = args.data or REPO.parent / "shared" / "data" / DATASET
     if not path.exists():
         raise SystemExit(f"data not found: {path} does not exist; pass --data PATH (an ml-latest-small folder)")
-    started = time.perf_counter()
     catalog, interactions = read_movielens(path)
     data = build_dataset(interactions, tie_break="item")
     items = Items(catalog, data)
     retriever, _ = fitted_sasrec(data, SequentialConfig(architecture="sasrec", dropout=0.3).model_copy(
         update={"seed": args.seed}), args.cache, log=lambda s: print(s, file=sys.stderr))
-    facts = Facts(items, data)
     ranker = LLMRanker(ChatFormatter(args.model), default_library(),
                        RankerConfig(model=args.model, retrieval_prior=0.0, seed=args.seed, history_in_prompt=10,
-                                    card_chars_in_prompt=args.card_chars))
+                                    card_chars_in_prompt=card_chars))
+    return Setup(data, items, retriever, Facts(items, data), ranker)
+
+
+def option_ends(prompt: str, offsets) -> list[int]:
+    """Token index of the last '>' of each option's '>>>' (``offsets``: the tokenizer's offset mapping)."""
+    ends, pos = [], prompt.index("Options:\n")
+    while (k := prompt.find(">>>\n", pos)) >= 0:
+        ends.append(next(i for i, (a, b) in enumerate(offsets) if a <= k + 2 < b))
+        pos = k + 4
+    return ends[-OPTIONS:]
+
+
+def write_report(args: argparse.Namespace, report: dict) -> None:
+    """``report`` with the arguments that produced it, as JSON at ``--out`` (if given)."""
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"args": {k: str(v) if isinstance(v, Path) else v
+                                                 for k, v in vars(args).items()}, **report}, indent=2))
+
+
+# ---- the pilot ------------------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from llmrec.models import resolve_model
+
+    started = time.perf_counter()
+    setup = load_setup(args, args.card_chars)
+    data, items, retriever, facts, ranker = setup.data, setup.items, setup.retriever, setup.facts, setup.ranker
     rng = np.random.default_rng(args.seed)
     catalog_codes = np.arange(data.n_items)
 
@@ -237,14 +282,6 @@ def main(argv: list[str] | None = None) -> int:
     letter_ids = [tok.encode(" " + chr(65 + i), add_special_tokens=False)[0] for i in range(OPTIONS)]
     yes_id = tok.encode(VERBALIZER, add_special_tokens=False)[-1]
 
-    def option_ends(prompt: str, offsets) -> list[int]:
-        """Token index of the last '>' of each option's '>>>'."""
-        ends, pos = [], prompt.index("Options:\n")
-        while (k := prompt.find(">>>\n", pos)) >= 0:
-            ends.append(next(i for i, (a, b) in enumerate(offsets) if a <= k + 2 < b))
-            pos = k + 4
-        return ends[-OPTIONS:]
-
     def scores(prompt: str):
         enc = tok(prompt, return_offsets_mapping=True, add_special_tokens=False)
         ids = torch.tensor([enc["input_ids"]])
@@ -289,12 +326,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"loss {curve[-1]['loss']:.3f} at {i} ({(time.perf_counter() - t0) / i:.2f} s/example)", flush=True)
         if i % args.eval_every == 0 or i == len(train):
             evals.append(evaluate(i))
-    report = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-              "uniform_loss": math.log(OPTIONS), "curve": curve, "evals": evals,
-              "seconds": round(time.perf_counter() - started, 1), "example_prompt": train[0][0] if train else ""}
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2))
+    write_report(args, {"uniform_loss": math.log(OPTIONS), "curve": curve, "evals": evals,
+                        "seconds": round(time.perf_counter() - started, 1),
+                        "example_prompt": train[0][0] if train else ""})
     return 0
 
 

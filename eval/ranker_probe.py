@@ -39,12 +39,11 @@ sys.path.insert(0, str(REPO / "eval"))
 
 import numpy as np  # noqa: E402
 
-from _retriever_cache import fitted_sasrec  # noqa: E402
-from llmrec.config import RankerConfig, SequentialConfig  # noqa: E402
-from llmrec.evaluation.protocols import build_dataset, masked_scores  # noqa: E402
+from llmrec.evaluation.protocols import masked_scores  # noqa: E402
 from llmrec.training.trainer import ndcg_at_10  # noqa: E402
-from ranker_pilot import HISTORY_FOR_FACTS, OPTIONS, Facts, genres, with_facts, year  # noqa: E402
-from ranker_protocol import DATASET, Items, top_candidates  # noqa: E402
+from ranker_pilot import (HISTORY_FOR_FACTS, add_setup_arguments, genres, load_setup,  # noqa: E402
+                          option_ends, with_facts, write_report, year)
+from ranker_protocol import top_candidates  # noqa: E402
 
 WEIGHT_DECAY = (1e-2, 1e-1, 1.0)
 
@@ -57,12 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--facts", action="store_true", help="start each option with computed fit facts")
     p.add_argument("--layers", default="10,20,30", help="hidden-state depths to read (the last one is after the "
                                                         "final norm)")
-    p.add_argument("--model", default="smollm2-135m")
-    p.add_argument("--data", type=Path, help="ml-latest-small folder; default ../shared/data/ml-latest-small")
-    p.add_argument("--cache", type=Path, help="fitted retriever cache; default $LLMREC_CACHE/eval")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", type=Path, help="write the table as JSON here")
+    add_setup_arguments(p, out="write the table as JSON here")
     args = p.parse_args(argv)
     try:
         args.layers = [int(x) for x in args.layers.split(",") if x.strip()]
@@ -150,25 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from llmrec.catalog.movielens import read_movielens
     from llmrec.models import resolve_model
-    from llmrec.prompts import default_library
-    from llmrec.ranking.ranker import LLMRanker
-    from llmrec.training.run import ChatFormatter
 
-    torch.set_num_threads(args.threads)
-    path = args.data or REPO.parent / "shared" / "data" / DATASET
-    if not path.exists():
-        raise SystemExit(f"data not found: {path} does not exist; pass --data PATH (an ml-latest-small folder)")
     started = time.perf_counter()
-    catalog, interactions = read_movielens(path)
-    data = build_dataset(interactions, tie_break="item")
-    items = Items(catalog, data)
-    retriever, _ = fitted_sasrec(data, SequentialConfig(architecture="sasrec", dropout=0.3).model_copy(
-        update={"seed": args.seed}), args.cache, log=lambda s: print(s, file=sys.stderr))
-    facts = Facts(items, data)
-    ranker = LLMRanker(ChatFormatter(args.model), default_library(),
-                       RankerConfig(model=args.model, retrieval_prior=0.0, seed=args.seed, history_in_prompt=10))
+    setup = load_setup(args)
+    data, items, retriever, facts, ranker = setup.data, setup.items, setup.retriever, setup.facts, setup.ranker
 
     def numeric_facts(code: int, history: list[int]) -> list[float]:
         last = [items(h) for h in history[-HISTORY_FOR_FACTS:]]
@@ -205,13 +185,6 @@ def main(argv: list[str] | None = None) -> int:
     if max(args.layers) > model.config.num_hidden_layers:
         raise SystemExit(f"--layers: the model has {model.config.num_hidden_layers} layers")
 
-    def option_ends(prompt: str, offsets) -> list[int]:
-        ends, pos = [], prompt.index("Options:\n")
-        while (k := prompt.find(">>>\n", pos)) >= 0:
-            ends.append(next(i for i, (a, b) in enumerate(offsets) if a <= k + 2 < b))
-            pos = k + 4
-        return ends[-OPTIONS:]
-
     sets = {}
     for name, rows in lists.items():
         hidden, numbers, retr, target, natural = [], [], [], [], []
@@ -238,12 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                       "natural": np.asarray(natural)}
     print(f"natural training cut points: {int(sets['train']['natural'].sum())} of {len(lists['train'])}", flush=True)
     rows = head_table(sets["train"], sets["valid"], args.layers)
-    report = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-              "natural_train": int(sets["train"]["natural"].sum()), "valid_users": len(lists["valid"]),
-              "rows": rows, "seconds": round(time.perf_counter() - started, 1)}
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2))
+    write_report(args, {"natural_train": int(sets["train"]["natural"].sum()), "valid_users": len(lists["valid"]),
+                        "rows": rows, "seconds": round(time.perf_counter() - started, 1)})
     return 0
 
 
