@@ -39,8 +39,8 @@ sys.path.insert(0, str(REPO / "eval"))
 
 import numpy as np  # noqa: E402
 
+from llmrec.evaluation.metrics import per_user_ndcg, target_ranks  # noqa: E402
 from llmrec.evaluation.protocols import masked_scores  # noqa: E402
-from llmrec.training.trainer import ndcg_at_10  # noqa: E402
 from ranker_pilot import (HISTORY_FOR_FACTS, add_setup_arguments, genres, load_setup,  # noqa: E402
                           option_ends, with_facts, write_report, year)
 from ranker_protocol import top_candidates  # noqa: E402
@@ -73,8 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def ndcg(scores: np.ndarray, target: np.ndarray) -> float:
     """Mean NDCG@10 of the target option per row; ties count against the target."""
-    ranks = (scores >= scores[np.arange(len(target)), target][:, None]).sum(1) - 1
-    return float(np.mean([ndcg_at_10(int(r)) for r in ranks])) if len(target) else float("nan")
+    return float(per_user_ndcg(target_ranks(scores, target), 10).mean()) if len(target) else float("nan")
 
 
 def standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
