@@ -236,14 +236,16 @@ def main(argv: list[str] | None = None) -> int:
         return out
 
     # Training: cut points inside the training sequences (last 4 per user), a seeded sample of them.
+    # The retriever's top-20 for every cut point, once (a few seconds; --natural filters on it).
     cuts = [(u, k) for u, seq in enumerate(data.train) for k in range(max(1, len(seq) - 4), len(seq))]
-    if args.natural:
-        hits = top_candidates(retriever, [list(data.train[u][:k]) for u, k in cuts])
-        cuts = [c for c, top in zip(cuts, hits) if int(data.train[c[0]][c[1]]) in set(int(x) for x in top)]
-        print(f"natural: {len(cuts)} cut points have their next item in the top-{OPTIONS}", flush=True)
-    cuts = [cuts[i] for i in sorted(rng.permutation(len(cuts))[: args.examples].tolist())]
     histories = [list(data.train[u][:k]) for u, k in cuts]
     tops = top_candidates(retriever, histories)
+    if args.natural:
+        keep = [j for j, (u, k) in enumerate(cuts) if int(data.train[u][k]) in set(tops[j].tolist())]
+        cuts, histories, tops = [cuts[j] for j in keep], [histories[j] for j in keep], tops[keep]
+        print(f"natural: {len(cuts)} cut points have their next item in the top-{OPTIONS}", flush=True)
+    pick = sorted(rng.permutation(len(cuts))[: args.examples].tolist())
+    cuts, histories, tops = [cuts[j] for j in pick], [histories[j] for j in pick], tops[pick]
     teacher_scores = masked_scores(retriever, histories) if args.teacher > 0 else None
     train = []
     for j, ((u, k), history, top) in enumerate(zip(cuts, histories, tops)):
