@@ -52,11 +52,14 @@ ANCHORS = {
 ANCHOR_NOTE = ("Published rows: M/N/R@10 from LlamaRec's Table 1 as recorded in DESIGN.md (@5 and retriever "
                "Recall@20/50 are not recorded there, so they are left blank rather than quoted from memory).")
 VARIANTS = {"item": "ties by item id (LlamaRec)", "row": "ties by file row (honest)"}
-METHODS = ("popularity", "bpr", "ease", "sasrec", "lru", "sasrec+lru", "text", "image", "fusion")
-# Not in the default run (it would push the whole harness past 30 minutes): the two architectures trained side by
-# side and served as one model (llmrec's `architecture = "lru+sasrec"`), alone and fused with EASE
-# (`--methods lru+sasrec,lru+sasrec+ease`).
-OPTIONAL_METHODS = ("lru+sasrec", "lru+sasrec+ease")
+# The default run is what a workspace serves (the lru+sasrec pair fused with EASE) beside its parts and the
+# baselines. The pair's members are scored inside the pair (its mix set to one member), so SASRec and LRU get rows
+# without being trained twice; that keeps the whole harness, both tie rules, under 30 minutes on 2 CPUs.
+PAIR_MEMBERS = {"lru+sasrec/lru": 0, "lru+sasrec/sasrec": 1}  # index into the pair's mix: (LRU, SASRec)
+METHODS = ("popularity", "bpr", "ease", "lru+sasrec", *PAIR_MEMBERS, "lru+sasrec+ease", "text", "image", "fusion")
+# Not in the default run: SASRec and LRU fitted separately, each with its own early stopping, and their fitted
+# logits summed (`--methods sasrec,lru,sasrec+lru`; earlier reports, eval/README.md).
+OPTIONAL_METHODS = ("sasrec", "lru", "sasrec+lru")
 CONTENT_METHODS = ("text", "image", "fusion")  # need item text / posters: MovieLens datasets only
 FULL_KS = (1, 5, 10, 20, 50)
 TABLE_COLUMNS = ("MRR@5", "NDCG@5", "Recall@5", "MRR@10", "NDCG@10", "Recall@10", "Recall@20", "Recall@50")
@@ -64,10 +67,13 @@ TABLE_COLUMNS = ("MRR@5", "NDCG@5", "Recall@5", "MRR@10", "NDCG@10", "Recall@10"
 # Tuned on ml-latest-small validation NDCG@10 (eval/README.md); each trains in under 10 minutes on 2 CPU threads.
 # LRURec's dropout is its published 0.2; both keep their architecture explicit so a change of default changes
 # neither row.
+# The pair stops 5 epochs after its best, as a workspace does (CollaborativeConfig.patience): both seeds recorded
+# in eval/README.md peaked at epochs 15 and 19 of 40, so it selects the same epoch as with 10 and trains less.
 SEQUENTIALS = {"sasrec": SequentialConfig(architecture="sasrec", dropout=0.3),
                "lru": SequentialConfig(architecture="lru", dropout=0.2),
-               "lru+sasrec": SequentialConfig(architecture="lru+sasrec", dropout=0.2)}
-COMBINED = ("sasrec", "lru")  # the separately fitted models sasrec+lru and fusion combine
+               "lru+sasrec": SequentialConfig(architecture="lru+sasrec", dropout=0.2, patience=5)}
+COMBINED = ("sasrec", "lru")  # the separately fitted models sasrec+lru combines
+FUSED = ("lru+sasrec", "ease")  # the collaborative blocks of lru+sasrec+ease and of the multimodal fusion
 SEQUENTIAL = SEQUENTIALS["sasrec"]  # the retriever eval/ranker_protocol.py re-ranks
 BPR = BPRConfig()
 
@@ -157,7 +163,7 @@ class Content:
         self.text: np.ndarray | None = None
         self.image: np.ndarray | None = None
         self.image_coverage = 0.0
-        self.keep_for_ranker = False  # save the fitted SASRec for eval/ranker_protocol.py (ml-latest-small)
+        self.keep_for_ranker = False  # cache each fitted sequential model for eval/ranker_protocol.py and later runs (ml-latest-small)
 
     def text_vectors(self, item_ids: list[str]) -> np.ndarray:
         if self.text is None:
@@ -197,6 +203,44 @@ class Content:
             self.image, self.image_coverage = out, found / len(item_ids)
             print(f"  posters for {found:,} of {len(item_ids):,} items", flush=True)
         return self.image
+
+
+class PairMember:
+    """One member (LRU or SASRec) of a fitted ``lru+sasrec`` pair, scored alone: the pair's mix is set to that member
+    while its vectors are read, then restored. The member was trained on its own loss; only its epoch was chosen by
+    the pair's mixed validation score."""
+
+    def __init__(self, pair: SequentialRecommender, index: int):
+        self.pair, self.index = pair, index
+
+    def _alone(self):
+        from contextlib import contextmanager
+
+        @contextmanager
+        def scope():
+            mix = self.pair.network.mix.clone()
+            self.pair.network.mix.copy_(torch.eye(2, dtype=mix.dtype)[self.index])
+            try:
+                yield
+            finally:
+                self.pair.network.mix.copy_(mix)
+        return scope()
+
+    def user_vectors(self, histories, users=None) -> np.ndarray:
+        with self._alone():
+            return self.pair.user_vectors(histories, users)
+
+    def item_vectors(self) -> np.ndarray:
+        with self._alone():
+            return self.pair.item_vectors()
+
+
+def fused_blocks(data: SequenceDataset, seed: int, epochs: int | None, fitted: dict, refit: bool = False) -> dict:
+    """The collaborative blocks fusions combine (the pair and EASE), held out or refitted; reused within a run."""
+    if refit:
+        return {n: refitted(n, data, seed, epochs, fitted) for n in FUSED}
+    return {n: ease_model(data, fitted) if n == "ease" else sequential_model(n, data, seed, epochs, fitted)
+            for n in FUSED}
 
 
 def sequential_model(name: str, data: SequenceDataset, seed: int, epochs: int | None,
@@ -268,10 +312,13 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
         blocks = {"text": ProfileRecommender(content.text_vectors(data.item_ids))}
         if content.posters is not None:
             blocks["image"] = ProfileRecommender(content.image_vectors(data.item_ids))
-        for name in COMBINED:
-            blocks[name] = sequential_model(name, data, seed, epochs, fitted)
-        model, config = FusionRecommender(blocks), None
+        model, config = FusionRecommender({**blocks, **fused_blocks(data, seed, epochs, fitted)}), None
         fusion_search = model.fit_weights(histories, targets, users=data.eval_rows.tolist())
+        if refit:  # the content blocks have nothing to refit; the collaborative ones are refitted
+            t1 = time.perf_counter()
+            served = FusionRecommender({**blocks, **fused_blocks(data, seed, epochs, fitted, refit=True)},
+                                       weights=model.weights, scales=model.scales)
+            refit_record = {"seconds": round(time.perf_counter() - t1, 2)}
     elif method == "popularity":
         model, config = PopularityRecommender(data.n_items).fit(data.train), None
     elif method == "ease":
@@ -286,15 +333,19 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
         # weights fitted on validation; a refit fuses the two refitted members with those same weights and scales.
         from llmrec.retrieval.fusion import FusionRecommender
 
-        members = ("lru+sasrec", "ease")
-        blocks = {n: ease_model(data, fitted) if n == "ease" else sequential_model(n, data, seed, epochs, fitted)
-                  for n in members}
-        model, config = FusionRecommender(blocks), None
+        model, config = FusionRecommender(fused_blocks(data, seed, epochs, fitted)), None
         fusion_search = model.fit_weights(histories, targets, users=data.eval_rows.tolist())
         if refit:
             t1 = time.perf_counter()
-            served = FusionRecommender({n: refitted(n, data, seed, epochs, fitted) for n in members},
+            served = FusionRecommender(fused_blocks(data, seed, epochs, fitted, refit=True),
                                        weights=model.weights, scales=model.scales)
+            refit_record = {"seconds": round(time.perf_counter() - t1, 2)}
+    elif method in PAIR_MEMBERS:
+        pair = sequential_model("lru+sasrec", data, seed, epochs, fitted)
+        model, config = PairMember(pair, PAIR_MEMBERS[method]), None
+        if refit:
+            t1 = time.perf_counter()
+            served = PairMember(refitted("lru+sasrec", data, seed, epochs, fitted), PAIR_MEMBERS[method])
             refit_record = {"seconds": round(time.perf_counter() - t1, 2)}
     elif method == "bpr":
         config = capped(BPR, epochs).model_copy(update={"seed": seed})
@@ -363,11 +414,13 @@ def fmt(value: float | None) -> str:
 
 
 def markdown(report: dict) -> str:
+    # Wall times compare only between runs on an equally idle machine; the load average says how idle it was.
+    load = report["machine"]["load_average_at_start"]
     lines = [f"# LlamaRec protocol on {report['dataset']}", "",
              f"Command: `{report['command']}`  ",
              f"Seed {report['seed']}, {report['threads']} torch thread(s) on {report['machine']['cpus']} CPUs "
-             f"(1-min load average {report['machine']['load_average_at_start']} at start: other jobs shared the "
-             f"machine), wall time {report['wall_seconds']:.0f} s, {report['created']}  ",
+             f"(1-min load average {load} at start), wall time {report['wall_seconds']:.0f} s, "
+             f"{report['created']}  ",
              f"Data: {report['data']} (ratings md5 {report['data_md5']}); after 5-core "
              f"{report['counts']['users']:,} users, {report['counts']['items']:,} items, "
              f"{report['counts']['interactions']:,} interactions  ",
@@ -377,9 +430,10 @@ def markdown(report: dict) -> str:
     if report["protocol"].get("refit_on_train_and_validation"):
         lines += ["`--refit`: each sequential model row is tested after retraining on the training and validation "
                   "items for its validated epoch count (what a workspace serves with `refit_on_all = true`); its "
-                  "validation columns are the held-out run's, and `sasrec+lru`/`fusion` combine the held-out runs; "
-                  "`ease` is refitted with its validated λ and decay, and `lru+sasrec+ease` fuses the two refitted "
-                  "members with the weights fitted on the held-out runs.",
+                  "validation columns are the held-out run's, and `sasrec+lru` combines the held-out runs; "
+                  "`ease` is refitted with its validated λ and decay; `lru+sasrec+ease` and `fusion` combine the "
+                  "refitted collaborative models with the weights fitted on the held-out runs, and the pair's "
+                  "members are read from the refitted pair.",
                   ""]
     header = "| method | " + " | ".join(c.replace("MRR", "M").replace("NDCG", "N").replace("Recall", "R")
                                        for c in TABLE_COLUMNS) + " | train s |"
@@ -423,18 +477,19 @@ def markdown(report: dict) -> str:
                   f"(all-MiniLM-L6-v2 over title, year, genres, tags); `image` = the same over a colour/layout "
                   f"descriptor of the posters ({report.get('poster_coverage', 0):.0%} of items have one; no CLIP "
                   "weights are available offline, so this is low-level vision, not image-text); `fusion` = "
-                  "weighted concatenation of the text, image, SASRec and LRU blocks (`llmrec.retrieval.fusion`).",
+                  "weighted concatenation of the text, image, lru+sasrec and EASE blocks (`llmrec.retrieval.fusion`).",
                   ""]
     lines += ["Collaborative models: `sasrec` = causal self-attention, `lru` = linear recurrent units (LRURec's "
               "architecture, llmrec's implementation), both with full-softmax cross-entropy, a per-item output bias "
-              "and a cosine schedule (`llmrec.retrieval.sequential`); `sasrec+lru` = the two fitted models with "
-              "concatenated vectors (a weighted sum of their logits, weights fitted on validation), still one "
-              "dot product per item; `lru+sasrec` (when run) = the two trained side by side as one model, each on "
-              "its own loss, mixed by a weight picked on validation (llmrec's `architecture = \"lru+sasrec\"`); "
-              "`ease` = EASE (Steck, 2019), a closed-form item-to-item ridge model over the whole log, queried by "
-              "the history weighted `decay ** age`, λ and decay picked on validation (`llmrec.retrieval.ease`); "
-              "`lru+sasrec+ease` (when run) = that pair and EASE with concatenated vectors, weights fitted on "
-              "validation.",
+              "and a cosine schedule (`llmrec.retrieval.sequential`); `lru+sasrec` = the two trained side by side "
+              "as one model, each on its own loss, mixed by a weight picked on validation (llmrec's `architecture = "
+              "\"lru+sasrec\"`); `lru+sasrec/lru` and `lru+sasrec/sasrec` = each member of that pair scored alone "
+              "(its epoch chosen by the pair); `ease` = EASE (Steck, 2019), a closed-form item-to-item ridge model "
+              "over the whole log, queried by the history weighted `decay ** age`, λ and decay picked on validation "
+              "(`llmrec.retrieval.ease`); `lru+sasrec+ease` = that pair and EASE with concatenated vectors, weights "
+              "fitted on validation: what a workspace serves (`[collaborative]` defaults). When run: `sasrec` and "
+              "`lru` fitted separately, and `sasrec+lru` = those two fitted models with concatenated vectors. Every "
+              "combination is still one dot product per item.",
               ""]
     if report["dataset"] == "ml-latest-small":
         lines += [ANCHOR_NOTE, "", "The LLM ranker rows (base model and LoRA adapter re-ranking the SASRec top-20, "

@@ -35,9 +35,10 @@ def register(app: typer.Typer) -> None:
                                                      "next to the checkout")] = None,
         out: Annotated[Optional[Path], typer.Option(help="results folder; default: eval/results")] = None,
         methods: Annotated[Optional[str], typer.Option(
-            help="comma-separated methods: popularity, bpr, ease, sasrec, lru, sasrec+lru, text, image, fusion "
-                 "(the default set), lru+sasrec (the two architectures trained as one model) and lru+sasrec+ease "
-                 "(that pair fused with EASE); the last two are not run by default")]
+            help="comma-separated methods. Default set: popularity, bpr, ease, lru+sasrec (LRU and SASRec trained "
+                 "as one model), lru+sasrec/lru and lru+sasrec/sasrec (its members scored alone), lru+sasrec+ease "
+                 "(that pair fused with EASE: the served retriever), text, image, fusion. Also: sasrec, lru (each "
+                 "fitted separately) and sasrec+lru (those two combined)")]
         = None,
         variants: Annotated[Optional[str], typer.Option(help="tie rules: item (LlamaRec), row (honest) or both")]
         = None,
@@ -60,8 +61,8 @@ def register(app: typer.Typer) -> None:
         """Run the LlamaRec-protocol evaluation (full ranking, leave-one-out) of the retrievers or of the LLM ranker.
 
         Retrievers (default): writes eval/results/<dataset>-llamarec.{json,md} and a Recall@k plot, next to the
-        published anchors; both tie rules; about 20-45 minutes on ml-latest-small on a 2-core CPU (--methods/--epochs
-        make quick trial runs).
+        published anchors; both tie rules; about 13 minutes on ml-latest-small on an idle 2-core CPU (--methods/--epochs
+        make quick trial runs; --refit adds about 3 minutes per tie rule).
 
         Ranker (--ranker base|ADAPTER or --train-ranker OUT; ml-latest-small): the base model and the adapter
         re-rank the SASRec retriever's top-20; users whose target is outside keep the retriever's rank; also the

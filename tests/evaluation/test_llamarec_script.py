@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -45,17 +46,40 @@ def test_script_writes_json_markdown_and_plot_for_a_csv_log(script, tmp_path, re
     assert report["counts"] == {"users": 30, "items": 36, "interactions": 360}
     assert set(report["results"]) == {"row"}
     for results in report["results"].values():
-        assert set(results) == {"popularity", "bpr", "ease", "sasrec", "lru", "sasrec+lru"}
+        # The default run: what a workspace serves (the pair fused with EASE), its parts and the baselines.
+        assert set(results) == {"popularity", "bpr", "ease", "lru+sasrec", "lru+sasrec/lru", "lru+sasrec/sasrec",
+                                "lru+sasrec+ease"}
         assert results["ease"]["config"]["l2"] > 0 and 0 < results["ease"]["config"]["decay"] <= 1
         for result in results.values():
             assert 0.0 <= result["test"]["Recall@10"] <= 1.0
             assert len(result["test_recall_curve"]) == 50
-        assert results["lru"]["config"]["architecture"] == "lru"
-        weights = results["sasrec+lru"]["fusion"]["weights"]
-        assert set(weights) == {"sasrec", "lru"} and abs(sum(weights.values()) - 1) < 1e-9
+        assert results["lru+sasrec"]["config"]["architecture"] == "lru+sasrec"
+        assert results["lru+sasrec"]["config"]["patience"] == 5  # stops as a workspace does
+        weights = results["lru+sasrec+ease"]["fusion"]["weights"]
+        assert set(weights) == {"lru+sasrec", "ease"} and abs(sum(weights.values()) - 1) < 1e-9
     md = (out / "csv-llamarec.md").read_text()
-    assert "| sasrec (ours) |" in md and "| lru (ours) |" in md and "`sasrec+lru` weights" in md
+    assert "| lru+sasrec/sasrec (ours) |" in md and "| lru+sasrec+ease (ours) |" in md
+    assert "`lru+sasrec+ease` weights" in md
     assert (out / "csv-llamarec-recall.png").stat().st_size > 0
+
+
+def test_a_pair_member_scores_as_that_member_alone_and_leaves_the_pair_as_it_was(script, tmp_path):
+    from llmrec.catalog.readers import read_interactions
+    from llmrec.evaluation.protocols import build_dataset
+
+    log = write_log(tmp_path / "log.csv")
+    data = build_dataset(read_interactions(log, strict=True).interactions, tie_break="item")
+    config = script.SEQUENTIALS["lru+sasrec"].model_copy(update={"epochs": 1, "seed": 0})
+    pair = script.SequentialRecommender(data.item_ids, config).fit(data.train, valid=data.inputs("valid"))
+    histories, _ = data.inputs("test")
+    w = float(pair.network.mix[0])
+    before = pair.score(histories)
+    lru, sasrec = (script.PairMember(pair, i) for i in (0, 1))
+    alone = [m.user_vectors(histories) @ m.item_vectors().T for m in (lru, sasrec)]
+    # The pair's logits are exactly the mix of its members' logits, and reading a member changes nothing.
+    np.testing.assert_allclose(before, w * alone[0] + (1 - w) * alone[1], rtol=1e-4, atol=1e-4)
+    assert not np.allclose(alone[0], alone[1])
+    np.testing.assert_array_equal(pair.score(histories), before)
 
 
 def test_the_pair_runs_on_request_and_refit_tests_a_model_trained_on_the_validation_items(script, tmp_path,
@@ -63,7 +87,8 @@ def test_the_pair_runs_on_request_and_refit_tests_a_model_trained_on_the_validat
     log = write_log(tmp_path / "log.csv")
     out = tmp_path / "results"
     assert script.main(["--dataset", "csv", "--data", str(log), "--out", str(out), "--epochs", "2", "--threads", "1",
-                        "--variants", "item", "--methods", "lru,lru+sasrec,ease,lru+sasrec+ease", "--refit",
+                        "--variants", "item", "--methods", "lru,lru+sasrec,lru+sasrec/sasrec,ease,lru+sasrec+ease",
+                        "--refit",
                         "--tag", "pair"]) == 0
     assert not (out / "csv-llamarec.json").exists()  # a refit run does not overwrite the protocol's report
     report = json.loads((out / "csv-llamarec-refit-pair.json").read_text())
@@ -77,6 +102,9 @@ def test_the_pair_runs_on_request_and_refit_tests_a_model_trained_on_the_validat
         assert 0.0 <= result["refit"]["test_without_refit"]["Recall@10"] <= 1.0
     weights = results["lru+sasrec+ease"]["fusion"]["weights"]
     assert set(weights) == {"lru+sasrec", "ease"} and abs(sum(weights.values()) - 1) < 1e-9
+    # The member is read from the refitted pair, so its test differs from the held-out pair's member.
+    member = results["lru+sasrec/sasrec"]
+    assert member["test"] != member["refit"]["test_without_refit"]
     md = (out / "csv-llamarec-refit-pair.md").read_text()
     assert (out / "csv-llamarec-refit-pair-recall.png").stat().st_size > 0
     assert "| lru+sasrec (ours) |" in md and "`--refit`" in md
@@ -112,14 +140,19 @@ def test_content_and_fusion_baselines_run_in_the_same_harness(script, tmp_path, 
     # Named ml-1m so the ml-latest-small count check (610 users) does not apply; the folder is latest-small shaped.
     assert script.main(["--dataset", "ml-1m", "--data", str(data), "--posters", str(posters),
                         "--out", str(out), "--epochs", "1", "--threads", "1", "--variants", "item",
-                        "--methods", "sasrec,text,image,fusion"]) == 0
-    report = json.loads((out / "ml-1m-llamarec.json").read_text())
+                        "--methods", "lru+sasrec,text,image,fusion", "--refit"]) == 0
+    report = json.loads((out / "ml-1m-llamarec-refit.json").read_text())
     results = report["results"]["item"]
-    assert set(results) == {"sasrec", "text", "image", "fusion"}
+    assert set(results) == {"lru+sasrec", "text", "image", "fusion"}
     assert report["poster_coverage"] == 0.5
     weights = results["fusion"]["fusion"]["weights"]
-    assert set(weights) == {"text", "image", "sasrec", "lru"} and abs(sum(weights.values()) - 1) < 1e-9
-    md = (out / "ml-1m-llamarec.md").read_text()
+    assert set(weights) == {"text", "image", "lru+sasrec", "ease"} and abs(sum(weights.values()) - 1) < 1e-9
+    # Refitted, the fusion is tested over the refitted collaborative blocks (this toy log is too regular for the
+    # two to score differently), and the held-out fusion's own test numbers are kept beside it.
+    assert results["fusion"]["refit"]["seconds"] >= 0
+    assert 0.0 <= results["fusion"]["refit"]["test_without_refit"]["Recall@10"] <= 1.0
+    md = (out / "ml-1m-llamarec-refit.md").read_text()
+    assert re.search(r"Refits, .*fusion in \d+ s, without refit", md)
     assert "| fusion (ours) |" in md and "`fusion` weights" in md and "Content baselines:" in md
 
 
