@@ -163,7 +163,8 @@ class Content:
         self.text: np.ndarray | None = None
         self.image: np.ndarray | None = None
         self.image_coverage = 0.0
-        self.keep_for_ranker = False  # cache each fitted sequential model for eval/ranker_protocol.py and later runs (ml-latest-small)
+        # Cache each fitted sequential model for eval/ranker_protocol.py and later runs (ml-latest-small).
+        self.keep_for_ranker = False
 
     def text_vectors(self, item_ids: list[str]) -> np.ndarray:
         if self.text is None:
@@ -459,8 +460,9 @@ def markdown(report: dict) -> str:
         refits = {m: r["refit"] for m, r in results.items() if r.get("refit")}
         if refits:
             lines += ["", "Refits, and the held-out run's own test M/N/R@10 (no refit): " + "; ".join(
-                f"{m} " + (f"{r['epochs']} epochs " if "epochs" in r else "") + f"in {r['seconds']:.0f} s, without refit " + " / ".join(
-                    fmt(r["test_without_refit"][c]) for c in ("MRR@10", "NDCG@10", "Recall@10"))
+                f"{m} " + (f"{r['epochs']} epochs " if "epochs" in r else "") + f"in {r['seconds']:.0f} s, "
+                "without refit " + " / ".join(fmt(r["test_without_refit"][c])
+                                              for c in ("MRR@10", "NDCG@10", "Recall@10"))
                 for m, r in refits.items()) + "."]
         for method, result in results.items():
             fusion = result.get("fusion")
