@@ -22,6 +22,8 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -214,18 +216,14 @@ class PairMember:
     def __init__(self, pair: SequentialRecommender, index: int):
         self.pair, self.index = pair, index
 
-    def _alone(self):
-        from contextlib import contextmanager
-
-        @contextmanager
-        def scope():
-            mix = self.pair.network.mix.clone()
-            self.pair.network.mix.copy_(torch.eye(2, dtype=mix.dtype)[self.index])
-            try:
-                yield
-            finally:
-                self.pair.network.mix.copy_(mix)
-        return scope()
+    @contextmanager
+    def _alone(self) -> Iterator[None]:
+        mix = self.pair.network.mix.clone()
+        self.pair.network.mix.copy_(torch.eye(2, dtype=mix.dtype)[self.index])
+        try:
+            yield
+        finally:
+            self.pair.network.mix.copy_(mix)
 
     def user_vectors(self, histories, users=None) -> np.ndarray:
         with self._alone():
