@@ -22,8 +22,6 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -209,28 +207,18 @@ class Content:
 
 
 class PairMember:
-    """One member (LRU or SASRec) of a fitted ``lru+sasrec`` pair, scored alone: the pair's mix is set to that member
-    while its vectors are read, then restored. The member was trained on its own loss; only its epoch was chosen by
-    the pair's mixed validation score."""
+    """One member (LRU or SASRec) of a fitted ``lru+sasrec`` pair, scored alone (``only_member``). The member was
+    trained on its own loss; only its epoch was chosen by the pair's mixed validation score."""
 
     def __init__(self, pair: SequentialRecommender, index: int):
         self.pair, self.index = pair, index
 
-    @contextmanager
-    def _alone(self) -> Iterator[None]:
-        mix = self.pair.network.mix.clone()
-        self.pair.network.mix.copy_(torch.eye(2, dtype=mix.dtype)[self.index])
-        try:
-            yield
-        finally:
-            self.pair.network.mix.copy_(mix)
-
     def user_vectors(self, histories, users=None) -> np.ndarray:
-        with self._alone():
+        with self.pair.only_member(self.index):
             return self.pair.user_vectors(histories, users)
 
     def item_vectors(self) -> np.ndarray:
-        with self._alone():
+        with self.pair.only_member(self.index):
             return self.pair.item_vectors()
 
 

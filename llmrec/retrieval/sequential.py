@@ -432,9 +432,9 @@ class SequentialRecommender:
         for start in range(0, len(histories), 512):
             chunk, chunk_targets = histories[start:start + 512], targets[start:start + 512]
             members = []
-            for one_hot in ((1.0, 0.0), (0.0, 1.0)):
-                self.network.mix.copy_(torch.tensor(one_hot))
-                members.append(masked_scores(self, chunk))  # (B, I), history at -inf
+            for index in (0, 1):
+                with self.only_member(index):
+                    members.append(masked_scores(self, chunk))  # (B, I), history at -inf
             for j, w in enumerate(MIX_GRID):
                 with np.errstate(invalid="ignore"):  # -inf * 0 on masked items stays masked below
                     mixed = np.where(np.isneginf(members[0]), -np.inf, w * members[0] + (1 - w) * members[1])
@@ -443,6 +443,19 @@ class SequentialRecommender:
         best = int(np.argmax(scores))  # ties → the smaller LRU weight, deterministic
         self.network.mix.copy_(torch.tensor([MIX_GRID[best], 1.0 - MIX_GRID[best]]))
         return float(scores[best])
+
+    @contextmanager
+    def only_member(self, index: int) -> Iterator[None]:
+        """Inside, the pair scores as one member alone (0 = LRU, 1 = SASRec): its mix is set to that member and
+        restored on exit. Each member was trained on its own loss, so this is how the pair's parts are measured."""
+        if not isinstance(self.network, _PairNetwork):
+            raise ValueError(f"only a lru+sasrec pair has members, not {self.config.architecture}")
+        mix = self.network.mix.clone()
+        self.network.mix.copy_(torch.eye(2, dtype=mix.dtype)[index])
+        try:
+            yield
+        finally:
+            self.network.mix.copy_(mix)
 
     # --- vectors ---------------------------------------------------------------------------------------------------
 

@@ -227,13 +227,23 @@ def test_the_pair_serves_the_mix_of_its_members_logits():
     model = SequentialRecommender(item_ids(), SequentialConfig(**{**TINY, "epochs": 3}, architecture="lru+sasrec"))
     model.fit(successor_sequences(), progress=False)
     histories = [[1, 2, 3], [7, 8]]
-    members = []
-    for one_hot in ([1.0, 0.0], [0.0, 1.0]):
-        model.network.mix.copy_(torch.tensor(one_hot))
-        members.append(model.score(histories))
     model.network.mix.copy_(torch.tensor([0.7, 0.3]))
+    members = []
+    for index in (0, 1):
+        with model.only_member(index):
+            members.append(model.score(histories))
+    assert model.network.mix.tolist() == pytest.approx([0.7, 0.3])  # reading a member leaves the mix as it was
     np.testing.assert_allclose(model.score(histories), 0.7 * members[0] + 0.3 * members[1], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(members[0], members[1])
     assert model.vector_dim == 2 * TINY["dim"] + 1
+
+
+def test_only_a_pair_has_members_to_score_alone():
+    for architecture in ("sasrec", "lru"):
+        model = SequentialRecommender(item_ids(), SequentialConfig(**TINY, architecture=architecture))
+        with pytest.raises(ValueError, match="only a lru\\+sasrec pair has members"):
+            with model.only_member(0):
+                pass
 
 
 def test_validation_gives_no_weight_to_a_member_that_only_adds_noise():
