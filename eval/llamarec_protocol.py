@@ -269,6 +269,13 @@ def refitted(name: str, data: SequenceDataset, seed: int, epochs: int | None, fi
     return fitted[key]
 
 
+def timed(build):
+    """``build()``, and the refit record saying how long it took."""
+    t0 = time.perf_counter()
+    built = build()
+    return built, {"seconds": round(time.perf_counter() - t0, 2)}
+
+
 def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None,
                content: Content | None = None, fitted: dict | None = None, refit: bool = False) -> dict:
     """Fit one model on the training sequences (validation early stopping) and evaluate it every way.
@@ -302,19 +309,16 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
         model, config = FusionRecommender({**blocks, **fused_blocks(data, seed, epochs, fitted)}), None
         fusion_search = model.fit_weights(histories, targets, users=data.eval_rows.tolist())
         if refit:  # the content blocks have nothing to refit; the collaborative ones are refitted
-            t1 = time.perf_counter()
-            served = FusionRecommender({**blocks, **fused_blocks(data, seed, epochs, fitted, refit=True)},
-                                       weights=model.weights, scales=model.scales)
-            refit_record = {"seconds": round(time.perf_counter() - t1, 2)}
+            served, refit_record = timed(lambda: FusionRecommender(
+                {**blocks, **fused_blocks(data, seed, epochs, fitted, refit=True)},
+                weights=model.weights, scales=model.scales))
     elif method == "popularity":
         model, config = PopularityRecommender(data.n_items).fit(data.train), None
     elif method == "ease":
         model = ease_model(data, fitted)
         config = model.config
         if refit:
-            t1 = time.perf_counter()
-            served = refitted("ease", data, seed, epochs, fitted)
-            refit_record = {"seconds": round(time.perf_counter() - t1, 2)}
+            served, refit_record = timed(lambda: refitted("ease", data, seed, epochs, fitted))
     elif method == "lru+sasrec+ease":
         # The served sequential pair fused with EASE: concatenated vectors (still one dot product per item), the
         # weights fitted on validation; a refit fuses the two refitted members with those same weights and scales.
@@ -323,17 +327,14 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
         model, config = FusionRecommender(fused_blocks(data, seed, epochs, fitted)), None
         fusion_search = model.fit_weights(histories, targets, users=data.eval_rows.tolist())
         if refit:
-            t1 = time.perf_counter()
-            served = FusionRecommender(fused_blocks(data, seed, epochs, fitted, refit=True),
-                                       weights=model.weights, scales=model.scales)
-            refit_record = {"seconds": round(time.perf_counter() - t1, 2)}
+            served, refit_record = timed(lambda: FusionRecommender(
+                fused_blocks(data, seed, epochs, fitted, refit=True), weights=model.weights, scales=model.scales))
     elif method in PAIR_MEMBERS:
         pair = sequential_model("lru+sasrec", data, seed, epochs, fitted)
         model, config = PairMember(pair, PAIR_MEMBERS[method]), None
         if refit:
-            t1 = time.perf_counter()
-            served = PairMember(refitted("lru+sasrec", data, seed, epochs, fitted), PAIR_MEMBERS[method])
-            refit_record = {"seconds": round(time.perf_counter() - t1, 2)}
+            served, refit_record = timed(lambda: PairMember(refitted("lru+sasrec", data, seed, epochs, fitted),
+                                                            PAIR_MEMBERS[method]))
     elif method == "bpr":
         config = capped(BPR, epochs).model_copy(update={"seed": seed})
         model = BPRRecommender(data.n_items, config).fit(
@@ -347,11 +348,9 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
 
             keep(model, data, config)
         if refit and model.metrics.get("best_epoch"):
-            t1 = time.perf_counter()
-            served = model.refit(data.train_with_validation())
+            served, timing = timed(lambda: model.refit(data.train_with_validation()))
             fitted[(data.tie_break, method, "refit")] = served
-            refit_record = {"epochs": int(model.metrics["best_epoch"]),
-                            "seconds": round(time.perf_counter() - t1, 2)}
+            refit_record = {"epochs": int(model.metrics["best_epoch"]), **timing}
     elif method == "sasrec+lru":
         # The two collaborative models as one: concatenated vectors, so the score is a weighted sum of their
         # logits, weights fitted on validation; still one dot product per item, as the vector store serves it.
