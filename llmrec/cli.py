@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from llmrec.errors import CatalogError, LLMRecError
+from llmrec.schema import MAX_K
 
 app = typer.Typer(
     name="llmrec", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -77,17 +78,25 @@ def ingest(
 
         workspace.mkdir(parents=True, exist_ok=True)
         _config(workspace, config)  # validate before copying
-        shutil.copyfile(config, workspace / "llmrec.toml")
+        remembered = workspace / "llmrec.toml"
+        if not (remembered.exists() and remembered.samefile(config)):  # --config may name the workspace's own file
+            shutil.copyfile(config, remembered)
     report = run_ingest(catalog, workspace, interactions, _config(workspace, config), posters, details, strict,
                         progress=_progress, log=lambda s: _err(f"note: {s}"), limit=limit)
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
         return
+    _print_ingest_report(report)
+
+
+def _print_ingest_report(report) -> None:
     typer.echo(f"workspace {report.workspace}: {report.items_read} items read — {report.items_new} new, "
                f"{report.items_updated} updated, {report.items_unchanged} unchanged; {report.embedded} embedded; "
                f"media: {report.media_described} described, {report.media_from_cache} from cache, "
                f"{len(report.media_failed)} failed; interactions: {report.interactions_added} added "
                f"({report.seconds:.1f} s)")
+    if report.interactions_unknown_items:
+        typer.echo(f"{report.interactions_unknown_items} interaction(s) name items not in the catalog")
     if report.collaborative:
         typer.echo(report.collaborative)
     for title, rows in (("rejected rows", report.rows_rejected), ("media problems", report.media_failed),
@@ -101,26 +110,29 @@ def ingest(
 
 
 def _print_recommendation(rec) -> None:
+    """Catalog, model and user text is escaped: a title like ``AC/DC [/live]`` is text, not rich markup."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{rec.query or '(no request text)'}" + (f" — user {rec.user_id}" if rec.user_id else ""),
-                  show_lines=True)
+    title = escape(rec.query or "(no request text)") + (f" — user {escape(rec.user_id)}" if rec.user_id else "")
+    table = Table(title=title, show_lines=True)
     table.add_column("#", justify="right")
     table.add_column("item")
     table.add_column("score", justify="right")
     table.add_column("why")
     for it in rec.items:
-        why = it.justification + ("" if it.generated else " [card facts]")
+        why = escape(it.justification + ("" if it.generated else " [card facts]"))
         if it.evidence:
-            why += f"\n[dim]evidence: {', '.join(it.evidence)}[/dim]"
-        table.add_row(str(it.rank), f"{it.title}\n[dim]{it.item_id}[/dim]", f"{it.score:.2f}", why)
+            why += f"\n[dim]evidence: {escape(', '.join(it.evidence))}[/dim]"
+        table.add_row(str(it.rank), f"{escape(it.title)}\n[dim]{escape(it.item_id)}[/dim]", f"{it.score:.2f}", why)
     console = Console()
     console.print(table)
     for n in rec.notices:
-        console.print(f"[yellow]note:[/yellow] {n}")
+        console.print(f"[yellow]note:[/yellow] {escape(n)}")
     t = rec.timings
-    console.print(f"[dim]{rec.model}{' + ' + rec.adapter if rec.adapter else ''} via {rec.backend}; "
+    model = rec.model + (f" + {rec.adapter}" if rec.adapter else "")
+    console.print(f"[dim]{escape(model)} via {escape(rec.backend)}; "
                   f"retrieve {t.retrieve_s:.2f} s, rank {t.rank_s:.2f} s, justify {t.justify_s:.2f} s, "
                   f"total {t.total_s:.2f} s; request {rec.request_id}[/dim]")
 
@@ -131,7 +143,7 @@ def ask(
     workspace: WorkspaceOpt = Path("workspace"),
     user: Annotated[Optional[str], typer.Option("--user", help="a known user id from the interaction log")] = None,
     history: Annotated[Optional[str], typer.Option(help="comma-separated item ids you liked, oldest first")] = None,
-    k: Annotated[int, typer.Option("--k", "-k", help="how many items")] = 5,
+    k: Annotated[int, typer.Option("--k", "-k", help=f"how many items (1 to {MAX_K})")] = 5,
     include_seen: Annotated[bool, typer.Option(help="allow items the user already interacted with")] = False,
     backend: Annotated[Optional[str], typer.Option(help="ranker backend (transformers, vllm)")] = None,
     adapter: Annotated[Optional[str], typer.Option(help="LoRA adapter name or folder")] = None,

@@ -283,6 +283,10 @@ class LLMRecConfig(_Section):
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"config file {path} does not exist") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config {path} is a folder; give the path of a .toml file") from None
+        except OSError as e:
+            raise ConfigError(f"config file {path}: cannot read: {e.strerror or e}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"{path}: not valid TOML: {e}") from None
         return cls.from_mapping(data, source=str(path))

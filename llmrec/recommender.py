@@ -10,7 +10,7 @@ from pathlib import Path
 
 from llmrec.config import LLMRecConfig
 from llmrec.errors import RequestError
-from llmrec.schema import MAX_QUERY_CHARS, AskRequest, RecommendedItem, Recommendation, Timings
+from llmrec.schema import MAX_K, MAX_QUERY_CHARS, AskRequest, RecommendedItem, Recommendation, Timings
 from llmrec.workspace import Workspace
 
 
@@ -103,6 +103,9 @@ class Recommender:
         query = request.query.strip()
         if request.k < 1:
             raise RequestError(f"k must be at least 1 (got {request.k})")
+        if request.k > MAX_K:
+            raise RequestError(f"k must be at most {MAX_K}, the most candidates the ranker scores in one request "
+                               f"(got {request.k})")
         if request.user_id is not None and request.history:
             raise RequestError("give either a user id or an explicit history, not both")
         total = self.workspace.item_count()
@@ -124,11 +127,8 @@ class Recommender:
 
         exclude = set() if request.include_seen else set(history_ids)
         available = total - len(exclude)
-        k = request.k
-        if k > available:
-            notices.append(f"k={k} is more than the {available} item(s) available; returning {max(available, 0)}")
-            k = max(available, 0)
-        n = min(max(self.config.retrieval.n_candidates, k), 52)
+        k = min(request.k, max(available, 0))
+        n = min(max(self.config.retrieval.n_candidates, k), MAX_K)
 
         t_retrieve = time.perf_counter()
         self.refresh_models()
@@ -139,6 +139,8 @@ class Recommender:
         example = self._incontext_example(query, history, cand_items) if self.ranker.uses_example else None
         result = self.ranker.rank(query, history, cand_items, example)
         top_ids = result.ranked[:k]
+        if request.k > available:  # says what is returned, not what should have been
+            notices.append(f"k={request.k} is more than the {available} item(s) available; returning {len(top_ids)}")
         t_justify = time.perf_counter()
         top = [stored[i] for i in top_ids]
         justifications = self.justifier.justify(query, top, cand_items, history, seed=self.config.ranker.seed)

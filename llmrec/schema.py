@@ -5,6 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_QUERY_CHARS = 4000
+# The ranker labels each candidate with one letter (A-Z, a-z) and scores them in one pass, so one request can return
+# at most this many items; RetrievalConfig.n_candidates has the same bound.
+MAX_K = 52
 
 
 class AskRequest(BaseModel):
@@ -13,7 +16,10 @@ class AskRequest(BaseModel):
     query: str = Field("", max_length=MAX_QUERY_CHARS, description="what the person wants, in their words")
     user_id: str | None = Field(None, description="a known user; their history shapes candidates and ranking")
     history: list[str] | None = Field(None, description="item ids the person liked, oldest first (anonymous taste)")
-    k: int = Field(5, description="how many items to return")
+    # The bound is published in the schema but enforced by Recommender.ask_request (a RequestError naming it), not
+    # by validation here: audit records embed AskRequest, and ones stored before the bound must still load.
+    k: int = Field(5, description=f"how many items to return, 1 to {MAX_K}",
+                   json_schema_extra={"minimum": 1, "maximum": MAX_K})
     include_seen: bool = Field(False, description="allow items already in the user's history")
 
 

@@ -111,17 +111,37 @@ def parse_since(value: str | float | None) -> float | None:
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        return _checked_seconds(float(value), value)
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return _checked_seconds(seconds, value)
     try:
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(f"--since {value!r} is neither unix seconds nor an ISO date/time "
                           "(e.g. 2026-11-23 or 2026-11-23T15:00:00+01:00)") from None
     return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def _checked_seconds(seconds: float, given: str | float) -> float:
+    """``seconds`` when a date can be made of it; nan, inf and a milliseconds epoch (1.7e12) would fail later."""
+    from llmrec.errors import ConfigError
+
+    if not _is_date(seconds):
+        hint = "; it looks like milliseconds: divide by 1000" if _is_date(seconds / 1000) else ""
+        raise ConfigError(f"--since {given!r} is not a time in unix seconds (years 1 to 9999){hint}")
+    return seconds
+
+
+def _is_date(seconds: float) -> bool:
+    try:
+        datetime.fromtimestamp(seconds, timezone.utc)
+    except (OverflowError, OSError, ValueError):  # out of range, or nan
+        return False
+    return True
 
 
 # --- sources ------------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Catalog (JSONL/CSV) and interaction-log (CSV) readers with row-level validation.
+"""Catalog (JSONL/JSON array/CSV/TSV) and interaction-log (CSV/TSV) readers with row-level validation.
 
 A bad row never aborts the file: it is skipped and reported as ``file:line: field: message`` so a user can fix every
 problem in one pass. ``strict=True`` turns any problem into a ``CatalogError`` before anything is stored.
@@ -6,10 +6,12 @@ problem in one pass. ``strict=True`` turns any problem into a ``CatalogError`` b
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ _MEDIA_KEYS = {"image": "images", "images": "images", "audio": "audio"}
 _RESERVED = {"id", "title", "metadata", *_MEDIA_KEYS}
 # CSV cells can hold several media paths separated by these.
 _PATH_SEPARATORS = ("|", ";")
+_BLANK = re.compile(r"[ \t\n]*")  # JSON whitespace (carriage returns are gone by then)
 
 
 @dataclass
@@ -47,10 +50,12 @@ def _decoded_lines(path: Path, problems: list[str]) -> list[tuple[int, str]]:
         raise CatalogError(f"{path}: cannot read: {e.strerror}") from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    # Windows (\r\n) and classic Mac / Excel-for-Mac (lone \r) line endings count as one line break each.
+    raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     lines: list[tuple[int, str]] = []
     for number, chunk in enumerate(raw.split(b"\n"), start=1):
         try:
-            lines.append((number, chunk.decode("utf-8").rstrip("\r")))
+            lines.append((number, chunk.decode("utf-8")))
         except UnicodeDecodeError as e:
             problems.append(f"{path.name}:{number}: not valid UTF-8 (byte {e.start}); re-save the file as UTF-8")
     return lines
@@ -136,8 +141,8 @@ def _build_item(row: dict[str, Any], base: Path, where: str, config: CatalogConf
                        warnings=warnings, source=where)
 
 
-def _jsonl_rows(path: Path, config: CatalogConfig, problems: list[str]):
-    for number, line in _decoded_lines(path, problems):
+def _jsonl_rows(path: Path, lines: list[tuple[int, str]], config: CatalogConfig, problems: list[str]):
+    for number, line in lines:
         if not line.strip():
             continue
         where = f"{path.name}:{number}"
@@ -155,12 +160,65 @@ def _jsonl_rows(path: Path, config: CatalogConfig, problems: list[str]):
         yield where, row
 
 
-def _csv_rows(path: Path, config: CatalogConfig, problems: list[str]):
+def _json_array_rows(path: Path, lines: list[tuple[int, str]], config: CatalogConfig, problems: list[str]):
+    """Objects of a ``.json`` file holding one top-level array, each located by the line it starts on.
+
+    Elements are decoded one at a time so a problem names its line and each element is held to ``max_row_bytes``
+    like a JSONL line; a syntax error ends the array (nothing after it can be trusted), like malformed CSV.
+    """
+    text = "\n".join(line for _, line in lines)
+    numbers = [n for n, _ in lines]
+    breaks = [m.start() for m in re.finditer("\n", text)]
+
+    def where(offset: int) -> str:
+        return f"{path.name}:{numbers[bisect.bisect(breaks, offset)]}"
+
+    decoder = json.JSONDecoder()
+    pos = _BLANK.match(text, _BLANK.match(text).end() + 1).end()  # past the opening "["
+    while not text.startswith("]", pos):
+        start = pos
+        try:
+            row, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as e:
+            problems.append(f"{where(e.pos)}: not valid JSON ({e.msg}); the rest of the array was not read")
+            return
+        if pos - start > config.max_row_bytes:
+            problems.append(f"{where(start)}: row is {pos - start:,} bytes, over the {config.max_row_bytes:,} limit")
+        elif not isinstance(row, dict):
+            problems.append(f"{where(start)}: each element of the array must be a JSON object")
+        else:
+            yield where(start), row
+        pos = _BLANK.match(text, pos).end()
+        if text.startswith(",", pos):
+            pos = _BLANK.match(text, pos + 1).end()
+        elif not text.startswith("]", pos):
+            problems.append(f"{where(pos)}: not valid JSON (expected ',' or ']' after an element); "
+                            "the rest of the array was not read")
+            return
+
+
+def _csv_reader(path: Path, problems: list[str]) -> tuple[csv.DictReader, list[int]]:
+    """A DictReader over the decoded file (tab-separated for ``.tsv``), and the file's line number of each line it
+    reads (see ``_file_line``)."""
     lines = _decoded_lines(path, problems)
     text = "\n".join(line for _, line in lines)
     numbers = [n for n, _ in lines]
+    reader = csv.DictReader(io.StringIO(text), dialect="excel-tab" if path.suffix.lower() == ".tsv" else "excel")
+    try:
+        reader.fieldnames  # reads the header, which can already be malformed
+    except csv.Error as e:
+        raise CatalogError(f"{path.name}:{_file_line(reader, numbers)}: malformed header ({e})") from None
+    return reader, numbers
+
+
+def _file_line(reader: csv.DictReader, numbers: list[int]) -> int:
+    # reader.line_num counts physical lines read so far; map back to the file's own numbering.
+    return numbers[min(max(reader.line_num, 1), len(numbers)) - 1]
+
+
+def _csv_rows(path: Path, config: CatalogConfig, problems: list[str]):
     csv.field_size_limit(max(config.max_row_bytes, 131072))
-    reader = csv.DictReader(io.StringIO(text))
+    reader, numbers = _csv_reader(path, problems)
     if reader.fieldnames is None:
         return
     missing = {"id", "title"} - set(reader.fieldnames)
@@ -169,18 +227,22 @@ def _csv_rows(path: Path, config: CatalogConfig, problems: list[str]):
                            f"found {', '.join(reader.fieldnames)}")
     try:
         for row in reader:
-            # reader.line_num counts physical lines read so far; map back to the file's own numbering.
-            n = numbers[min(reader.line_num, len(numbers)) - 1]
+            n = _file_line(reader, numbers)
             if None in row:
                 problems.append(f"{path.name}:{n}: more cells than header columns")
                 continue
             yield f"{path.name}:{n}", {k: v for k, v in row.items() if v is not None}
     except csv.Error as e:
-        problems.append(f"{path.name}:{reader.line_num}: malformed CSV ({e}); rows after it were not read")
+        problems.append(f"{path.name}:{_file_line(reader, numbers)}: malformed CSV ({e}); "
+                        "rows after it were not read")
 
 
 def read_catalog(path: str | Path, config: CatalogConfig | None = None, strict: bool = False) -> ReadResult:
-    """Read a JSONL (``.jsonl``/``.ndjson``/``.json``) or CSV catalog. Duplicate ids keep the first row."""
+    """Read a JSONL (``.jsonl``/``.ndjson``/``.json``), JSON array (``.json``), CSV or TSV catalog.
+
+    Duplicate ids keep the first row. A file with problems but no valid row is a ``CatalogError``: ingesting
+    nothing and reporting success would hide that the whole file was rejected.
+    """
     path = Path(path)
     config = config or CatalogConfig()
     if not path.is_file():
@@ -188,7 +250,11 @@ def read_catalog(path: str | Path, config: CatalogConfig | None = None, strict: 
     suffix = path.suffix.lower()
     result = ReadResult()
     if suffix in (".jsonl", ".ndjson", ".json"):
-        rows = _jsonl_rows(path, config, result.problems)
+        lines = _decoded_lines(path, result.problems)
+        first = next((line for _, line in lines if line.strip()), "")
+        # A .json file may also hold one array of objects (what most tools export); JSON Lines never starts with "[".
+        is_array = suffix == ".json" and first.lstrip().startswith("[")
+        rows = (_json_array_rows if is_array else _jsonl_rows)(path, lines, config, result.problems)
     elif suffix in (".csv", ".tsv"):
         rows = _csv_rows(path, config, result.problems)
     else:
@@ -208,13 +274,17 @@ def read_catalog(path: str | Path, config: CatalogConfig | None = None, strict: 
         seen[item.id] = where
         result.items.append(item)
     result.raise_if(strict, f"catalog {path}")
-    if not result.items and not result.problems:
+    if not result.items and result.problems:
+        shown = "; ".join(result.problems[:3])
+        raise CatalogError(f"catalog {path}: every row was rejected ({len(result.problems)} problem(s), first: "
+                           f"{shown}); nothing was stored", result.problems)
+    if not result.items:
         raise CatalogError(f"catalog {path} has no rows")
     return result
 
 
 def read_interactions(path: str | Path, strict: bool = False) -> ReadResult:
-    """Read a CSV interaction log ``user_id,item_id,timestamp[,rating]``.
+    """Read a CSV (or tab-separated ``.tsv``) interaction log ``user_id,item_id,timestamp[,rating]``.
 
     Timestamps may be numbers (epoch seconds) or ISO-8601 strings. ``row`` keeps file order for honest tie-breaking.
     """
@@ -222,42 +292,44 @@ def read_interactions(path: str | Path, strict: bool = False) -> ReadResult:
 
     path = Path(path)
     result = ReadResult()
-    lines = _decoded_lines(path, result.problems)
-    text = "\n".join(line for _, line in lines)
-    numbers = [n for n, _ in lines]
-    reader = csv.DictReader(io.StringIO(text))
+    reader, numbers = _csv_reader(path, result.problems)
     required = {"user_id", "item_id", "timestamp"}
     if reader.fieldnames is None or not required <= set(reader.fieldnames):
         raise CatalogError(f"{path.name}:1: header must contain user_id,item_id,timestamp[,rating]; "
                            f"found {','.join(reader.fieldnames or [])}")
-    for index, row in enumerate(reader):
-        where = f"{path.name}:{numbers[min(reader.line_num, len(numbers)) - 1]}"
-        user, item, ts = ((row.get(k) or "").strip() for k in ("user_id", "item_id", "timestamp"))
-        if not user:
-            result.problems.append(f"{where}: user_id: missing")
-            continue
-        if not item:
-            result.problems.append(f"{where}: item_id: missing")
-            continue
-        try:
-            stamp = float(ts)
-        except ValueError:
-            try:
-                stamp = datetime.fromisoformat(ts).timestamp()
-            except ValueError:
-                result.problems.append(f"{where}: timestamp: {ts[:40]!r} is neither a number nor ISO-8601")
+    try:
+        for index, row in enumerate(reader):
+            where = f"{path.name}:{_file_line(reader, numbers)}"
+            user, item, ts = ((row.get(k) or "").strip() for k in ("user_id", "item_id", "timestamp"))
+            if not user:
+                result.problems.append(f"{where}: user_id: missing")
                 continue
-        if not math.isfinite(stamp):
-            result.problems.append(f"{where}: timestamp: must be finite")
-            continue
-        rating = None
-        raw_rating = (row.get("rating") or "").strip()
-        if raw_rating:
-            try:
-                rating = float(raw_rating)
-            except ValueError:
-                result.problems.append(f"{where}: rating: {raw_rating[:20]!r} is not a number")
+            if not item:
+                result.problems.append(f"{where}: item_id: missing")
                 continue
-        result.interactions.append(Interaction(user_id=user, item_id=item, timestamp=stamp, rating=rating, row=index))
+            try:
+                stamp = float(ts)
+            except ValueError:
+                try:
+                    stamp = datetime.fromisoformat(ts).timestamp()
+                except ValueError:
+                    result.problems.append(f"{where}: timestamp: {ts[:40]!r} is neither a number nor ISO-8601")
+                    continue
+            if not math.isfinite(stamp):
+                result.problems.append(f"{where}: timestamp: must be finite")
+                continue
+            rating = None
+            raw_rating = (row.get("rating") or "").strip()
+            if raw_rating:
+                try:
+                    rating = float(raw_rating)
+                except ValueError:
+                    result.problems.append(f"{where}: rating: {raw_rating[:20]!r} is not a number")
+                    continue
+            result.interactions.append(Interaction(user_id=user, item_id=item, timestamp=stamp, rating=rating,
+                                                   row=index))
+    except csv.Error as e:
+        result.problems.append(f"{path.name}:{_file_line(reader, numbers)}: malformed CSV ({e}); "
+                               "rows after it were not read")
     result.raise_if(strict, f"interaction log {path}")
     return result
