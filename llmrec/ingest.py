@@ -147,13 +147,25 @@ class Ingestor:
 
     def embed_pending(self, report: IngestReport) -> None:
         from llmrec.retrieval.embedder import TextEmbedder
-        from llmrec.retrieval.retriever import TEXT_COLLECTION
+        from llmrec.retrieval.retriever import TEXT_COLLECTION, TEXT_SPACE_META, same_text_space, text_space
         from llmrec.retrieval.stores import open_store
 
+        embedder = TextEmbedder(self.config.embedding)
+        space = text_space(embedder, self.config.store, self.workspace.root)
+        recorded = self.workspace.get_meta(TEXT_SPACE_META)
+        if recorded is None:
+            self.workspace.set_meta(TEXT_SPACE_META, space)  # new workspace, or one from before spaces were recorded
+        elif not same_text_space(recorded, space):
+            # Only the collection this workspace filled itself is emptied; a newly configured store is only added to.
+            if json.loads(recorded)["store"] == json.loads(space)["store"]:
+                open_store(self.config.store, self.workspace.root).drop(TEXT_COLLECTION)
+            self.workspace.restart_embedding(TEXT_SPACE_META, space)
+            message = "the embedding model or vector store changed: embedding every card again"
+            report.notices.append(message)
+            self.log(message)
         pending = self.workspace.unembedded()
         if not pending:
             return
-        embedder = TextEmbedder(self.config.embedding)
         collection = open_store(self.config.store, self.workspace.root).collection(TEXT_COLLECTION)
         titles = self.workspace.titles()
         batch = 256

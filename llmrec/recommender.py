@@ -37,12 +37,20 @@ class Recommender:
 
         return TextEmbedder(self.config.embedding)
 
+    def text_collection(self):
+        """The card vectors, refused when they were embedded by another model than the one queries will use."""
+        from llmrec.retrieval.retriever import TEXT_COLLECTION, TEXT_SPACE_META, check_text_space, text_space
+
+        check_text_space(self.workspace.get_meta(TEXT_SPACE_META),
+                         text_space(self.embedder, self.config.store, self.workspace.root))
+        return self.store.collection(TEXT_COLLECTION)
+
     @cached_property
     def retriever(self):
-        from llmrec.retrieval.retriever import TEXT_COLLECTION, CandidateRetriever
+        from llmrec.retrieval.retriever import CandidateRetriever
 
         # Without a fitted model (or with stale vectors, which warns) retrieval uses the text signals only.
-        return CandidateRetriever(self.store.collection(TEXT_COLLECTION), self.embedder, self.config.retrieval,
+        return CandidateRetriever(self.text_collection(), self.embedder, self.config.retrieval,
                                   collab=self._open_collab())
 
     def _open_collab(self):

@@ -80,6 +80,10 @@ class Workspace:
             self.root.mkdir(parents=True, exist_ok=True)  # two first ingests may race to create it
         elif not self.root.is_dir():
             raise WorkspaceError(f"workspace {self.root} is not a folder")
+        elif not create and not self.db_path.is_file():
+            # Reading commands must not leave a database in whatever folder was named by mistake.
+            raise WorkspaceError(f"{self.root} is not an llmrec workspace (no state.sqlite); create one with "
+                                 f"`llmrec ingest CATALOG --workspace {self.root}` (or `llmrec demo`)")
         self._local = threading.local()
         self.connect().db.executescript(_SCHEMA)  # executescript manages its own transaction
         with self.connect() as db:
@@ -104,7 +108,17 @@ class Workspace:
 
     def load_config(self) -> LLMRecConfig:
         """The workspace's own ``llmrec.toml`` when present, else defaults."""
-        return LLMRecConfig.from_toml(self.config_path) if self.config_path.is_file() else LLMRecConfig()
+        return self.config_of(self.root)
+
+    @staticmethod
+    def config_of(root: str | Path) -> LLMRecConfig:
+        """A workspace folder's config without opening its database: commands that only need the settings (``llm
+        serve``) also work on a folder holding just ``llmrec.toml``."""
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise WorkspaceError(f"workspace {root} does not exist or is not a folder")
+        path = root / "llmrec.toml"
+        return LLMRecConfig.from_toml(path) if path.is_file() else LLMRecConfig()
 
     # ---- connections and locking -------------------------------------------------------------------------------
     def connect(self) -> sqlite3.Connection:
@@ -175,6 +189,16 @@ class Workspace:
         with self.connect() as db:
             db.executemany("UPDATE items SET embedded_hash=? WHERE id=? AND card_hash=?",
                            [(h, i, h) for i, h in pairs])
+
+    def restart_embedding(self, space_key: str, space: str) -> None:
+        """Forget which cards are embedded and record the new embedding space, in one transaction.
+
+        Called after the text collection was emptied for a new model: from here the per-item marks track progress,
+        so an ingest interrupted while re-embedding continues where it stopped instead of starting over.
+        """
+        with self.connect() as db:
+            db.execute("UPDATE items SET embedded_hash=NULL")
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (space_key, space))
 
     def unembedded(self) -> list[tuple[str, str, str]]:
         """(id, card, card_hash) of items whose current card is not in the vector store yet."""

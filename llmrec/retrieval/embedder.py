@@ -41,6 +41,23 @@ class TextEmbedder:
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         return self._model
 
+    def space(self) -> dict:
+        """What the vectors' coordinates mean: the model folder's files by name, size and first-MiB digest.
+
+        Vectors from two models are not comparable, even at the same dimension, so the workspace records this beside
+        the text collection and re-embeds every card when it changes (see ``Ingestor.embed_pending``). Content, not
+        path or file times: a workspace copied elsewhere, or a reinstalled virtualenv, keeps its vectors.
+        """
+        from llmrec.models import file_digest
+
+        path = self.model_path
+        try:
+            files = sorted((p.name, p.stat().st_size, file_digest(p, 1 << 20)[:16])
+                           for p in path.iterdir() if p.is_file())
+        except OSError as e:
+            raise ModelNotFoundError(f"cannot read the embedding model folder {path}: {e}") from None
+        return {"name": self.name, "files": files}
+
     @property
     def name(self) -> str:
         return self.model_path.name if self.config.model else "all-MiniLM-L6-v2"

@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from llmrec.config import RetrievalConfig
-from llmrec.errors import RequestError
+import json
+from pathlib import Path
+
+from llmrec.config import RetrievalConfig, VectorStoreConfig
+from llmrec.errors import ConfigError, RequestError
 from llmrec.retrieval.embedder import TextEmbedder
 from llmrec.retrieval.stores.base import VectorCollection
 
@@ -24,6 +27,38 @@ if TYPE_CHECKING:
     from llmrec.retrieval.collaborative import CollaborativeIndex
 
 TEXT_COLLECTION = "text"
+TEXT_SPACE_META = "text_space"   # workspace meta key: the embedding space the text collection was filled in
+
+
+def text_space(embedder: TextEmbedder, store: VectorStoreConfig, workspace_root: Path) -> str:
+    """The embedding model's fingerprint and where its vectors live, as one comparable string.
+
+    A card counts as embedded only in this space: a new model (even of the same dimension) or another store
+    means every card must be embedded again, or queries would be compared with vectors of another model.
+    """
+    if store.resolved_backend == "chroma-server":
+        where = store.url
+    else:  # the default store moves with its workspace folder
+        where = str(Path(store.path).expanduser().resolve()) if store.path else "<workspace>/chroma"
+    return json.dumps({"model": embedder.space(), "store": [store.resolved_backend, where, store.collection]},
+                      sort_keys=True)
+
+
+def same_text_space(recorded: str, current: str) -> bool:
+    """Same model files and same store; the model's display name does not count (a copy of it is the same model)."""
+    was, now = json.loads(recorded), json.loads(current)
+    return was["model"]["files"] == now["model"]["files"] and was["store"] == now["store"]
+
+
+def check_text_space(recorded: str | None, current: str) -> None:
+    """Refuse to query text vectors made in another embedding space (``llmrec ingest`` re-embeds them)."""
+    if recorded is None or same_text_space(recorded, current):
+        return  # a workspace from before spaces were recorded: its next ingest records one
+    was, now = json.loads(recorded), json.loads(current)
+    what = "embedding model" if was["model"]["files"] != now["model"]["files"] else "vector store"
+    used = was["model"]["name"] if what == "embedding model" else " ".join(map(str, was["store"]))
+    raise ConfigError(f"this workspace's text vectors were built with another {what} ({used}); run `llmrec "
+                      "ingest` with the current config to re-embed the cards")
 
 
 @dataclass

@@ -62,7 +62,7 @@ def serve(
     from llmrec.workspace import Workspace
 
     # The server must serve what the workspace's ranker will ask for, at the URL it will ask at.
-    ranker = (Workspace(workspace).load_config() if workspace is not None else LLMRecConfig()).ranker
+    ranker = (Workspace.config_of(workspace) if workspace is not None else LLMRecConfig()).ranker
     model = model or ranker.model
     adapter = adapter or ([ranker.adapter] if ranker.adapter else [])
     port = port or (urlparse(ranker.vllm_url).port if ranker.vllm_url else None) or 8100
