@@ -78,6 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     what.add_argument("--train", type=Path, metavar="OUT", help="fine-tune an adapter into OUT first, then evaluate it")
     what.add_argument("--adapter", help="evaluate this adapter (name under adapters/ or a folder) beside the base")
     p.add_argument("--resume", action="store_true", help="with --train: continue an interrupted training run")
+    p.add_argument("--force", action="store_true", help="with --train: replace an adapter already in OUT")
     p.add_argument("--data", type=Path, help="ml-latest-small folder; default ../shared/data/ml-latest-small")
     p.add_argument("--model", default="smollm2-135m", help="base model (packaged name or folder)")
     p.add_argument("--examples-per-user", type=int, default=4, help="training cut points per user (--train)")
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         config.train = config.train.model_copy(update={**TRAINING, "seed": args.seed})
         print(f"training on {len(train)} examples, validating on {len(valid)}", file=sys.stderr)
         trainer = AdapterTrainer(config, args.model, args.train, progress=_progress, log=lambda s: print(
-            s, file=sys.stderr, flush=True))
+            s, file=sys.stderr, flush=True), overwrite=args.force)
         provenance = {"dataset": DATASET, "protocol": "LlamaRec (5-core, leave-one-out, ties by item id)",
                       "retriever": "SASRec " + json.dumps(retriever_config.model_dump()),
                       "data_fingerprint": data.fingerprint(), "examples_per_user": args.examples_per_user,

@@ -33,7 +33,12 @@ def read_manifest(adapter: Path) -> dict:
     path = Path(adapter) / "manifest.json"
     if not path.is_file():
         raise ModelNotFoundError(f"{adapter} has no manifest.json: not an llmrec adapter (train one with llmrec train)")
-    manifest = json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelNotFoundError(f"{path} is unreadable ({e}); retrain the adapter or restore the file") from None
+    if not isinstance(manifest, dict):
+        raise ModelNotFoundError(f"{path} is not a JSON object; retrain the adapter or restore the file")
     missing = [k for k in MANIFEST_REQUIRED if k not in manifest]
     if missing:
         raise ModelNotFoundError(f"{path} lacks required field(s): {', '.join(missing)}")

@@ -50,9 +50,10 @@ DEMO_TRAINING = {"max_train_examples": 16, "grad_accum": 4, "eval_every": 4, "ch
 def _demo_adapter(ws, log) -> Path:
     """Train ``<workspace>/adapters/demo`` on the demo log unless a finished one is there (a killed run resumes)."""
     from llmrec.training.run import train_adapter as train
+    from llmrec.training.trainer import has_unfinished_run
 
     out = ws.root / "adapters" / "demo"
-    unfinished = (out / "checkpoint").exists()
+    unfinished = has_unfinished_run(out)
     if (out / "manifest.json").is_file() and not unfinished:
         log(f"adapter {out} already trained")
         return out

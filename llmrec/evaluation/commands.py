@@ -57,6 +57,8 @@ def register(app: typer.Typer) -> None:
         = None,
         max_train_examples: Annotated[Optional[int], typer.Option(min=1, help="with --train-ranker: cap on "
                                                                   "training examples (time budget)")] = None,
+        force: Annotated[bool, typer.Option("--force", help="with --train-ranker: replace an adapter already in "
+                                            "that folder")] = False,
     ) -> None:
         """Run the LlamaRec-protocol evaluation (full ranking, leave-one-out) of the retrievers or of the LLM ranker.
 
@@ -86,7 +88,7 @@ def register(app: typer.Typer) -> None:
                 raise CatalogError("the ranker evaluation runs on ml-latest-small (LlamaRec's benchmark)")
             argv = ["--data", str(data), "--seed", str(seed), "--threads", str(threads)]
             if train_ranker is not None:
-                argv += ["--train", str(train_ranker)]
+                argv += ["--train", str(train_ranker)] + (["--force"] if force else [])
             elif ranker != "base":
                 argv += ["--adapter", ranker]
             if max_train_examples is not None:

@@ -21,6 +21,8 @@ def register(app: typer.Typer, progress) -> None:
         epochs: Annotated[Optional[int], typer.Option(min=1, help="passes over the training examples")] = None,
         max_examples: Annotated[Optional[int], typer.Option(min=1, help="cap on training examples")] = None,
         resume: Annotated[bool, typer.Option(help="continue an interrupted run from its last checkpoint")] = False,
+        force: Annotated[bool, typer.Option("--force", help="replace a finished adapter already in --out, or "
+                                            "restart over a checkpoint made with other data or settings")] = False,
         config: Annotated[Optional[Path], typer.Option(help="TOML config ([train] table)")] = None,
     ) -> None:
         """Fine-tune a LoRA adapter for the ranker on the workspace's interaction log.
@@ -37,7 +39,7 @@ def register(app: typer.Typer, progress) -> None:
         if max_examples:
             cfg.train.max_train_examples = max_examples
         manifest = train_adapter(workspace, out, base, interactions, epochs, resume, cfg, progress=progress,
-                                 log=lambda s: typer.echo(s, err=True))
+                                 log=lambda s: typer.echo(s, err=True), overwrite=force)
         m = manifest["metrics"]
         typer.echo(f"adapter saved to {out}: best validation NDCG@10 {m['best_valid_ndcg@10']:.4f} at step "
                    f"{m['best_step']} ({m['train_examples']} train / {m['valid_examples']} valid examples)")

@@ -28,7 +28,7 @@ class ChatFormatter:
 
 def train_adapter(workspace: str | Path, out: str | Path, base: str | None = None,
                   interactions: str | Path | None = None, epochs: int | None = None, resume: bool = False,
-                  config: LLMRecConfig | None = None, progress=None, log=print) -> dict:
+                  config: LLMRecConfig | None = None, progress=None, log=print, overwrite: bool = False) -> dict:
     """Train a LoRA adapter for the ranker on a workspace's interaction log; returns the adapter's manifest."""
     from llmrec.prompts import default_library
     from llmrec.ranking.ranker import LLMRanker
@@ -45,15 +45,22 @@ def train_adapter(workspace: str | Path, out: str | Path, base: str | None = Non
     if interactions is not None:
         from llmrec.catalog.readers import read_interactions
 
-        added = ws.add_interactions(read_interactions(interactions).interactions)
-        log(f"added {added} interactions from {interactions}")
-    from llmrec.retrieval.retriever import TEXT_COLLECTION, CandidateRetriever
+        result = read_interactions(interactions)
+        for problem in result.problems[:20]:
+            log(f"skipped: {problem}")
+        if len(result.problems) > 20:
+            log(f"skipped {len(result.problems) - 20} more rows of {interactions}")
+        with ws.write_lock():  # an ingest may be adding rows at the same moment
+            added = ws.add_interactions(result.interactions)
+        log(f"added {added} interactions from {interactions}"
+            + (f" ({len(result.problems)} rows skipped)" if result.problems else ""))
+    from llmrec.retrieval.retriever import CandidateRetriever
 
     rec = Recommender(ws, config)
     # Hard negatives come from the text retriever only. The workspace's collaborative model was fitted on these same
     # sequences, so it has learned every training target as a next item: candidates drawn with it would contain the
     # target far more often (and higher) than at serving time, and the adapter would learn an easier task.
-    retriever = CandidateRetriever(rec.store.collection(TEXT_COLLECTION), rec.embedder, config.retrieval)
+    retriever = CandidateRetriever(rec.text_collection(), rec.embedder, config.retrieval)
     ranker = LLMRanker(ChatFormatter(base), default_library(), config.ranker)
     tc = config.train
     train, valid = build_examples(ws, retriever, ranker, config.retrieval.n_candidates, tc.examples_per_user,
@@ -61,5 +68,5 @@ def train_adapter(workspace: str | Path, out: str | Path, base: str | None = Non
     if tc.max_train_examples:
         train = train[: tc.max_train_examples]
     log(f"{len(train)} training and {len(valid)} validation examples")
-    trainer = AdapterTrainer(config, base, Path(out), progress=progress, log=log)
+    trainer = AdapterTrainer(config, base, Path(out), progress=progress, log=log, overwrite=overwrite)
     return trainer.train(train, valid, examples_hash(train + valid), resume=resume)

@@ -38,6 +38,8 @@ class TrainState:
     bad_evals: int = 0
     evals: list[dict] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
+    data_hash: str = ""           # what the run trains on: a checkpoint only continues the run that made it
+    config_hash: str = ""
 
 
 def _versions() -> dict:
@@ -49,21 +51,50 @@ def _versions() -> dict:
             "python": platform.python_version()}
 
 
+CHECKPOINT_FOLDERS = ("checkpoint", ".checkpoint-tmp", ".checkpoint-old")
+
+
+def has_unfinished_run(out: Path) -> bool:
+    """Whether ``out`` holds a complete checkpoint of a run that has not finished (``--resume`` continues it)."""
+    return any((Path(out) / name / "state.json").is_file() for name in CHECKPOINT_FOLDERS)
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """Write beside, fsync, rename over: a kill or power cut leaves the old file or the new one, never a torn one."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _config_hash(config: LLMRecConfig, base: str) -> str:
+    """What shapes a run besides its examples: the base model and the ranker and training settings."""
+    import hashlib
+
+    blob = json.dumps([base, config.ranker.model_dump(mode="json"), config.train.model_dump(mode="json")],
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 def ndcg_at_10(rank: int) -> float:
     """NDCG@10 with one relevant item at 0-based ``rank``."""
     return 1.0 / math.log2(rank + 2) if rank < 10 else 0.0
 
 
 class AdapterTrainer:
-    def __init__(self, config: LLMRecConfig, base: str, out: Path, progress=None, log=print):
+    def __init__(self, config: LLMRecConfig, base: str, out: Path, progress=None, log=print,
+                 overwrite: bool = False):
         self.config = config
         self.train_config = config.train
         self.base = base
         self.out = Path(out)
-        self.ckpt = self.out / "checkpoint"
+        self.ckpt = self.out / CHECKPOINT_FOLDERS[0]
         self.progress = progress
         self.log = log
         self.training_data: dict | None = None
+        self.overwrite = overwrite  # replace a finished adapter already in ``out``
 
     # ---- model -------------------------------------------------------------------------------------------------
     def _load(self):
@@ -119,7 +150,7 @@ class AdapterTrainer:
         from peft import get_peft_model_state_dict
         from safetensors.torch import save_file
 
-        tmp = self.out / ".checkpoint-tmp"
+        tmp, old = self.out / ".checkpoint-tmp", self.out / ".checkpoint-old"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         weights = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(self.model).items()}
@@ -130,17 +161,34 @@ class AdapterTrainer:
             for name, value in st.items():
                 tensors[f"{idx}.{name}"] = (value if torch.is_tensor(value) else torch.tensor(value)).cpu()
         save_file(tensors, str(tmp / "optimizer.safetensors"))
-        (tmp / "state.json").write_text(json.dumps(state.__dict__))
-        shutil.rmtree(self.ckpt, ignore_errors=True)
-        os.replace(tmp, self.ckpt)  # a kill leaves either the old or the new checkpoint, never half of one
+        _write_durably(tmp / "state.json", json.dumps(state.__dict__))  # last: a folder with it is complete
+        # Renames only, so at every instant one complete checkpoint exists under one of the three names, and
+        # ``_checkpoint`` finds it whatever moment a kill hits.
+        shutil.rmtree(old, ignore_errors=True)
+        if self.ckpt.exists():
+            os.replace(self.ckpt, old)
+        os.replace(tmp, self.ckpt)
+        shutil.rmtree(old, ignore_errors=True)
 
-    def _load_checkpoint(self) -> TrainState:
+    def _checkpoint(self) -> Path | None:
+        """A complete checkpoint folder (one holding ``state.json``, which is written last), if any; any of them
+        continues the run to the same result, since the data order is a function of the seed."""
+        for folder in (self.out / name for name in CHECKPOINT_FOLDERS):
+            if (folder / "state.json").is_file():
+                return folder
+        return None
+
+    def _discard_checkpoints(self) -> None:
+        for name in CHECKPOINT_FOLDERS:
+            shutil.rmtree(self.out / name, ignore_errors=True)
+
+    def _load_checkpoint(self, folder: Path) -> TrainState:
         import torch
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
-        set_peft_model_state_dict(self.model, load_file(str(self.ckpt / "adapter.safetensors")))
-        tensors = load_file(str(self.ckpt / "optimizer.safetensors"))
+        set_peft_model_state_dict(self.model, load_file(str(folder / "adapter.safetensors")))
+        tensors = load_file(str(folder / "optimizer.safetensors"))
         torch.set_rng_state(tensors.pop("rng"))
         opt = self.optimizer.state_dict()
         state: dict[int, dict] = {}
@@ -149,7 +197,7 @@ class AdapterTrainer:
             state.setdefault(int(idx), {})[name] = value
         opt["state"] = state
         self.optimizer.load_state_dict(opt)
-        return TrainState(**json.loads((self.ckpt / "state.json").read_text()))
+        return TrainState(**json.loads((folder / "state.json").read_text()))
 
     # ---- evaluation --------------------------------------------------------------------------------------------
     def evaluate(self, examples: list[RankingExample]) -> dict:
@@ -184,7 +232,9 @@ class AdapterTrainer:
         }
         if self.training_data:
             manifest["training_data"] = self.training_data
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        _write_durably(tmp / "manifest.json", json.dumps(manifest, indent=2))
+        # The manifest goes last: until it names this step, a kill leaves the previous manifest, and an unfinished
+        # run (its checkpoint still there) is redone from the checkpoint by --resume.
         for name in ("adapter_config.json", "adapter_model.safetensors", "manifest.json"):
             os.replace(tmp / name, self.out / name)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -194,23 +244,52 @@ class AdapterTrainer:
               resume: bool = False, training_data: dict | None = None) -> dict:
         """Train, validate every ``eval_every`` steps, keep the best adapter; ``training_data`` (where the examples
         came from: dataset, retriever, split) goes into the manifest as is."""
-        import torch
-
         if not train:
             raise TrainingError("no training examples: users need at least 3 interactions with catalog items")
+        from filelock import FileLock, Timeout
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.out / ".train.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise TrainingError(f"another llmrec train is writing to {self.out}; wait for it or choose another "
+                                "--out") from None
+        try:
+            return self._train_locked(train, valid, data_hash, resume, training_data)
+        finally:
+            lock.release()
+
+    def _train_locked(self, train, valid, data_hash, resume, training_data) -> dict:
+        import torch
+
         tc = self.train_config
         self.training_data = training_data
-        self.out.mkdir(parents=True, exist_ok=True)
+        config_hash = _config_hash(self.config, self.base)
+        if self.overwrite and not resume:
+            self._discard_checkpoints()
+        checkpoint = self._checkpoint()
+        if checkpoint is not None and not resume:
+            raise TrainingError(f"{self.out} holds an unfinished run; pass --resume to continue it, --force to "
+                                "discard it, or choose another --out")
+        if checkpoint is None and not resume and (self.out / "manifest.json").is_file() and not self.overwrite:
+            raise TrainingError(f"{self.out} already holds a trained adapter; choose another --out, or pass "
+                                "--force to replace it")
+        if checkpoint is not None:  # checked before the model loads: a refusal should be quick
+            made = json.loads((checkpoint / "state.json").read_text())
+            made = (made.get("data_hash", ""), made.get("config_hash", ""))
+            if made[0] and made != (data_hash, config_hash):
+                what = "training examples" if made[0] != data_hash else "base model or training config"
+                raise TrainingError(f"the checkpoint in {self.out} was made with other {what}, so continuing it "
+                                    "would not give the run it started; start again with --force and without "
+                                    "--resume (or restore what changed)")
         self._load()
-        state = TrainState()
-        if resume and (self.ckpt / "state.json").is_file():
-            state = self._load_checkpoint()
+        state = TrainState(data_hash=data_hash, config_hash=config_hash)
+        if checkpoint is not None:
+            state = self._load_checkpoint(checkpoint)
             self.log(f"resuming at step {state.step} ({state.position} examples done)")
         elif resume:
             self.log("no checkpoint to resume from; starting fresh")
-        elif (self.ckpt / "state.json").is_file():
-            raise TrainingError(f"{self.out} holds an unfinished run; pass --resume to continue it or choose "
-                                "another --out")
         total = len(train) * tc.epochs
         orders = {}
         self.model.train()
@@ -248,7 +327,7 @@ class AdapterTrainer:
         if state.best_step < 0:  # no validation ran (tiny runs): keep the final weights
             self._save_adapter(state, data_hash, len(train), len(valid), final=True)
         self._finalise_manifest(state, final=True)
-        shutil.rmtree(self.ckpt, ignore_errors=True)  # finished: nothing to resume
+        self._discard_checkpoints()  # finished: nothing to resume
         return json.loads((self.out / "manifest.json").read_text())
 
     def _validate(self, state: TrainState, valid, data_hash, train_n) -> bool:
@@ -268,4 +347,4 @@ class AdapterTrainer:
         path = self.out / "manifest.json"
         manifest = json.loads(path.read_text())
         manifest["metrics"].update({"finished": final, "evals": state.evals, "steps_run": state.step})
-        path.write_text(json.dumps(manifest, indent=2))
+        _write_durably(path, json.dumps(manifest, indent=2))

@@ -168,3 +168,71 @@ def test_bfloat16_training_keeps_the_lora_weights_float32_over_a_bfloat16_base(t
     # lora_B starts at zero: one step on a float32 copy of the gradient must have moved it
     assert any(w.abs().sum() > 0 for k, w in weights.items() if "lora_B" in k)
     assert manifest["config"]["train"]["dtype"] == "bfloat16"
+
+
+# ---- the output folder: nothing finished is overwritten, nothing foreign is continued -----------------------------
+
+def _one_example():
+    from llmrec.training.examples import RankingExample
+
+    return RankingExample("u", "prompt", "i", "A", ("A", "B"), "train")
+
+
+def test_a_finished_adapter_is_replaced_only_with_force(tmp_path):
+    from llmrec.training.trainer import AdapterTrainer
+
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "manifest.json").write_text("{}")
+    with pytest.raises(TrainingError, match="--force"):
+        AdapterTrainer(LLMRecConfig(), "smollm2-135m", tmp_path / "done").train([_one_example()], [], "h")
+    assert (tmp_path / "done" / "manifest.json").read_text() == "{}"
+
+
+def test_resume_refuses_a_checkpoint_made_from_other_examples(tmp_path):
+    from llmrec.training.trainer import AdapterTrainer
+
+    ckpt = tmp_path / "a" / "checkpoint"
+    ckpt.mkdir(parents=True)
+    (ckpt / "state.json").write_text(json.dumps({"position": 4, "step": 4, "data_hash": "made-from-other-data",
+                                                 "config_hash": "x"}))
+    with pytest.raises(TrainingError, match="other training examples"):
+        AdapterTrainer(LLMRecConfig(), "smollm2-135m", tmp_path / "a").train([_one_example()], [], "h", resume=True)
+
+
+def test_a_kill_between_the_checkpoint_renames_still_leaves_a_run_to_resume(tmp_path):
+    from llmrec.training.trainer import AdapterTrainer, has_unfinished_run
+
+    for name in (".checkpoint-tmp", ".checkpoint-old"):  # the two moments a kill can leave no "checkpoint" folder
+        out = tmp_path / name
+        (out / name).mkdir(parents=True)
+        (out / name / "state.json").write_text("{}")
+        assert has_unfinished_run(out)
+        with pytest.raises(TrainingError, match="unfinished run"):
+            AdapterTrainer(LLMRecConfig(), "smollm2-135m", out).train([_one_example()], [], "h")
+    half = tmp_path / "half" / ".checkpoint-tmp"  # killed while writing: no state.json yet, so not a checkpoint
+    half.mkdir(parents=True)
+    assert not has_unfinished_run(tmp_path / "half")
+
+
+def test_two_runs_into_one_folder_do_not_interleave(tmp_path):
+    from filelock import FileLock
+
+    from llmrec.training.trainer import AdapterTrainer
+
+    (tmp_path / "a").mkdir()
+    with FileLock(str(tmp_path / "a" / ".train.lock")):
+        with pytest.raises(TrainingError, match="another llmrec train"):
+            AdapterTrainer(LLMRecConfig(), "smollm2-135m", tmp_path / "a").train([_one_example()], [], "h")
+
+
+def test_a_torn_manifest_is_reported_as_such_and_adapters_list_goes_on(tmp_path):
+    from llmrec.adapters import list_adapters, read_manifest
+    from llmrec.errors import ModelNotFoundError
+
+    bad = tmp_path / "torn"
+    bad.mkdir()
+    (bad / "adapter_config.json").write_text("{}")
+    (bad / "manifest.json").write_text('{"base_model": "smol')
+    with pytest.raises(ModelNotFoundError, match="unreadable"):
+        read_manifest(bad)
+    assert list_adapters(tmp_path) == [("torn", None)]
