@@ -106,28 +106,41 @@ def resolve_model(name_or_path: str) -> Path:
         raise ModelNotFoundError(f"{gguf} is missing from package {packaged.package}; reinstall: {packaged.install_hint}")
     dest = cache_dir() / "models" / packaged.name
     marker = dest / "llmrec-model.json"
-    if marker.is_file():
+    digest = file_digest(gguf, 1 << 20)
+    if _made_from(marker) == digest:
         return dest
     from filelock import FileLock
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(dest) + ".lock", timeout=1800):
-        if marker.is_file():  # another process finished while we waited
+        if _made_from(marker) == digest:  # another process finished while we waited
             return dest
         tmp = Path(tempfile.mkdtemp(prefix=f".{packaged.name}-", dir=dest.parent))
         try:
             _dequantise(source, packaged.gguf_file, tmp)
             (tmp / "llmrec-model.json").write_text(json.dumps({
                 "name": name_or_path, "package": packaged.package, "gguf_file": packaged.gguf_file,
-                "gguf_sha256_first_mib": file_digest(gguf, 1 << 20),
+                "gguf_sha256_first_mib": digest,
             }, indent=2))
-            if dest.exists():  # a stale, unfinished folder from a killed run (no marker)
+            if dest.exists():  # unfinished (a killed run: no marker), or made from a GGUF since replaced
                 shutil.rmtree(dest)
             os.replace(tmp, dest)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _made_from(marker: Path) -> str | None:
+    """The GGUF digest a dequantised folder records; None when unfinished or unreadable.
+
+    Checked on every resolve (1 MiB read): an upgraded package may ship new weights under the same file name, and
+    the cache must then be rebuilt rather than keep serving the old ones.
+    """
+    try:
+        return json.loads(marker.read_text()).get("gguf_sha256_first_mib")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def model_id(name_or_path: str) -> str:
