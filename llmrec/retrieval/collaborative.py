@@ -213,6 +213,7 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
     model_config = settings.model_settings()
     digest = data_hash(item_ids, users, sequences)
     folder = model_dir(workspace)
+    _finish_interrupted_swap(folder, MANIFEST_FILE)
     store = store or open_store(config.store, workspace.root)
 
     want_ease = settings.ease and settings.validate_holdout and len(item_ids) <= settings.ease_max_items
@@ -311,6 +312,22 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
     shutil.rmtree(retired, ignore_errors=True)
     return FitReport(status="trained", model_dir=str(folder), data_hash=digest, metrics=_float_metrics(model.metrics),
                      seconds=time.perf_counter() - t0, **counts)
+
+
+def _finish_interrupted_swap(folder: Path, manifest_file: str) -> None:
+    """Put back the model a fit killed mid-swap left under ``.partial`` (newer) or ``.old`` (previous).
+
+    The swap renames ``collab`` to ``collab.old`` and then ``collab.partial`` to ``collab``; a kill between the two
+    leaves no ``collab``, and refitting from scratch would throw away a finished model. A folder counts as complete
+    when it holds the manifest, which ``save`` writes last. Runs under the workspace write lock, like the swap.
+    """
+    if (folder / manifest_file).is_file():
+        return
+    for source in (folder.with_name(folder.name + ".partial"), folder.with_name(folder.name + ".old")):
+        if (source / manifest_file).is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            source.rename(folder)
+            return
 
 
 def index_item_vectors(model, store: VectorStore) -> VectorCollection:

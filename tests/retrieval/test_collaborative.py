@@ -273,6 +273,33 @@ def test_a_running_recommender_serves_the_model_a_later_fit_swapped_in(tmp_path)
     assert any("collab" in c.sources for c in found)
 
 
+@pytest.mark.slow
+def test_a_running_recommender_sees_what_an_ingest_in_another_process_wrote(tmp_path):
+    """Embedded Chroma is opened by both processes: the service must see the new card and the refitted vectors."""
+    import subprocess
+    import sys
+    import warnings
+
+    ws, _, _ = make_workspace(tmp_path, {**TINY, "epochs": 2})
+    running = Recommender(ws)
+    before = running.retriever.collab.model.data_hash
+    ws.add_interactions([Interaction(user_id="late", item_id=i, timestamp=t, row=t) for t, i in
+                         enumerate(["m1", "m6"])])
+    catalog = tmp_path / "data" / "catalog.jsonl"
+    with catalog.open("a") as f:
+        f.write(json.dumps({"id": "z9", "title": "Glacier Songs", "kind": "podcast", "genres": "nature",
+                            "description": "A podcast recorded on melting glaciers, in ice and wind."}) + "\n")
+    other = subprocess.run([sys.executable, "-m", "llmrec.cli", "ingest", str(catalog), "--workspace", str(ws.root)],
+                           capture_output=True, text=True, timeout=600)
+    assert other.returncode == 0, other.stderr[-2000:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "vectors do not match, using text only" would fail here
+        running.refresh_models()
+    assert running.retriever.collab.model.data_hash != before
+    assert any("collab" in c.sources for c in running.retriever.retrieve("", ["m1"], exclude={"m1"}, n=5))
+    assert running.retriever.retrieve("glacier ice podcast", [], set(), n=1)[0].id == "z9"
+
+
 def test_opening_an_up_to_date_model_does_not_reread_the_interaction_log(tmp_path, monkeypatch):
     import llmrec.retrieval.collaborative as collaborative
 
@@ -337,3 +364,17 @@ def test_on_a_big_log_ease_is_tuned_on_a_sample_of_the_validation_users(tmp_path
     assert "EASE fused at weight" in report.collaborative
     metrics = json.loads((ws.root / "collab" / "manifest.json").read_text())["metrics"]
     assert metrics["valid_users"] == 60  # the reported validation still covers every held-out user
+
+
+def test_a_fit_killed_between_its_two_renames_keeps_the_finished_model(tmp_path):
+    from llmrec.retrieval.collaborative import fit_collaborative
+
+    ws, _, _ = make_workspace(tmp_path, TINY)
+    folder = ws.root / "collab"
+    before = (folder / "model.safetensors").read_bytes()
+    folder.rename(folder.with_name("collab.partial"))  # killed after `collab` was retired, before the new one moved in
+    with ws.write_lock():
+        report = fit_collaborative(ws, ws.load_config())
+    assert report.status == "unchanged"  # put back, not refitted from scratch
+    assert (folder / "model.safetensors").read_bytes() == before
+    assert not folder.with_name("collab.partial").exists()
