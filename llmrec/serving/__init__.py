@@ -5,5 +5,31 @@ The service's default limits live here, free of FastAPI, so ``llmrec --help`` wo
 ``serve`` extra.
 """
 
+import ipaddress
+
 DEFAULT_MAX_BODY_BYTES = 1_000_000  # largest request body (413 above it)
 DEFAULT_REQUEST_TIMEOUT_S = 60.0    # seconds a request may wait for the model, queue included (504 past it)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address (no port, no brackets) always means this machine: ``localhost`` or a
+    loopback address. No DNS is asked: a name an attacker's DNS resolves to 127.0.0.1 is not loopback here."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_name(host_header: str) -> str:
+    """The name in a ``Host`` header, lower-cased, without port or IPv6 brackets: ``[::1]:8000`` → ``::1``.
+
+    A header that is not ``name[:port]`` comes back whole (lower-cased), so it matches no allowed name by accident.
+    """
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        return name if rest == "" or (rest[:1] == ":" and rest[1:].isdigit()) else host
+    name, sep, port = host.partition(":")
+    return name if not sep or port.isdigit() else host

@@ -11,8 +11,10 @@ Routes (the same pydantic models as the Python API; OpenAPI at ``/docs`` and ``/
 
 Model calls are CPU-bound and the backends are not re-entrant, so they run one at a time under a lock, in worker
 threads: the event loop keeps answering health checks, item lookups and metrics during a long ranking. Each model call
-has a deadline (504 past it, including time spent queued); the middleware enforces the bearer token and the body size
-limit before any route sees the request. Every error body has one shape: ``{"error": {"type": ..., "message": ...}}``.
+has a deadline (504 past it, including time spent queued); the middleware checks the Host header, the bearer token
+and the body size limit before any route sees the request. Without a token only loopback Host names are answered: the
+service then trusts that only this machine reaches it, and a web page whose DNS name is rebound to 127.0.0.1 would
+otherwise reach it too, same-origin. Every error body has one shape: ``{"error": {"type": ..., "message": ...}}``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import hmac
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -43,7 +45,7 @@ from llmrec.config import LLMRecConfig
 from llmrec.errors import (BackendUnavailable, ConfigError, LLMRecError, ModelNotFoundError, RequestError,
                            UnknownUserError, WorkspaceError)
 from llmrec.schema import AskRequest, Recommendation
-from llmrec.serving import DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_S
+from llmrec.serving import DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_S, host_name, is_loopback
 from llmrec.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from llmrec.serving.metrics import ServiceMetrics
 from llmrec.workspace import Workspace
@@ -83,8 +85,8 @@ T = TypeVar("T")
 
 # ---- response models ---------------------------------------------------------------------------------------------
 class ErrorDetail(BaseModel):
-    type: str = Field(description="machine-readable kind: invalid_request, unauthorized, not_found, "
-                                  "payload_too_large, timeout, backend_unavailable, ...")
+    type: str = Field(description="machine-readable kind: invalid_request, unauthorized, forbidden_host, "
+                                  "not_found, payload_too_large, timeout, backend_unavailable, ...")
     message: str = Field(description="what was wrong and what to do about it")
     details: list[dict] | None = Field(None, description="per-field problems of an invalid request body")
 
@@ -137,7 +139,7 @@ class AuditRequest(BaseModel):
                                       "fall? default: the workspace's [audit] faithfulness setting")
 
 
-_ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 404, 413, 415, 422, 500, 503, 504)}
+_ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404, 413, 415, 422, 500, 503, 504)}
 
 
 # ---- errors ------------------------------------------------------------------------------------------------------
@@ -385,12 +387,14 @@ def _quote(item_id: str) -> str:
 
 # ---- middleware --------------------------------------------------------------------------------------------------
 class _Guard:
-    """Outermost ASGI layer: metrics for every request, then the token check, then the body size limit."""
+    """Outermost ASGI layer: metrics for every request, then the Host check, the token check, the body size limit."""
 
-    def __init__(self, app, *, token: str | None, max_body_bytes: int, metrics: ServiceMetrics,
-                 routes: Callable[[], list]):
+    def __init__(self, app, *, token: str | None, allowed_hosts: frozenset[str] | None, max_body_bytes: int,
+                 metrics: ServiceMetrics, routes: Callable[[], list]):
+        """``allowed_hosts``: Host names answered besides loopback ones (lower-case, no port); None answers any."""
         self.app = app
         self.token = token
+        self.allowed_hosts = allowed_hosts
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
         self.routes = routes
@@ -401,6 +405,15 @@ class _Guard:
             if match == Match.FULL:
                 return getattr(route, "path", "other")
         return "unmatched"
+
+    def _host_allowed(self, scope) -> bool:
+        if self.allowed_hosts is None:
+            return True
+        for name, value in scope.get("headers", ()):
+            if name == b"host":
+                host = host_name(value.decode("latin-1"))
+                return is_loopback(host) or host in self.allowed_hosts
+        return False  # HTTP/1.1 requires Host and browsers always send it: refusing its absence costs nothing
 
     def _authorised(self, scope) -> bool:
         if self.token is None or scope["path"] in OPEN_PATHS:
@@ -429,6 +442,14 @@ class _Guard:
 
         self.metrics.in_flight(+1)
         try:
+            if not self._host_allowed(scope):
+                given = dict(scope.get("headers", ())).get(b"host", b"").decode("latin-1")[:100]
+                await error_response(403, "forbidden_host", f"Host {given!r} is not a name this service answers: "
+                                     "without --token it answers loopback names (http://127.0.0.1:PORT/, "
+                                     "http://localhost:PORT/, http://[::1]:PORT/) and those given with "
+                                     "--allowed-host; open it by one of those, or start it with --token"
+                                     )(scope, receive, send_and_note)
+                return
             if not self._authorised(scope):
                 await error_response(401, "unauthorized", "this service needs a bearer token: send "
                                      "'Authorization: Bearer <token>'",
@@ -517,7 +538,8 @@ async def _drain(receive, max_bytes: int = 0, seconds: float = 5.0) -> None:
 # ---- the app -----------------------------------------------------------------------------------------------------
 def create_app(workspace: str | Path, config: LLMRecConfig | None = None, token: str | None = None,
                recommender=None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-               request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S, warm: bool = False) -> FastAPI:
+               request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S, warm: bool = False,
+               allowed_hosts: Collection[str] | None = None) -> FastAPI:
     """Build the HTTP app for one workspace.
 
     Args:
@@ -526,12 +548,20 @@ def create_app(workspace: str | Path, config: LLMRecConfig | None = None, token:
         token: when set, every route except the health check, the page shell and the API docs needs
             ``Authorization: Bearer <token>``.
         warm: load the models in the background at startup instead of on the first request.
+        allowed_hosts: Host names (port optional) answered besides loopback ones, ``"*"`` for any. Default: any name
+            with a token; without one, loopback names only (127.0.0.1, localhost, [::1]), so that a web page whose
+            DNS name is rebound to this machine cannot use the API or read its audit records.
     """
     if max_body_bytes < 1:
         raise ConfigError("max_body_bytes must be at least 1")
     if request_timeout_s <= 0:
         raise ConfigError("request_timeout_s must be positive")
     token = token or None
+    if allowed_hosts is None:
+        hosts = None if token else frozenset()
+    else:
+        hosts = frozenset(host_name(h) for h in allowed_hosts)
+        hosts = None if "*" in hosts else hosts
     service = RecommendationService(Path(workspace), config, recommender, request_timeout_s)
 
     @asynccontextmanager
@@ -639,8 +669,8 @@ def create_app(workspace: str | Path, config: LLMRecConfig | None = None, token:
             raise StarletteHTTPException(404, f"no static file {name!r}")
         return FileResponse(WEB_DIR / name, media_type=_STATIC[name], headers=PAGE_HEADERS)
 
-    app.add_middleware(_Guard, token=token, max_body_bytes=max_body_bytes, metrics=service.metrics,
-                       routes=lambda: app.router.routes)
+    app.add_middleware(_Guard, token=token, allowed_hosts=hosts, max_body_bytes=max_body_bytes,
+                       metrics=service.metrics, routes=lambda: app.router.routes)
     return app
 
 

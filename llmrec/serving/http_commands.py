@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from llmrec.serving import DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_S
+from llmrec.serving import DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_S, is_loopback
+
+if TYPE_CHECKING:
+    from llmrec.config import RankerConfig
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def check_ranker_names(ranker: RankerConfig) -> None:
+    """Fail on a ranker backend or adapter that does not exist, without loading anything.
+
+    The service loads its model in the background (or on the first request) and reports a failure only in /healthz,
+    so a typo would otherwise start a server that answers every recommendation with 503.
+    """
+    from llmrec.adapters import resolve_adapter
+    from llmrec.errors import ConfigError
+    from llmrec.ranking.backends.base import backend_names
+
+    known = backend_names()
+    for option, name in (("backend", ranker.backend), ("fallback_backend", ranker.fallback_backend)):
+        if name is not None and name not in known:
+            raise ConfigError(f"unknown ranker backend {name!r} (ranker.{option}); known: {', '.join(known)}")
+    resolve_adapter(ranker.adapter)  # ModelNotFoundError naming the folders it looked in
 
 
 def register(app: typer.Typer) -> None:
@@ -46,6 +56,10 @@ def register(app: typer.Typer) -> None:
         allow_no_token: Annotated[bool, typer.Option("--allow-no-token", help="serve a non-loopback address "
                                                      "without --token (e.g. behind an authenticating proxy)")]
         = False,
+        allowed_host: Annotated[Optional[list[str]], typer.Option(
+            "--allowed-host", metavar="NAME", help="also answer requests addressed to this Host name, e.g. the one a "
+            "local proxy forwards (repeatable; '*' for any); default: any name with --token, only loopback names "
+            "without")] = None,
     ) -> None:
         """Serve the HTTP API (/v1/..., docs at /docs) and the web page (/) for a workspace."""
         import uvicorn
@@ -61,7 +75,8 @@ def register(app: typer.Typer) -> None:
         path = config if config is not None else workspace / "llmrec.toml"
         cfg = (LLMRecConfig.from_toml(path) if config is not None or path.is_file() else LLMRecConfig()
                ).with_serving_options(backend, adapter, justify=not no_justify)
-        if not _is_loopback(host) and not token:
+        check_ranker_names(cfg.ranker)
+        if not is_loopback(host) and not token:
             # The audit log holds every request's history and explanation: exposing it must be a decision.
             if not allow_no_token:
                 from llmrec.errors import ConfigError
@@ -70,7 +85,10 @@ def register(app: typer.Typer) -> None:
                                   "could use the API and read its audit records; pass --token (or LLMREC_TOKEN), "
                                   "or --allow-no-token if a proxy in front authenticates")
             typer.echo(f"warning: serving on {host} without --token (--allow-no-token)", err=True)
-        api = create_app(workspace, cfg, token=token, max_body_bytes=max_body, request_timeout_s=timeout, warm=warm)
+            # The proxy in front decides who gets through, and under which name: answer any unless told which.
+            allowed_host = allowed_host or ["*"]
+        api = create_app(workspace, cfg, token=token, max_body_bytes=max_body, request_timeout_s=timeout, warm=warm,
+                         allowed_hosts=allowed_host or None)
         shown = f"[{host}]" if ":" in host else host
         typer.echo(f"llmrec serving {Path(workspace).resolve()} on http://{shown}:{port}/ (API docs /docs, metrics "
                    f"/metrics{', bearer token required' if token else ''}); Ctrl-C stops", err=True)

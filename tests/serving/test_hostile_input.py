@@ -77,7 +77,7 @@ def hostile_recommender(hostile_workspace, llm_backend):
 @pytest.fixture(scope="module")
 def client(hostile_workspace, hostile_recommender):
     app = create_app(hostile_workspace, recommender=hostile_recommender, max_body_bytes=10_000)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as c:
         yield c
 
 

@@ -27,11 +27,13 @@ from llmrec.testing.catalogs import TEXT_ITEMS
 
 IDS = {row[0] for row in TEXT_ITEMS}
 TOKEN = "s3cret-token"
+LOCAL = "http://localhost"  # without a token the service answers loopback Host names only
 
 
 @pytest.fixture(scope="module")
 def client(text_workspace, recommender):
-    with TestClient(create_app(text_workspace, recommender=recommender), raise_server_exceptions=False) as c:
+    with TestClient(create_app(text_workspace, recommender=recommender), base_url=LOCAL,
+                    raise_server_exceptions=False) as c:
         yield c
 
 
@@ -192,7 +194,7 @@ def _metric(text: str, name: str, **labels) -> float:
 
 
 def test_metrics_count_requests_by_route_and_status_and_time_them(text_workspace, recommender):
-    with TestClient(create_app(text_workspace, recommender=recommender)) as c:
+    with TestClient(create_app(text_workspace, recommender=recommender), base_url=LOCAL) as c:
         ask(c, query="something funny", k=1)
         c.get("/v1/items/m3")
         c.get("/v1/items/nothing")
@@ -210,7 +212,7 @@ def test_metrics_count_requests_by_route_and_status_and_time_them(text_workspace
 
 
 def test_made_up_paths_do_not_create_new_metric_series(text_workspace, recommender):
-    with TestClient(create_app(text_workspace, recommender=recommender)) as c:
+    with TestClient(create_app(text_workspace, recommender=recommender), base_url=LOCAL) as c:
         for i in range(5):
             c.get(f"/random/{i}")
         text = c.get("/metrics").text
@@ -271,7 +273,7 @@ class DownRecommender:
 
 
 def test_backend_down_is_503_with_the_reason_and_is_counted(text_workspace):
-    with TestClient(create_app(text_workspace, recommender=DownRecommender())) as c:
+    with TestClient(create_app(text_workspace, recommender=DownRecommender()), base_url=LOCAL) as c:
         r = c.post("/v1/recommendations", json={"query": "jazz"})
         metrics = c.get("/metrics").text
     assert r.status_code == 503
@@ -283,7 +285,7 @@ def test_backend_down_is_503_with_the_reason_and_is_counted(text_workspace):
 
 async def _asgi_client(app):
     transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url="http://service")
+    return httpx.AsyncClient(transport=transport, base_url=LOCAL)
 
 
 def test_health_answers_while_a_long_recommendation_is_running(text_workspace):

@@ -386,7 +386,7 @@ def test_vllm_backend_down_is_a_clean_503_within_its_timeout(fault_workspace, fa
     try:
         recommender = _vllm_recommender(fault_workspace, url, timeout_s=3.0)
         app = create_app(fault_workspace, recommender=recommender, request_timeout_s=30)
-        with TestClient(app, raise_server_exceptions=False) as c:
+        with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as c:
             c.post("/v1/recommendations", json={"query": "warm up the retriever"})
             if failure == "stopped mid-run":
                 assert recommender.backend.served_name == "smollm2-135m"  # it was up when the backend opened

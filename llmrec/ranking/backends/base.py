@@ -58,6 +58,13 @@ def register_backend(name: str):
     return decorate
 
 
+def backend_names() -> list[str]:
+    """The registered backend names, for checking a configured one before anything loads."""
+    from llmrec.ranking import backends  # noqa: F401  (registers the built-in backends)
+
+    return sorted(_BACKENDS)
+
+
 def open_backend(config: RankerConfig, adapter: Path | None = None, name: str | None = None) -> LLMBackend:
     from llmrec.ranking import backends  # noqa: F401  (registers the built-in backends)
 
