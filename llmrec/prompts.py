@@ -2,12 +2,16 @@
 
 Every rendering carries the template's name and sha256 so each recommendation records exactly which prompt text
 produced it. Catalog text passes through ``clean`` before it reaches a prompt: control characters removed, whitespace
-collapsed, the ``<<< >>>`` delimiters neutralised, so item text cannot break out of its quoted slot.
+collapsed, the ``<<< >>>`` delimiters neutralised, so item text cannot break out of its quoted slot. Every
+catalog-derived string a template shows (titles, card text, history) sits between ``<<< >>>``, the slots the system
+messages call data; where one lands inside JSON (the justifier's forced frame) it goes through ``json_string``
+instead, so no id can end the string early.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,10 +33,15 @@ def prompts_dir() -> Path:
     raise ConfigError("prompt templates not found (expected llmrec/_prompts or prompts/ beside the package)")
 
 
-def clean(text: object, multiline: bool = False, limit: int = 4000) -> str:
-    """Make catalog or user text safe to quote inside a prompt."""
+def clean(text: object, multiline: bool = False, limit: int = 4000, quoted: bool = False) -> str:
+    """Make catalog or user text safe to quote inside a prompt.
+
+    ``quoted``: the text sits between double quotes, so its own ``"`` become ``'`` and cannot close them.
+    """
     s = _CONTROL.sub(" ", str(text))
     s = s.replace("<<<", "«").replace(">>>", "»")
+    if quoted:
+        s = s.replace('"', "'")
     if multiline:
         s = "\n".join(_SPACE.sub(" ", line).strip() for line in s.split("\n") if line.strip())
     else:
@@ -40,8 +49,17 @@ def clean(text: object, multiline: bool = False, limit: int = 4000) -> str:
     return s if len(s) <= limit else s[: limit - 1].rstrip() + "…"
 
 
+def json_string(text: object) -> str:
+    """``text`` as one JSON string literal, quotes included, for catalog text inside a JSON frame a prompt forces.
+
+    Unlike Jinja's ``tojson`` it leaves non-ASCII and ``<>&'`` as they are (escaping is for HTML, not for a model),
+    so an id that needs no escaping renders exactly as it reads.
+    """
+    return json.dumps(str(text), ensure_ascii=False)
+
+
 def _fieldname(name: object) -> str:
-    s = re.sub(r"[_\s]+", " ", str(name)).strip()
+    s = re.sub(r"[_\s]+", " ", clean(name)).strip()
     return s[:1].upper() + s[1:] if s else s
 
 
@@ -65,6 +83,7 @@ class PromptLibrary:
                                       undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
         self.env.filters["clean"] = clean
         self.env.filters["fieldname"] = _fieldname
+        self.env.filters["json_string"] = json_string
         self._chat = chat or plain_chat
 
     def sha256(self, name: str) -> str:

@@ -167,20 +167,22 @@ class Recommender:
         return rec
 
     def _incontext_example(self, query: str, history: list, candidates: list):
-        """For ``ranking_icl.j2``: the user's newest history item as the answer to the history before it, against
-        seeded distractors the user never saw that are not candidates now (so the example cannot hint at one)."""
+        """For ``ranking_icl.j2``: the user's newest history item before any current candidate as the answer to the
+        history before it, against seeded distractors the user never saw that are not candidates now (so the example
+        cannot hint at one); None when too little history precedes the first candidate (``include_seen``)."""
         import random
 
-        from llmrec.ranking.ranker import EXAMPLE_OPTIONS, incontext_example, request_seed
+        from llmrec.ranking.ranker import EXAMPLE_OPTIONS, history_before, incontext_example, request_seed
 
-        if len(history) < 2:
+        past = history_before(history, candidates)
+        if len(past) < 2:
             return None
         taken = {h.id for h in history} | {c.id for c in candidates}
         pool = [i for i in self.workspace.all_item_ids() if i not in taken]
         rng = random.Random(request_seed(self.config.ranker.seed, "distractors", query, *[h.id for h in history]))
         picked = rng.sample(pool, min(EXAMPLE_OPTIONS - 1, len(pool)))
         found = self.workspace.get_items(picked)
-        return incontext_example(history, [found[i] for i in picked if i in found])
+        return incontext_example(past, [found[i] for i in picked if i in found])
 
     def _record(self, request: AskRequest, rec: Recommendation, result, candidates, history_ids: list[str]) -> None:
         """Append the audit record of a served recommendation (durable before ``ask`` returns)."""

@@ -1,9 +1,10 @@
 """Grounded justifications for the returned items.
 
 The LLM writes one sentence per item inside a JSON frame that llmrec forces (the item id is fixed in the prompt, so
-it can only talk about the item it was given). Each sentence is checked (names no other item, no number absent from
-the card, cites some card field or history item); a failing one is retried once with seeded sampling, then replaced by
-a sentence built from card facts and marked ``generated: false``.
+it can only talk about the item it was given; it is JSON-escaped there, so the frame stays valid for any id, and the
+recorded id is the item's own, never read back from the output). Each sentence is checked (names no other item, no
+number absent from the card, cites some card field or history item); a failing one is retried once with seeded
+sampling, then replaced by a sentence built from card facts and marked ``generated: false``.
 """
 
 from __future__ import annotations

@@ -80,6 +80,17 @@ def incontext_example(history: Sequence[StoredItem], distractors: Sequence[Store
     return InContextExample(history=tuple(history[:cut]), answer=history[cut], distractors=tuple(distractors))
 
 
+def history_before(history: Sequence[StoredItem], candidates: Sequence[StoredItem]) -> list[StoredItem]:
+    """The history up to its first current candidate: the past an in-context example may be cut from.
+
+    With ``include_seen`` a candidate can be an item the user already had; an example whose history or answer showed
+    it would leak the answer (``LLMRanker`` refuses one), so the example comes from what the user had before it.
+    """
+    now = {c.id for c in candidates}
+    stop = next((i for i, h in enumerate(history) if h.id in now), len(history))
+    return list(history[:stop])
+
+
 def request_seed(seed: int, *parts: str) -> int:
     """A per-request seed: the same request and config always shuffle the same way."""
     h = hashlib.sha256("\x1f".join([str(seed), *parts]).encode()).digest()

@@ -48,7 +48,7 @@ def test_every_ranking_template_renders_the_ranker_variables_and_letter_format(t
     for letter, item_id in shown:
         assert f"{letter}. <<<{ITEMS[item_id].title}: " in prompt.text
     for h in HISTORY:
-        assert f"- {h.title}" in prompt.text
+        assert f"- <<<{h.title}>>>" in prompt.text
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
@@ -75,7 +75,7 @@ def test_the_default_template_is_the_shipped_prompt():
 
 def test_recency_template_lists_history_newest_first_and_asks_to_weigh_recent_items():
     prompt, _ = ranker("ranking_recency.j2").build_prompt("", HISTORY, CANDIDATES)
-    positions = [prompt.text.index(f"- {h.title}") for h in HISTORY]
+    positions = [prompt.text.index(f"- <<<{h.title}>>>") for h in HISTORY]
     assert positions == sorted(positions, reverse=True)
     assert "newest first" in prompt.text and "most recent" in prompt.text
 
