@@ -151,7 +151,8 @@ class Recommender:
             notices.append(f"k={request.k} is more than the {available} item(s) available; returning {len(top_ids)}")
         t_justify = time.perf_counter()
         top = [stored[i] for i in top_ids]
-        justifications = self.justifier.justify(query, top, cand_items, history, seed=self.config.ranker.seed)
+        justifications = self.justifier.justify(query, top, cand_items, history, seed=self.config.ranker.seed,
+                                                catalog_titles=self._catalog_titles())
         t_end = time.perf_counter()
 
         recommendation_items = [RecommendedItem(item_id=it.id, title=it.title, rank=r + 1, score=round(result.scores[it.id], 4),
@@ -165,6 +166,13 @@ class Recommender:
                             justify_s=round(t_end - t_justify, 4), total_s=round(t_end - t0, 4)))
         self._record(request, rec, result, candidates, history_ids)
         return rec
+
+    def _catalog_titles(self) -> list[str]:
+        """Every title, reread only when the catalog changed (a service answers many asks between ingests)."""
+        version = self.workspace.catalog_version()
+        if getattr(self, "_titles_version", None) != version:
+            self._titles, self._titles_version = list(self.workspace.titles().values()), version
+        return self._titles
 
     def _incontext_example(self, query: str, history: list, candidates: list):
         """For ``ranking_icl.j2``: the user's newest history item before any current candidate as the answer to the

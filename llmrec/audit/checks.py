@@ -32,7 +32,7 @@ from llmrec.audit.claims import split_claims
 from llmrec.audit.faithfulness import FaithfulnessResult
 from llmrec.config import AuditConfig  # noqa: F401  (re-exported: the audit's settings live with the others)
 from llmrec.cards import card_fields
-from llmrec.explain.evidence import STOPWORDS
+from llmrec.explain.evidence import REQUEST_CUE, STOPWORDS, title_variants
 
 if TYPE_CHECKING:
     from llmrec.audit.judge import ClaimJudge
@@ -173,6 +173,8 @@ yet already still even again another every each else instead rather whose whom
 released release published premiered debuted dates dating poster posters cover artwork image images picture photo
 audio intro introduction spoken transcript says said shows showed mentions mentioned describes described promises
 tagline states stated according
+stars star starred starring co-star co-stars co-starring featuring plays played portrays portrayed set setting located
+place
 """.split())
 _CALENDAR = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
              "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
@@ -199,7 +201,9 @@ _RELEASE_BEFORE = re.compile(r"\b(?:released|release|came out|made|from|publishe
 _RELEASE_AFTER = re.compile(r"^\s*(?:film|movie|release|album|book|novel|episode|record|feature|documentary|"
                             r"thriller|drama|comedy|horror|production|debut|title|western|romance|mystery)\b",
                             re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![\w.])(\d{1,4})(s)?(?![\w.]\d)|\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+# digits with their decimals ("9.5" is one number, not two), a decade's "s", or a number word
+_NUMBER = re.compile(r"(?<![\w.])(\d{1,4}(?:\.\d+)?)(s)?(?![\w.]\d)|\b(" + "|".join(_NUMBER_WORDS) + r")\b",
+                     re.IGNORECASE)
 _ROLES = {
     "director": (r"directed by|director|directorial|film by|filmmaker|from director", ("director", "directors")),
     "author": (r"written by|author|novel by|book by|writer|penned by", ("author", "authors", "writer")),
@@ -309,10 +313,11 @@ class ExplanationChecker:
         """(item id, pattern) for every title, longest first; a leading article may be dropped ("Hollow Choir")."""
         out = []
         for item_id, title in self.titles.items():
-            variants = {title.strip()}
-            m = re.match(r"(?:the|a|an)\s+(.+)$", title.strip(), re.IGNORECASE)
-            if m and (len(m.group(1).split()) >= 2 or len(m.group(1)) >= 8):
-                variants.add(m.group(1))
+            variants = title_variants(title)  # "Godfather, The" is written "The Godfather"
+            for v in list(variants):
+                m = re.match(r"(?:the|a|an)\s+(.+)$", v, re.IGNORECASE)
+                if m and (len(m.group(1).split()) >= 2 or len(m.group(1)) >= 8):
+                    variants.add(m.group(1))
             for v in variants:
                 if len(v) >= 4:
                     out.append((item_id, v))
@@ -355,7 +360,7 @@ class ExplanationChecker:
         fields = {k: v for k, v in card_fields(subject.card).items()}
         protected = [subject.title, *subject.history.values(), *fields.values()]
         lowered = text.lower()
-        protected += [t for t in self.titles.values() if t.lower() in lowered]
+        protected += [v for t in self.titles.values() for v in title_variants(t) if v.lower() in lowered]
         protected += re.findall(r"\b\w+ and \w+\b", subject.card)  # "hide and seek", "Dust and Psalms"
         verdict = ExplanationVerdict(item_id=subject.item_id, title=subject.title, justification=text,
                                      card=subject.card, user_id=meta.get("user_id"), query=subject.query,
@@ -370,7 +375,7 @@ class ExplanationChecker:
             masked = self._numbers(masked, subject, fields, card_norm, findings)
             self._genres(masked, subject, fields, card_norm, findings)
             self._awards(masked, card_norm, findings)
-            masked = self._names(masked, claim.text, subject, fields, card_norm, findings)
+            masked, names = self._names(masked, claim.text, subject, fields, card_norm, findings)
             cv = ClaimVerdict(text=claim.text, start=claim.start, end=claim.end, label="supported", method="rules",
                               findings=findings, evidence=_dedupe(e for f in findings for e in f.evidence))
             bad = [f for f in findings if f.label != "supported"]
@@ -385,7 +390,7 @@ class ExplanationChecker:
                 else:
                     verdict.opinions.append(claim.text)
                 continue
-            share, grounded_in = self._overlap(terms, subject, claim.text)
+            share, grounded_in = self._overlap(terms, subject, claim.text, names)
             cv.evidence = _dedupe([*cv.evidence, *grounded_in])
             overlap = Finding(check="overlap", label="supported" if share >= self.config.support_overlap
                               else "unsupported",
@@ -407,7 +412,7 @@ class ExplanationChecker:
         named: list[str] = []
         for item_id, pattern in self._title_patterns:
             for m in pattern.finditer(masked):
-                if item_id != subject.item_id and not m.group()[0].isupper():
+                if item_id != subject.item_id and not (m.group()[0].isupper() or m.group()[0].isdigit()):
                     continue  # titles are written capitalised; "quiet rooms" in prose is not a mention
                 masked = masked[:m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
                 if item_id in named:
@@ -454,9 +459,14 @@ class ExplanationChecker:
                 continue
             u = _UNIT_AFTER.match(claim[m.end():])
             blanks.append((m.start(), m.end() + (u.end() if u else 0)))
-            value = int(digits) if digits else _NUMBER_WORDS[word.lower()]
+            value = _number(digits) if digits else _NUMBER_WORDS[word.lower()]
             raw = m.group()
             before, after = claim[:m.start()], claim[m.end():]
+            if digits and decade and len(digits) == 2 and value % 10 == 0:
+                # "the 90s" is the 1990s; "the 10s" the 2010s when the card has a year there, else the 1910s
+                century = 2000 if any(2000 + value <= v < 2010 + value for v in card_values) else 1900
+                self._year(century + value, True, before, after, fields, card_values, findings)
+                continue
             if digits and len(digits) == 4 and 1800 <= value <= 2099:
                 self._year(value, bool(decade), before, after, fields, card_values, findings)
                 continue
@@ -527,9 +537,13 @@ class ExplanationChecker:
             findings.append(Finding(check="year", label="unsupported", message=f"{year} appears nowhere in the card"))
 
     def _names(self, masked: str, original: str, subject: Subject, fields: dict[str, str], card_norm: str,
-               findings: list[Finding]) -> str:
-        """Check capitalised spans (people, titles, places); return the text with verified names blanked."""
-        known = " \n ".join([card_norm, *(_norm(t) for t in subject.history.values()), _norm(subject.query)])
+               findings: list[Finding]) -> tuple[str, int]:
+        """Check capitalised spans (people, titles, places); return the text with verified names blanked, and how
+        many the card or history backs (grounded words of the claim, like any other)."""
+        backing = " \n ".join([card_norm, *(_norm(t) for t in subject.history.values())])
+        # the request backs what a claim says about the request ("you asked for Al Pacino"), never about the item
+        known = backing + " \n " + _norm(subject.query) if REQUEST_CUE.search(original) else backing
+        genres = _norm(fields.get("genres") or fields.get("genre") or "")
         tokens = list(_TOKEN.finditer(masked))
         spans: list[list[re.Match]] = []
         for t in tokens:
@@ -541,12 +555,12 @@ class ExplanationChecker:
             else:
                 spans.append([t])
         first = tokens[0].start() if tokens else 0
-        out = masked
+        out, verified = masked, 0
         for span in spans:
             words = [t.group().rstrip("'’").removesuffix("'s").removesuffix("’s") for t in span]
             if span[0].start() == first:
-                if len(span) == 1:
-                    continue  # sentence case, not a name
+                if len(span) == 1 and not _name_like(span[0].group(), masked[span[0].end():]):
+                    continue  # sentence case ("Gentle bedtime piano"), not a name ("Tarantino's Heat")
                 while words and (words[0].lower() in STOPWORDS or words[0].lower() in GENERIC_WORDS
                                  or words[0].lower() in _CLAUSE_START):
                     words = words[1:]
@@ -557,9 +571,11 @@ class ExplanationChecker:
                 continue
             name = " ".join(words)
             start, end = span[0].start(), span[-1].end()
-            if _contains(known, name) or _genre_phrase(name) or _award_phrase(name):
-                # known, or a genre/award word the genre and award checks have already judged
+            if (_contains(known, name) or _genre_phrase(name) or _award_phrase(name)
+                    or all(_genre_phrase(w) or _contains(genres, w) for w in words)):
+                # known, or genre/award words ("an Action Crime Thriller") the genre and award checks have judged
                 out = out[:start] + " " * (end - start) + out[end:]
+                verified += int(_contains(backing, name))
                 if _contains(card_norm, name):
                     findings.append(Finding(check="name", label="supported", message=f"{name!r} is in the card",
                                             evidence=_fields_with(fields, name)))
@@ -574,7 +590,7 @@ class ExplanationChecker:
                 findings.append(Finding(check="name", label="unsupported",
                                         message=f"{name!r} appears nowhere in the card, the history or the request"))
             out = out[:start] + " " * (end - start) + out[end:]
-        return out
+        return out, verified
 
     def _genres(self, claim: str, subject: Subject, fields: dict[str, str], card_norm: str,
                 findings: list[Finding]) -> None:
@@ -639,8 +655,9 @@ class ExplanationChecker:
                     reported = True
                 break
 
-    def _overlap(self, terms: list[str], subject: Subject, claim: str) -> tuple[float, list[str]]:
-        """Share of content words found in the card (or history, when the claim talks about the user)."""
+    def _overlap(self, terms: list[str], subject: Subject, claim: str, names: int = 0) -> tuple[float, list[str]]:
+        """Share of content words found in the card (or history, when the claim talks about the user); ``names``
+        verified names count as found words ("Heat stars Al Pacino")."""
         card = _Stems(subject.card)
         fields = card_fields(subject.card)
         field_stems = {name: _Stems(value) for name, value in fields.items()}
@@ -656,7 +673,7 @@ class ExplanationChecker:
             elif history.has(t):
                 grounded += 1
                 evidence.append("history")
-        return grounded / len(terms), _dedupe(evidence)
+        return (grounded + names) / (len(terms) + names), _dedupe(evidence)
 
 
 _CLAUSE_START = {"directed", "written", "hosted", "produced", "recorded", "released", "published", "starring",
@@ -668,6 +685,32 @@ _CLAUSE_START = {"directed", "written", "hosted", "produced", "recorded", "relea
                  "just", "only", "even", "still", "more", "most", "another", "other", "one", "some", "any", "no",
                  "host", "director", "author", "artist", "writer", "narrator", "presenter", "actor", "actress",
                  "band", "singer", "filmmaker", "novelist", "given", "after", "thanks", "winner"}
+# Words that open a sentence capitalised without being names ("Set in...", "Two friends...", "Dark and tense...").
+_ORDINARY = STOPWORDS | GENERIC_WORDS | _CLAUSE_START | _KIND_NOUNS | _CALENDAR | set(_NUMBER_WORDS) | set("""
+dark slow quiet tense sharp warm bleak grim sweet smart wild bold lush light bright cold cool soft hard tight fast
+slick rich deep pure true real odd strange weird sad expect think imagine picture meet join pair grab try dive step
+otherwise nevertheless altogether
+""".split())
+# Endings of ordinary English words. Names with them ("Hanks", "Fincher") are still caught when possessive or when a
+# people verb follows ("Hanks shines"); without them "However", "Follows" or "Pensioners" would read as names.
+_ENGLISH_ENDINGS = ("s", "ing", "ed", "ly", "y", "ous", "ful", "ive", "al", "ic", "able", "ible", "less", "est", "ish",
+                    "le", "ness", "ment", "tion", "ity", "er")
+_PEOPLE_VERB = re.compile(r"\s+(?:stars|starred|co-stars|directs|directed|plays|played|writes|wrote|hosts|hosted|"
+                          r"narrates|narrated|sings|sang|performs|performed|leads|headlines|returns|reunites|shines|"
+                          r"is|was|has|gives|brings|delivers)\b", re.IGNORECASE)
+
+
+def _name_like(word: str, after: str) -> bool:
+    """Whether a capitalised word opening a sentence is a name, not sentence case: a possessive ("Tarantino's"),
+    followed by what people do ("Pacino stars"), or shaped like no ordinary word (there is no dictionary here: not in
+    the word lists above, no common English ending, not hyphenated, longer than three letters)."""
+    base = word.rstrip("'’").removesuffix("'s").removesuffix("’s")
+    if base.lower() in _ORDINARY:
+        return False
+    if base != word.rstrip("'’") or _PEOPLE_VERB.match(after):
+        return True
+    low = base.lower()
+    return len(low) > 3 and "-" not in low and not low.endswith(_ENGLISH_ENDINGS)
 
 
 def _award_phrase(text: str) -> bool:
@@ -699,8 +742,12 @@ def _role_before(before: str, after: str) -> str | None:
     return None
 
 
-def _numbers_in(text: str) -> set[int]:
-    values = {int(n) for n in re.findall(r"\d+", text)}
+def _number(digits: str) -> float:
+    return float(digits) if "." in digits else int(digits)
+
+
+def _numbers_in(text: str) -> set[float]:
+    values = {_number(n) for n in re.findall(r"\d+(?:\.\d+)?", text)}
     for word, v in _NUMBER_WORDS.items():
         if re.search(r"\b" + word + r"\b", text.lower()):
             values.add(v)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 
@@ -81,7 +82,9 @@ class Justifier:
                                    card=item.card, history=[{"title": h.title} for h in history[-5:]]).text
 
     def justify(self, query: str | None, items: list[StoredItem], candidates: list[StoredItem],
-                history: list[StoredItem], seed: int = 0) -> list[Justification]:
+                history: list[StoredItem], seed: int = 0, catalog_titles: Iterable[str] = ()) -> list[Justification]:
+        """One sentence per item; ``catalog_titles`` (every title in the catalog) lets the checks reject a sentence
+        that names an item that is neither this one nor in the history, not just another candidate."""
         if not items:
             return []
         if not self.config.enabled:
@@ -97,7 +100,7 @@ class Justifier:
             for it, raw in zip(pending, texts):
                 text = _finish(raw)
                 found = justification_problems(text, it, candidates, history, query or "",
-                                               self.config.min_support)
+                                               self.config.min_support, catalog_titles)
                 if found:
                     problems[it.id].extend(f"attempt {attempt + 1}: {p}" for p in found)
                     still.append(it)
