@@ -264,10 +264,12 @@ def main(argv: list[str] | None = None) -> int:
     test_hist, test_targets = data.inputs("test")
     retr_ranks = full_ranking_ranks(retriever, test_hist, test_targets, users=data.eval_rows.tolist())
     test_top = top_candidates(retriever, test_hist)
-    hit = np.flatnonzero(retr_ranks < N_CANDIDATES)
+    hit = np.array([j for j in range(len(test_targets)) if test_targets[j] in test_top[j]], dtype=np.int64)
     if args.test_users:
         hit = hit[: args.test_users]
-    hit_cols = retr_ranks[hit]
+    # The target's column in the list the LLM sees (the full-ranking rank counts ties against the target, the
+    # list breaks them by position; they differ only on an exact score tie).
+    hit_cols = np.array([int(np.flatnonzero(test_top[j] == test_targets[j])[0]) for j in hit], dtype=np.int64)
     test_lp = {name: llm_logprobs(r, items, [test_hist[j] for j in hit], test_top[hit], f"test/{name}")
                for name, r in rankers.items()}
     rows: dict[str, dict] = {"retriever (SASRec order)": _row(retr_ranks, hit, hit_cols, None)}
