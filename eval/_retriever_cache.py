@@ -2,7 +2,7 @@
 
 The ranker evaluation needs the same retriever three times (training candidates, validation, test); fitting it takes
 10–25 minutes here, so the fitted model is cached under ``$LLMREC_CACHE/eval/`` as safetensors plus manifest and
-reloaded only when the data fingerprint, the config and the seed all match.
+reloaded only when the data fingerprint, the config (seed included) and the fitting code all match.
 """
 
 from __future__ import annotations
@@ -19,8 +19,17 @@ from llmrec.models import cache_dir
 from llmrec.retrieval.sequential import SequentialRecommender
 
 
+def _code_digest() -> str:
+    """The fitting code's own hash: a model fitted by older code is fitted again, not silently reused beside rows
+    that newer code produced."""
+    from llmrec.retrieval import sequential
+
+    return hashlib.sha256(Path(sequential.__file__).read_bytes()).hexdigest()[:16]
+
+
 def cache_path(data: SequenceDataset, config: SequentialConfig, root: Path | None = None) -> Path:
-    key = hashlib.sha256(json.dumps([data.fingerprint(), config.model_dump()], sort_keys=True).encode())
+    key = hashlib.sha256(json.dumps([data.fingerprint(), config.model_dump(), _code_digest()],
+                                    sort_keys=True).encode())
     return (root or cache_dir() / "eval") / f"{config.architecture}-{data.tie_break}-{key.hexdigest()[:16]}"
 
 
