@@ -34,8 +34,8 @@ import torch  # noqa: E402
 
 from llmrec.catalog.schema import Interaction  # noqa: E402
 from llmrec.errors import LLMRecError  # noqa: E402
-from llmrec.evaluation.protocols import (SequenceDataset, build_dataset, evaluate_full_ranking,  # noqa: E402
-                                         evaluate_sampled)
+from llmrec.evaluation.protocols import (LLAMAREC_MASKED, SequenceDataset, build_dataset,  # noqa: E402
+                                         evaluate_full_ranking, evaluate_sampled)
 from llmrec.retrieval.baselines import BPRConfig, BPRRecommender, PopularityRecommender  # noqa: E402
 from llmrec.retrieval.sequential import SequentialConfig, SequentialRecommender  # noqa: E402
 
@@ -56,11 +56,13 @@ VARIANTS = {"item": "ties by item id (LlamaRec)", "row": "ties by file row (hone
 # baselines. The pair's members are scored inside the pair (its mix set to one member), so SASRec and LRU get rows
 # without being trained twice; that keeps the whole harness, both tie rules, under 30 minutes on 2 CPUs.
 PAIR_MEMBERS = {"lru+sasrec/lru": 0, "lru+sasrec/sasrec": 1}  # index into the pair's mix: (LRU, SASRec)
-METHODS = ("popularity", "bpr", "ease", "lru+sasrec", *PAIR_MEMBERS, "lru+sasrec+ease", "text", "image", "fusion")
+SERVED = "served"  # the candidate list a workspace's retriever returns a known user: collaborative ⊕ history text
+METHODS = ("popularity", "bpr", "ease", "lru+sasrec", *PAIR_MEMBERS, "lru+sasrec+ease", "text", "image", "fusion",
+           SERVED)
 # Not in the default run: SASRec and LRU fitted separately, each with its own early stopping, and their fitted
 # logits summed (`--methods sasrec,lru,sasrec+lru`; earlier reports, eval/README.md).
 OPTIONAL_METHODS = ("sasrec", "lru", "sasrec+lru")
-CONTENT_METHODS = ("text", "image", "fusion")  # need item text / posters: MovieLens datasets only
+CONTENT_METHODS = ("text", "image", "fusion", SERVED)  # need item text / posters: MovieLens datasets only
 FULL_KS = (1, 5, 10, 20, 50)
 TABLE_COLUMNS = ("MRR@5", "NDCG@5", "Recall@5", "MRR@10", "NDCG@10", "Recall@10", "Recall@20", "Recall@50")
 
@@ -222,6 +224,57 @@ class PairMember:
             return self.pair.item_vectors()
 
 
+class ServedCandidates:
+    """What ``CandidateRetriever.retrieve`` returns a known user with no request: the collaborative model's list and
+    the history-text list (recency-weighted card profile), each ``fetch`` long, fused by weighted reciprocal rank
+    with the served ``[retrieval]`` settings. Items on neither list rank below every listed one.
+
+    The collaborative rows of the table score that model alone; this row measures the fusion a workspace adds.
+    """
+
+    def __init__(self, collab, text, config=None):
+        from llmrec.config import RetrievalConfig
+
+        self.collab, self.text = collab, text
+        self.config = config or RetrievalConfig()
+        self.fetch = self.config.n_candidates * self.config.fetch_multiplier
+
+    def _top(self, model, histories, users) -> np.ndarray:
+        scores = np.asarray(model.user_vectors(histories, users) @ model.item_vectors().T, dtype=np.float64)
+        for row, history in enumerate(histories):  # served: the whole history is excluded from every list
+            scores[row, list(history)] = -np.inf
+        return np.argsort(-scores, axis=1, kind="stable")[:, : self.fetch]
+
+    def fused_scores(self, histories, users=None) -> np.ndarray:
+        from llmrec.retrieval.retriever import reciprocal_rank_fusion
+
+        c = self.config
+        collab, text = self._top(self.collab, histories, users), self._top(self.text, histories, users)
+        out = np.full((len(histories), self.text.n_items), -1.0)
+        for row in range(len(histories)):
+            lists = {"collab": [str(i) for i in collab[row]], "history": [str(i) for i in text[row]]}
+            fused = reciprocal_rank_fusion(lists, {"collab": c.collab_weight, "history": c.history_weight}, c.rrf_k)
+            for candidate in fused:  # every item is in the model's vocabulary here, so no coverage division
+                out[row, int(candidate.id)] = candidate.score
+        return out
+
+
+def served_collab(data: SequenceDataset, seed: int, epochs: int | None, fitted: dict, refit: bool = False):
+    """``lru+sasrec+ease`` as the table's row has it (weights fitted on validation; refitted blocks with ``refit``)."""
+    from llmrec.retrieval.fusion import FusionRecommender
+
+    key = (data.tie_break, "lru+sasrec+ease")
+    if key not in fitted:
+        histories, targets = data.inputs("valid")
+        fitted[key] = FusionRecommender(fused_blocks(data, seed, epochs, fitted))
+        fitted[(*key, "search")] = fitted[key].fit_weights(histories, targets, users=data.eval_rows.tolist())
+    if not refit:
+        return fitted[key]
+    held_out = fitted[key]
+    return FusionRecommender(fused_blocks(data, seed, epochs, fitted, refit=True), weights=held_out.weights,
+                             scales=held_out.scales)
+
+
 def fused_blocks(data: SequenceDataset, seed: int, epochs: int | None, fitted: dict, refit: bool = False) -> dict:
     """The collaborative blocks fusions combine (the pair and EASE), held out or refitted; reused within a run."""
     if refit:
@@ -322,13 +375,19 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
     elif method == "lru+sasrec+ease":
         # The served sequential pair fused with EASE: concatenated vectors (still one dot product per item), the
         # weights fitted on validation; a refit fuses the two refitted members with those same weights and scales.
-        from llmrec.retrieval.fusion import FusionRecommender
-
-        model, config = FusionRecommender(fused_blocks(data, seed, epochs, fitted)), None
-        fusion_search = model.fit_weights(histories, targets, users=data.eval_rows.tolist())
+        model, config = served_collab(data, seed, epochs, fitted), None
+        fusion_search = fitted[(data.tie_break, "lru+sasrec+ease", "search")]
         if refit:
-            served, refit_record = timed(lambda: FusionRecommender(
-                fused_blocks(data, seed, epochs, fitted, refit=True), weights=model.weights, scales=model.scales))
+            served, refit_record = timed(lambda: served_collab(data, seed, epochs, fitted, refit=True))
+    elif method == SERVED:
+        from llmrec.config import RetrievalConfig
+        from llmrec.retrieval.fusion import ProfileRecommender
+
+        text = ProfileRecommender(content.text_vectors(data.item_ids), window=RetrievalConfig().history_items)
+        model, config = ServedCandidates(served_collab(data, seed, epochs, fitted), text), None
+        if refit:
+            served, refit_record = timed(lambda: ServedCandidates(
+                served_collab(data, seed, epochs, fitted, refit=True), text))
     elif method in PAIR_MEMBERS:
         pair = sequential_model("lru+sasrec", data, seed, epochs, fitted)
         model, config = PairMember(pair, PAIR_MEMBERS[method]), None
@@ -366,6 +425,7 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
     valid = evaluate_full_ranking(model, data, "valid", ks=FULL_KS)
     tested = served if refit_record else model  # the refit saw the validation items: test only
     test = evaluate_full_ranking(tested, data, "test", ks=FULL_KS)
+    test_llamarec_mask = evaluate_full_ranking(tested, data, "test", ks=FULL_KS, mask_last=LLAMAREC_MASKED)
     sampled = evaluate_sampled(tested, data, "test", negatives=19, seed=seed, ks=(1, 5, 10))
     result = {
         "config": config.model_dump() if config is not None else None,
@@ -376,6 +436,7 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
         "epochs": getattr(model, "history", []),
         "valid": valid.metrics,
         "test": test.metrics,
+        "test_llamarec_mask": test_llamarec_mask.metrics,
         "test_recall_curve": test.curve,
         "test_sampled20": sampled.metrics,
     }
@@ -383,6 +444,8 @@ def run_method(method: str, data: SequenceDataset, seed: int, epochs: int | None
         result["fusion"] = fusion_search
     if refit_record is not None:
         refit_record["test_without_refit"] = evaluate_full_ranking(model, data, "test", ks=FULL_KS).metrics
+        refit_record["test_without_refit_llamarec_mask"] = evaluate_full_ranking(
+            model, data, "test", ks=FULL_KS, mask_last=LLAMAREC_MASKED).metrics
         result["refit"] = refit_record
     print(f"  {method:<10} train {train_seconds:7.1f} s  test " + "  ".join(
         f"{k} {test.metrics[k]:.4f}" for k in ("MRR@10", "NDCG@10", "Recall@10", "Recall@20", "Recall@50")))
@@ -442,6 +505,17 @@ def markdown(report: dict) -> str:
             lines.append(f"| {method} | {fmt(result['valid']['NDCG@10'])} | {fmt(result['valid']['Recall@10'])} | "
                          f"{epochs} | {fmt(result['test_sampled20']['NDCG@1'])} | "
                          f"{fmt(result['test_sampled20']['NDCG@5'])} | {fmt(result['test_sampled20']['NDCG@10'])} |")
+        masked = {m: r for m, r in results.items() if "test_llamarec_mask" in r}
+        if masked:
+            lines += ["", f"Test M/N/R@10 with LlamaRec's masking: only the newest {LLAMAREC_MASKED} history items "
+                      "masked, as its code masks the truncated model input (users with longer histories can be shown "
+                      "older seen items); the published rows were measured this way: " + "; ".join(
+                          f"{m} " + " / ".join(fmt(r["test_llamarec_mask"][c])
+                                               for c in ("MRR@10", "NDCG@10", "Recall@10"))
+                          + (" (held out: " + " / ".join(fmt(r["refit"]["test_without_refit_llamarec_mask"][c])
+                                                        for c in ("MRR@10", "NDCG@10", "Recall@10")) + ")"
+                             if r.get("refit", {}).get("test_without_refit_llamarec_mask") else "")
+                          for m, r in masked.items()) + "."]
         refits = {m: r["refit"] for m, r in results.items() if r.get("refit")}
         if refits:
             lines += ["", "Refits, and the held-out run's own test M/N/R@10 (no refit): " + "; ".join(

@@ -118,11 +118,23 @@ def build_dataset(interactions: Sequence[Interaction], tie_break: TieBreak = "ro
     )
 
 
+LLAMAREC_MASKED = 200  # LlamaRec masks only the model's input, the last max_len = 200 items of the history
+
+
 def masked_scores(model: CollaborativeModel, histories: Sequence[Sequence[int]],
-                  users: Sequence[int] | None = None) -> np.ndarray:
-    """(U, I) dot-product scores with each user's history items set to -inf (never recommend what was seen)."""
-    scores = model.user_vectors(histories, users) @ model.item_vectors().T  # (U, D) @ (D, I) -> (U, I)
+                  users: Sequence[int] | None = None, mask_last: int | None = None) -> np.ndarray:
+    """(U, I) dot-product scores with each user's history items set to -inf (never recommend what was seen).
+
+    ``mask_last=200`` masks only the newest 200, as LlamaRec's code does (it masks the truncated model input), so
+    numbers compare with its published ones; users with longer histories can then be shown older seen items.
+    """
+    if hasattr(model, "fused_scores"):  # a ranking that is not one dot product (rank fusion of several lists)
+        scores = model.fused_scores(histories, users)
+    else:
+        scores = model.user_vectors(histories, users) @ model.item_vectors().T  # (U, D) @ (D, I) -> (U, I)
     scores = np.asarray(scores, dtype=np.float64)
+    if mask_last is not None:
+        histories = [list(h)[-mask_last:] for h in histories]
     rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
     cols = np.fromiter((i for h in histories for i in h), dtype=np.int64, count=len(rows))
     scores[rows, cols] = -np.inf
@@ -130,13 +142,14 @@ def masked_scores(model: CollaborativeModel, histories: Sequence[Sequence[int]],
 
 
 def full_ranking_ranks(model: CollaborativeModel, histories: Sequence[Sequence[int]], targets: np.ndarray,
-                       users: Sequence[int] | None = None, batch_size: int = 512) -> np.ndarray:
+                       users: Sequence[int] | None = None, batch_size: int = 512,
+                       mask_last: int | None = None) -> np.ndarray:
     """(U,) pessimistic 0-based rank of each target among all items, history masked; computed in user batches."""
     ranks = []
     for start in range(0, len(histories), batch_size):
         stop = start + batch_size
         batch_users = None if users is None else users[start:stop]
-        scores = masked_scores(model, histories[start:stop], batch_users)  # (B, I)
+        scores = masked_scores(model, histories[start:stop], batch_users, mask_last)  # (B, I)
         ranks.append(target_ranks(scores, targets[start:stop]))
     return np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
 
@@ -151,10 +164,12 @@ class RankingResult:
 
 
 def evaluate_full_ranking(model: CollaborativeModel, data: SequenceDataset, stage: Stage = "test",
-                          ks: Sequence[int] = (5, 10, 20, 50), curve_k: int = 50) -> RankingResult:
-    """LlamaRec protocol: rank each user's target among all items with the input history masked."""
+                          ks: Sequence[int] = (5, 10, 20, 50), curve_k: int = 50,
+                          mask_last: int | None = None) -> RankingResult:
+    """LlamaRec protocol: rank each user's target among all items with the input history masked (all of it, or
+    the newest ``mask_last`` items as LlamaRec's code does)."""
     histories, targets = data.inputs(stage)
-    ranks = full_ranking_ranks(model, histories, targets, users=data.eval_rows.tolist())
+    ranks = full_ranking_ranks(model, histories, targets, users=data.eval_rows.tolist(), mask_last=mask_last)
     return RankingResult(ranks=ranks, metrics=ranking_metrics(ranks, ks), curve=recall_curve(ranks, curve_k).tolist())
 
 
@@ -187,7 +202,9 @@ def evaluate_sampled(model: CollaborativeModel, data: SequenceDataset, stage: St
     """Sampled-20 protocol: rank the target among itself and ``negatives`` sampled unseen items."""
     histories, _ = data.inputs(stage)
     candidates = sample_candidates(data, stage, negatives, seed)  # (U, C), column 0 = target
-    scores = model.user_vectors(histories, data.eval_rows.tolist()) @ model.item_vectors().T  # (U, I)
+    users = data.eval_rows.tolist()
+    scores = model.fused_scores(histories, users) if hasattr(model, "fused_scores") else (
+        model.user_vectors(histories, users) @ model.item_vectors().T)  # (U, I)
     picked = np.take_along_axis(np.asarray(scores, dtype=np.float64), candidates, axis=1)  # (U, C)
     ranks = target_ranks(picked, np.zeros(len(candidates), dtype=np.int64))
     return RankingResult(ranks=ranks, metrics=ranking_metrics(ranks, ks),

@@ -140,10 +140,12 @@ def test_content_and_fusion_baselines_run_in_the_same_harness(script, tmp_path, 
     # Named ml-1m so the ml-latest-small count check (610 users) does not apply; the folder is latest-small shaped.
     assert script.main(["--dataset", "ml-1m", "--data", str(data), "--posters", str(posters),
                         "--out", str(out), "--epochs", "1", "--threads", "1", "--variants", "item",
-                        "--methods", "lru+sasrec,text,image,fusion", "--refit"]) == 0
+                        "--methods", "lru+sasrec,text,image,fusion,served", "--refit"]) == 0
     report = json.loads((out / "ml-1m-llamarec-refit.json").read_text())
     results = report["results"]["item"]
-    assert set(results) == {"lru+sasrec", "text", "image", "fusion"}
+    assert set(results) == {"lru+sasrec", "text", "image", "fusion", "served"}
+    for result in results.values():  # every row also measured with LlamaRec's masking (newest 200 items only)
+        assert 0.0 <= result["test_llamarec_mask"]["Recall@10"] <= 1.0
     assert report["poster_coverage"] == 0.5
     weights = results["fusion"]["fusion"]["weights"]
     assert set(weights) == {"text", "image", "lru+sasrec", "ease"} and abs(sum(weights.values()) - 1) < 1e-9
@@ -161,3 +163,35 @@ def test_a_bare_csv_log_skips_the_content_methods_with_a_message(script, tmp_pat
     assert script.main(["--dataset", "csv", "--data", str(log), "--out", str(tmp_path), "--epochs", "1",
                         "--threads", "1", "--variants", "row", "--methods", "popularity,text"]) == 0
     assert "skipping text" in capsys.readouterr().out
+
+
+class Vectors:
+    """A model with given user and item vectors (the same user vector for everyone)."""
+
+    def __init__(self, user, items):
+        self.user, self.items = np.asarray(user, dtype=float), np.asarray(items, dtype=float)
+        self.n_items = len(self.items)
+
+    def user_vectors(self, histories, users=None):
+        return np.tile(self.user, (len(histories), 1))
+
+    def item_vectors(self):
+        return self.items
+
+
+def test_the_served_row_fuses_the_collaborative_and_history_text_lists_as_the_retriever_does(script):
+    from llmrec.config import RetrievalConfig
+    from llmrec.evaluation.protocols import full_ranking_ranks
+    from llmrec.retrieval.retriever import reciprocal_rank_fusion
+
+    collab = Vectors([1.0], [[5.0], [4.0], [3.0], [2.0], [1.0], [0.0]])  # ranks items 0 > 1 > 2 > ...
+    text = Vectors([1.0], [[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]])  # the reverse
+    config = RetrievalConfig(n_candidates=1, fetch_multiplier=3, collab_weight=2.0, history_weight=1.0)
+    served = script.ServedCandidates(collab, text, config)
+    history = [[2]]  # excluded from both lists, as served
+    expected = reciprocal_rank_fusion({"collab": ["0", "1", "3"], "history": ["5", "4", "3"]},
+                                      {"collab": 2.0, "history": 1.0}, config.rrf_k)
+    order = [int(c.id) for c in expected]
+    ranks = [int(full_ranking_ranks(served, history, np.array([item]))[0]) for item in order]
+    assert ranks == list(range(len(order)))  # the fused order, item by item
+    assert order[:3] == [3, 0, 1]  # on both lists first, then the collaborative list (double weight) before text

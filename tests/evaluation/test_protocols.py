@@ -79,6 +79,20 @@ def test_full_ranking_skips_masked_history_when_ranking_the_target(data):
     assert result.metrics["Recall@3"] < result.metrics["Recall@4"]
 
 
+def test_llamarec_masking_leaves_history_older_than_its_input_window_rankable(data):
+    # LlamaRec masks only the model input (the newest max_len items); its published numbers were measured that way.
+    scores = masked_scores(FixedScores(np.arange(9.0)), [[8, 7, 0]], mask_last=2)
+    assert scores[0, 8] == 8.0  # too old to be in the window: rankable again
+    assert scores[0, 7] == -np.inf and scores[0, 0] == -np.inf
+    # User 0's test input is 0..4 and its target 5; with only 3, 4 masked nothing older ranks above 5 except 8, 7, 6.
+    window = evaluate_full_ranking(FixedScores(np.arange(9.0)), data, "test", ks=(3,), mask_last=2)
+    whole = evaluate_full_ranking(FixedScores(np.arange(9.0)), data, "test", ks=(3,))
+    assert window.ranks[0] == whole.ranks[0] == 3
+    high_history = FixedScores(np.array([9.5, 9.4, 0, 0, 0, 1, 0, 0, 0]))  # the user's oldest items score highest
+    assert evaluate_full_ranking(high_history, data, "test", ks=(3,), mask_last=2).ranks[0] == 2
+    assert evaluate_full_ranking(high_history, data, "test", ks=(3,)).ranks[0] == 0
+
+
 def test_sampled_candidates_exclude_everything_the_user_saw():
     data = build_dataset(wide_log(), min_user=1, min_item=1)
     candidates = sample_candidates(data, "test", negatives=19, seed=3)
