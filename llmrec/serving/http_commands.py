@@ -15,20 +15,26 @@ if TYPE_CHECKING:
 
 
 def check_ranker_names(ranker: RankerConfig) -> None:
-    """Fail on a ranker backend or adapter that does not exist, without loading anything.
+    """Fail on a ranker backend, model folder or adapter that does not exist or does not fit, without loading any
+    weights.
 
     The service loads its model in the background (or on the first request) and reports a failure only in /healthz,
     so a typo would otherwise start a server that answers every recommendation with 503.
     """
-    from llmrec.adapters import resolve_adapter
+    from llmrec.adapters import check_adapter_base, resolve_adapter
     from llmrec.errors import ConfigError
+    from llmrec.models import PACKAGED_MODELS, model_id, resolve_model
     from llmrec.ranking.backends.base import backend_names
 
     known = backend_names()
     for option, name in (("backend", ranker.backend), ("fallback_backend", ranker.fallback_backend)):
         if name is not None and name not in known:
             raise ConfigError(f"unknown ranker backend {name!r} (ranker.{option}); known: {', '.join(known)}")
-    resolve_adapter(ranker.adapter)  # ModelNotFoundError naming the folders it looked in
+    if ranker.model not in PACKAGED_MODELS:  # a packaged model is checked when it is first dequantised
+        resolve_model(ranker.model)  # ModelNotFoundError: neither a packaged name nor a folder with config.json
+    adapter = resolve_adapter(ranker.adapter)  # ModelNotFoundError naming the folders it looked in
+    if adapter is not None:
+        check_adapter_base(adapter, model_id(ranker.model))  # ConfigError: trained on another base model
 
 
 def register(app: typer.Typer) -> None:

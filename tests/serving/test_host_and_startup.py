@@ -182,6 +182,26 @@ def test_serve_starts_with_an_adapter_folder_that_exists(workspace, serve):
     assert len(served) == 1
 
 
+def test_serve_refuses_a_model_folder_that_is_not_one_before_binding(workspace, serve):
+    config = workspace / "llmrec.toml"
+    config.write_text(f'[ranker]\nmodel = "{workspace.parent / "no-model-here"}"\n')
+    result, served = serve("--workspace", str(workspace), "--config", str(config))
+    assert isinstance(result.exception, ModelNotFoundError) and not served
+    assert "no-model-here" in str(result.exception)
+
+
+def test_serve_refuses_an_adapter_trained_on_another_base_model_before_binding(workspace, serve):
+    adapter = workspace.parent / "other-base"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
+    (adapter / "manifest.json").write_text(json.dumps({
+        "base_model": "qwen2.5-0.5b", "base_model_sha256": "x", "data_hash": "x", "config": {}, "metrics": {},
+        "versions": {}, "created_at": "2026-11-25T00:00:00Z"}))
+    result, served = serve("--workspace", str(workspace), "--adapter", str(adapter))
+    assert isinstance(result.exception, ConfigError) and not served
+    assert "trained on 'qwen2.5-0.5b'" in str(result.exception)
+
+
 def test_serve_without_a_token_answers_only_loopback_names(workspace, serve):
     result, served = serve("--workspace", str(workspace))
     assert result.exit_code == 0, result.output
