@@ -253,7 +253,7 @@ class ServedCandidates:
         out = np.full((len(histories), self.text.n_items), -1.0)
         for row in range(len(histories)):
             lists = {"collab": [str(i) for i in collab[row]], "history": [str(i) for i in text[row]]}
-            fused = reciprocal_rank_fusion(lists, {"collab": c.collab_weight, "history": c.history_weight}, c.rrf_k)
+            fused = reciprocal_rank_fusion(lists, {"collab": c.collab_weight, "history": 1.0}, c.rrf_k)
             for candidate in fused:  # every item is in the model's vocabulary here, so no coverage division
                 out[row, int(candidate.id)] = candidate.score
         return out

@@ -121,11 +121,11 @@ class CandidateRetriever:
     def retrieve(self, query: str | None, history_ids: list[str], exclude: set[str], n: int) -> list[Candidate]:
         """The ``n`` best candidates by two-level weighted RRF; ``sources`` gives each one's rank in every list.
 
-        The user's taste lists (history text, collaborative) are fused first, ``history_weight : collab_weight``,
-        with items the collaborative model has never seen scored on the text list alone (``coverage``); that one
-        list meets the request's list with the larger taste weight. Fused flat, two taste lists would outvote the
-        request two to one, and new items would sink below the user's usual ones for missing from a list that cannot
-        contain them. With one taste list (no fitted model) this is exactly plain weighted RRF, as before.
+        The user's taste lists (history text, collaborative) are fused first, ``1 : collab_weight``, with items the
+        collaborative model has never seen scored on the text list alone (``coverage``); that one list meets the
+        request's list at ``history_weight``. Fused flat, two taste lists would outvote the request two to one, and
+        new items would sink below the user's usual ones for missing from a list that cannot contain them. With one
+        taste list (no fitted model) this is exactly plain weighted RRF.
         """
         if not (query and query.strip()) and not history_ids:
             raise RequestError("nothing to recommend from: give a request text, a known user, or a history")
@@ -144,7 +144,7 @@ class CandidateRetriever:
             profile = self.profile_vector(history_ids)
             if profile is not None:
                 taste["history"] = [nb.id for nb in self.text.query(profile, fetch, exclude)]
-                taste_weights["history"] = self.config.history_weight
+                taste_weights["history"] = 1.0
             if collab is not None and self.config.collab_weight > 0:
                 # Empty when no history item is in the model (the user only met items nobody else did).
                 collab_list = collab.query(history_ids, fetch, exclude)
@@ -152,14 +152,16 @@ class CandidateRetriever:
                     taste["collab"] = collab_list
                     taste_weights["collab"] = self.config.collab_weight
         primary = {**lists, **taste}
+        # The user's side meets the request at history_weight however it is made up; collab_weight only decides
+        # how much the collaborative list counts against the history text list inside it.
         if len(taste) == 1:
-            lists.update(taste)
-            weights.update(taste_weights)
+            (name, ids), = taste.items()
+            lists[name], weights[name] = ids, self.config.history_weight
         elif taste:
             # A new item can be found by its text but never by the collaborative model: see ``coverage``.
             coverage = {"collab": collab.vocabulary}
             lists["taste"] = [c.id for c in reciprocal_rank_fusion(taste, taste_weights, k, coverage)]
-            weights["taste"] = max(taste_weights.values())
+            weights["taste"] = self.config.history_weight
         fused = reciprocal_rank_fusion(lists, weights, k)[:n]
         ranks = {name: {item_id: r for r, item_id in enumerate(ids, start=1)} for name, ids in primary.items()}
         for c in fused:  # report ranks in the signals' own lists, not in the intermediate taste list

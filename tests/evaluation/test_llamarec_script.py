@@ -186,7 +186,7 @@ def test_the_served_row_fuses_the_collaborative_and_history_text_lists_as_the_re
 
     collab = Vectors([1.0], [[5.0], [4.0], [3.0], [2.0], [1.0], [0.0]])  # ranks items 0 > 1 > 2 > ...
     text = Vectors([1.0], [[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]])  # the reverse
-    config = RetrievalConfig(n_candidates=1, fetch_multiplier=3, collab_weight=2.0, history_weight=1.0)
+    config = RetrievalConfig(n_candidates=1, fetch_multiplier=3, collab_weight=2.0)
     served = script.ServedCandidates(collab, text, config)
     history = [[2]]  # excluded from both lists, as served
     expected = reciprocal_rank_fusion({"collab": ["0", "1", "3"], "history": ["5", "4", "3"]},
