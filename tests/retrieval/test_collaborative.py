@@ -254,16 +254,22 @@ def test_a_model_fitted_before_the_log_grew_is_used_with_a_warning(tmp_path):
     assert "240 interactions" in messages[0] and "241" in messages[0] and "llmrec fit" in messages[0]
 
 
+def running_recommender_then_a_new_user(root):
+    """A workspace, a Recommender already serving it, and then one more user in the log: (ws, running, model hash)."""
+    ws, _, _ = make_workspace(root, {**TINY, "epochs": 2})
+    running = Recommender(ws)
+    before = running.retriever.collab.model.data_hash
+    ws.add_interactions([Interaction(user_id="late", item_id=i, timestamp=t, row=t) for t, i in
+                         enumerate(["m1", "m6"])])
+    return ws, running, before
+
+
 def test_a_running_recommender_serves_the_model_a_later_fit_swapped_in(tmp_path):
     from typer.testing import CliRunner
 
     from llmrec.cli import app
 
-    ws, _, _ = make_workspace(tmp_path, {**TINY, "epochs": 2})
-    running = Recommender(ws)
-    before = running.retriever.collab.model.data_hash
-    ws.add_interactions([Interaction(user_id="late", item_id=i, timestamp=t, row=t) for t, i in
-                         enumerate(["m1", "m6"])])
+    ws, running, before = running_recommender_then_a_new_user(tmp_path)
     refit = CliRunner().invoke(app, ["fit", "--workspace", str(ws.root)])  # what another process would run
     assert "collaborative model trained" in refit.output, refit.output
     running.refresh_models()  # every ask does this first
@@ -280,11 +286,7 @@ def test_a_running_recommender_sees_what_an_ingest_in_another_process_wrote(tmp_
     import sys
     import warnings
 
-    ws, _, _ = make_workspace(tmp_path, {**TINY, "epochs": 2})
-    running = Recommender(ws)
-    before = running.retriever.collab.model.data_hash
-    ws.add_interactions([Interaction(user_id="late", item_id=i, timestamp=t, row=t) for t, i in
-                         enumerate(["m1", "m6"])])
+    ws, running, before = running_recommender_then_a_new_user(tmp_path)
     catalog = tmp_path / "data" / "catalog.jsonl"
     with catalog.open("a") as f:
         f.write(json.dumps({"id": "z9", "title": "Glacier Songs", "kind": "podcast", "genres": "nature",

@@ -173,10 +173,17 @@ def test_serve_refuses_an_adapter_it_cannot_find_before_binding(workspace, serve
     assert "'no-such-adapter' not found" in str(result.exception)
 
 
+def adapter_folder(path, manifest: dict | None = None):
+    """A LoRA adapter folder as far as the startup checks read it: its config, and a manifest when given."""
+    path.mkdir()
+    (path / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
+    if manifest is not None:
+        (path / "manifest.json").write_text(json.dumps(manifest))
+    return path
+
+
 def test_serve_starts_with_an_adapter_folder_that_exists(workspace, serve):
-    adapter = workspace.parent / "my-adapter"
-    adapter.mkdir()
-    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
+    adapter = adapter_folder(workspace.parent / "my-adapter")
     result, served = serve("--workspace", str(workspace), "--adapter", str(adapter))
     assert result.exit_code == 0, result.output
     assert len(served) == 1
@@ -191,32 +198,24 @@ def test_serve_refuses_a_model_folder_that_is_not_one_before_binding(workspace, 
 
 
 def test_serve_refuses_an_adapter_trained_on_another_base_model_before_binding(workspace, serve):
-    adapter = workspace.parent / "other-base"
-    adapter.mkdir()
-    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
-    (adapter / "manifest.json").write_text(json.dumps({
+    adapter = adapter_folder(workspace.parent / "other-base", {
         "base_model": "qwen2.5-0.5b", "base_model_sha256": "x", "data_hash": "x", "config": {}, "metrics": {},
-        "versions": {}, "created_at": "2026-11-25T00:00:00Z"}))
+        "versions": {}, "created_at": "2026-11-25T00:00:00Z"})
     result, served = serve("--workspace", str(workspace), "--adapter", str(adapter))
     assert isinstance(result.exception, ConfigError) and not served
     assert "trained on 'qwen2.5-0.5b'" in str(result.exception)
 
 
-def test_serve_without_a_token_answers_only_loopback_names(workspace, serve):
-    result, served = serve("--workspace", str(workspace))
+@pytest.mark.parametrize("flags, answered, refused", [
+    ((), "http://127.0.0.1:8000", "http://evil.example:8000"),  # without a token: loopback names only
+    (("--allowed-host", "recs.internal"), "http://recs.internal", "http://evil.example"),  # plus the names given
+])
+def test_serve_without_a_token_answers_loopback_and_allowed_names_only(workspace, serve, flags, answered, refused):
+    result, served = serve("--workspace", str(workspace), *flags)
     assert result.exit_code == 0, result.output
-    with client_at(served[0], "http://evil.example:8000") as c:
-        assert c.get("/healthz").status_code == 403
-    with client_at(served[0], "http://127.0.0.1:8000") as c:
+    with client_at(served[0], answered) as c:
         assert c.get("/healthz").status_code == 200
-
-
-def test_serve_answers_the_names_given_with_allowed_host(workspace, serve):
-    result, served = serve("--workspace", str(workspace), "--allowed-host", "recs.internal")
-    assert result.exit_code == 0, result.output
-    with client_at(served[0], "http://recs.internal") as c:
-        assert c.get("/healthz").status_code == 200
-    with client_at(served[0], "http://evil.example") as c:
+    with client_at(served[0], refused) as c:
         assert c.get("/healthz").status_code == 403
 
 
