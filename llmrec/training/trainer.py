@@ -54,9 +54,18 @@ def _versions() -> dict:
 CHECKPOINT_FOLDERS = ("checkpoint", ".checkpoint-tmp", ".checkpoint-old")
 
 
+def find_checkpoint(out: Path) -> Path | None:
+    """A complete checkpoint folder in ``out`` (one holding ``state.json``, which is written last), if any; any of
+    them continues the run to the same result, since the data order is a function of the seed."""
+    for folder in (Path(out) / name for name in CHECKPOINT_FOLDERS):
+        if (folder / "state.json").is_file():
+            return folder
+    return None
+
+
 def has_unfinished_run(out: Path) -> bool:
     """Whether ``out`` holds a complete checkpoint of a run that has not finished (``--resume`` continues it)."""
-    return any((Path(out) / name / "state.json").is_file() for name in CHECKPOINT_FOLDERS)
+    return find_checkpoint(out) is not None
 
 
 def _write_durably(path: Path, text: str) -> None:
@@ -163,20 +172,12 @@ class AdapterTrainer:
         save_file(tensors, str(tmp / "optimizer.safetensors"))
         _write_durably(tmp / "state.json", json.dumps(state.__dict__))  # last: a folder with it is complete
         # Renames only, so at every instant one complete checkpoint exists under one of the three names, and
-        # ``_checkpoint`` finds it whatever moment a kill hits.
+        # ``find_checkpoint`` finds it whatever moment a kill hits.
         shutil.rmtree(old, ignore_errors=True)
         if self.ckpt.exists():
             os.replace(self.ckpt, old)
         os.replace(tmp, self.ckpt)
         shutil.rmtree(old, ignore_errors=True)
-
-    def _checkpoint(self) -> Path | None:
-        """A complete checkpoint folder (one holding ``state.json``, which is written last), if any; any of them
-        continues the run to the same result, since the data order is a function of the seed."""
-        for folder in (self.out / name for name in CHECKPOINT_FOLDERS):
-            if (folder / "state.json").is_file():
-                return folder
-        return None
 
     def _discard_checkpoints(self) -> None:
         for name in CHECKPOINT_FOLDERS:
@@ -268,7 +269,7 @@ class AdapterTrainer:
         config_hash = _config_hash(self.config, self.base)
         if self.overwrite and not resume:
             self._discard_checkpoints()
-        checkpoint = self._checkpoint()
+        checkpoint = find_checkpoint(self.out)
         if checkpoint is not None and not resume:
             raise TrainingError(f"{self.out} holds an unfinished run; pass --resume to continue it, --force to "
                                 "discard it, or choose another --out")
