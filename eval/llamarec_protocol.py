@@ -35,7 +35,7 @@ import torch  # noqa: E402
 from llmrec.catalog.schema import Interaction  # noqa: E402
 from llmrec.errors import LLMRecError  # noqa: E402
 from llmrec.evaluation.protocols import (LLAMAREC_MASKED, SequenceDataset, build_dataset,  # noqa: E402
-                                         evaluate_full_ranking, evaluate_sampled)
+                                         evaluate_full_ranking, evaluate_sampled, masked_scores)
 from llmrec.retrieval.baselines import BPRConfig, BPRRecommender, PopularityRecommender  # noqa: E402
 from llmrec.retrieval.sequential import SequentialConfig, SequentialRecommender  # noqa: E402
 
@@ -240,9 +240,7 @@ class ServedCandidates:
         self.fetch = self.config.n_candidates * self.config.fetch_multiplier
 
     def _top(self, model, histories, users) -> np.ndarray:
-        scores = np.asarray(model.user_vectors(histories, users) @ model.item_vectors().T, dtype=np.float64)
-        for row, history in enumerate(histories):  # served: the whole history is excluded from every list
-            scores[row, list(history)] = -np.inf
+        scores = masked_scores(model, histories, users)  # served: the whole history is excluded from every list
         return np.argsort(-scores, axis=1, kind="stable")[:, : self.fetch]
 
     def fused_scores(self, histories, users=None) -> np.ndarray:

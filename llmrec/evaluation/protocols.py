@@ -121,6 +121,15 @@ def build_dataset(interactions: Sequence[Interaction], tie_break: TieBreak = "ro
 LLAMAREC_MASKED = 200  # LlamaRec masks only the model's input, the last max_len = 200 items of the history
 
 
+def _scores(model: CollaborativeModel, histories: Sequence[Sequence[int]],
+            users: Sequence[int] | None) -> np.ndarray:
+    """(U, I) float64 scores: one dot product per item, or the model's own ``fused_scores`` for a ranking that is
+    not one (rank fusion of several lists)."""
+    if hasattr(model, "fused_scores"):
+        return np.asarray(model.fused_scores(histories, users), dtype=np.float64)
+    return np.asarray(model.user_vectors(histories, users) @ model.item_vectors().T, dtype=np.float64)
+
+
 def masked_scores(model: CollaborativeModel, histories: Sequence[Sequence[int]],
                   users: Sequence[int] | None = None, mask_last: int | None = None) -> np.ndarray:
     """(U, I) dot-product scores with each user's history items set to -inf (never recommend what was seen).
@@ -128,11 +137,7 @@ def masked_scores(model: CollaborativeModel, histories: Sequence[Sequence[int]],
     ``mask_last=200`` masks only the newest 200, as LlamaRec's code does (it masks the truncated model input), so
     numbers compare with its published ones; users with longer histories can then be shown older seen items.
     """
-    if hasattr(model, "fused_scores"):  # a ranking that is not one dot product (rank fusion of several lists)
-        scores = model.fused_scores(histories, users)
-    else:
-        scores = model.user_vectors(histories, users) @ model.item_vectors().T  # (U, D) @ (D, I) -> (U, I)
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = _scores(model, histories, users)
     if mask_last is not None:
         histories = [list(h)[-mask_last:] for h in histories]
     rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
@@ -202,10 +207,8 @@ def evaluate_sampled(model: CollaborativeModel, data: SequenceDataset, stage: St
     """Sampled-20 protocol: rank the target among itself and ``negatives`` sampled unseen items."""
     histories, _ = data.inputs(stage)
     candidates = sample_candidates(data, stage, negatives, seed)  # (U, C), column 0 = target
-    users = data.eval_rows.tolist()
-    scores = model.fused_scores(histories, users) if hasattr(model, "fused_scores") else (
-        model.user_vectors(histories, users) @ model.item_vectors().T)  # (U, I)
-    picked = np.take_along_axis(np.asarray(scores, dtype=np.float64), candidates, axis=1)  # (U, C)
+    scores = _scores(model, histories, data.eval_rows.tolist())  # (U, I)
+    picked = np.take_along_axis(scores, candidates, axis=1)  # (U, C)
     ranks = target_ranks(picked, np.zeros(len(candidates), dtype=np.int64))
     return RankingResult(ranks=ranks, metrics=ranking_metrics(ranks, ks),
                          curve=recall_curve(ranks, candidates.shape[1]).tolist())
