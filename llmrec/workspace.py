@@ -21,6 +21,7 @@ from llmrec.config import LLMRecConfig
 from llmrec.errors import UnknownUserError, WorkspaceError
 
 SCHEMA_VERSION = 1
+CONFIG_FILE = "llmrec.toml"  # a workspace's own settings, beside its database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -104,7 +105,7 @@ class Workspace:
 
     @property
     def config_path(self) -> Path:
-        return self.root / "llmrec.toml"
+        return self.root / CONFIG_FILE
 
     def load_config(self) -> LLMRecConfig:
         """The workspace's own ``llmrec.toml`` when present, else defaults."""
@@ -117,7 +118,7 @@ class Workspace:
         root = Path(root).expanduser()
         if not root.is_dir():
             raise WorkspaceError(f"workspace {root} does not exist or is not a folder")
-        path = root / "llmrec.toml"
+        path = root / CONFIG_FILE
         return LLMRecConfig.from_toml(path) if path.is_file() else LLMRecConfig()
 
     # ---- connections and locking -------------------------------------------------------------------------------

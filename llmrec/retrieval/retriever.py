@@ -9,14 +9,13 @@ alone; a request steers the list through its own ranked list, whatever the user'
 
 from __future__ import annotations
 
+import json
 from collections.abc import Container
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-import json
-from pathlib import Path
 
 from llmrec.config import RetrievalConfig, VectorStoreConfig
 from llmrec.errors import ConfigError, RequestError
