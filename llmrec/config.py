@@ -202,6 +202,9 @@ class RankerConfig(_Section):
                                    "the LLM's scores; 0 = pure LLM order (LlamaRec)")
     history_in_prompt: int = Field(10, ge=0, le=50)
     card_chars_in_prompt: int = Field(100, ge=20, le=2000)
+    collab_evidence: bool = Field(True, description="give each option its collaborative evidence level (how "
+                                  "strongly people with similar histories favour it, relative to the other "
+                                  "options) when the user has one; adapters are trained with it")
     threads: int | None = Field(None, ge=1, description="torch threads; default: all cores")
     vllm_url: str | None = None
     vllm_timeout_s: float = Field(60.0, gt=0)

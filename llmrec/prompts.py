@@ -33,6 +33,9 @@ def prompts_dir() -> Path:
     raise ConfigError("prompt templates not found (expected llmrec/_prompts or prompts/ beside the package)")
 
 
+_EVIDENCE_WORDS = re.compile(r"similar\s+(?=(users|taste)\b)", re.IGNORECASE)
+
+
 def clean(text: object, multiline: bool = False, limit: int = 4000, quoted: bool = False) -> str:
     """Make catalog or user text safe to quote inside a prompt.
 
@@ -40,6 +43,9 @@ def clean(text: object, multiline: bool = False, limit: int = 4000, quoted: bool
     """
     s = _CONTROL.sub(" ", str(text))
     s = s.replace("<<<", "«").replace(">>>", "»")
+    # The ranking prompt's computed collaborative evidence is written in these words; catalog text cannot borrow
+    # them to pass itself off as that evidence ("similar users: very high").
+    s = _EVIDENCE_WORDS.sub("similar-minded ", s)
     if quoted:
         s = s.replace('"', "'")
     if multiline:

@@ -145,7 +145,8 @@ class Recommender:
         cand_items = [stored[c.id] for c in candidates if c.id in stored]
         t_rank = time.perf_counter()
         example = self._incontext_example(query, history, cand_items) if self.ranker.uses_example else None
-        result = self.ranker.rank(query, history, cand_items, example)
+        collab_rank = {c.id: c.sources["collab"] for c in candidates if "collab" in c.sources}
+        result = self.ranker.rank(query, history, cand_items, example, collab_rank)
         top_ids = result.ranked[:k]
         if request.k > available:  # says what is returned, not what should have been
             notices.append(f"k={request.k} is more than the {available} item(s) available; returning {len(top_ids)}")
@@ -198,6 +199,7 @@ class Recommender:
         from llmrec.explain.justifier import JUSTIFICATION_TEMPLATE
 
         retrieval_rank = {c.id: i for i, c in enumerate(candidates)}
+        collab_rank = {c.id: c.sources["collab"] for c in candidates if "collab" in c.sources}
         prompts = [PromptRef(template=result.prompt.template, sha256=result.prompt.template_sha256)]
         if self.config.justification.enabled:
             prompts.append(PromptRef(template=JUSTIFICATION_TEMPLATE,
@@ -209,7 +211,8 @@ class Recommender:
             history=history_ids,
             candidates=[CandidateScore(item_id=item_id, letter=letter, shown_position=pos,
                                        retrieval_rank=retrieval_rank.get(item_id, -1),
-                                       logprob=result.logprobs[item_id], score=result.scores[item_id])
+                                       logprob=result.logprobs[item_id], score=result.scores[item_id],
+                                       collab_rank=collab_rank.get(item_id))
                         for pos, (letter, item_id) in enumerate(result.shown)],
             items=rec.items, notices=rec.notices, timings=rec.timings)
         self.audit_store.append(record)

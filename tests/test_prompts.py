@@ -15,7 +15,8 @@ def test_clean_removes_control_characters_and_neutralises_delimiters():
 
 def test_every_rendering_records_its_template_and_hash():
     lib = default_library()
-    r = lib.render("ranking.j2", query="q", history=[], options=[{"letter": "A", "title": "T", "summary": "s"}])
+    r = lib.render("ranking.j2", query="q", history=[],
+                   options=[{"letter": "A", "title": "T", "summary": "s", "evidence": ""}], favourites=[])
     assert r.template == "ranking.j2" and len(r.template_sha256) == 64
     assert r.text.rstrip().endswith("Answer:")
 

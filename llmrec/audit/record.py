@@ -21,6 +21,7 @@ class CandidateScore(BaseModel):
     retrieval_rank: int         # 0-based rank in the fused retrieval list
     logprob: float              # logprob of its letter
     score: float                # final score (logprob + retrieval prior)
+    collab_rank: int | None = None  # rank in the collaborative model's list (its evidence level's source), if any
 
 
 class AuditRecord(BaseModel):

@@ -4,6 +4,12 @@ The prompt lists candidates as lettered options in a seeded shuffled order (so p
 requests and any order can be replayed from the record); the score of a candidate is the logprob of its letter as
 the next token (LlamaRec's verbalizer). Output can only be candidates: there is nothing to parse.
 
+With a known user each option may also carry one computed fact, how strongly the collaborative model (what people
+with similar histories did) favours it, as a level relative to the other options (``evidence_levels``). A small LLM
+cannot know which films co-occur in other people's logs, and the catalog text inside the retriever's top-20 barely
+separates the right item from the rest (``eval/ranker_probe.py``); this fact is what a fine-tuned adapter learns to
+weigh against the text. It is omitted when no candidate has a collaborative rank (anonymous requests).
+
 The template is ``RankerConfig.template`` (``ranking.j2``, ``ranking_recency.j2``, ``ranking_icl.j2``). Templates that
 read an ``example`` variable get one worked example from the user's own past (``InContextExample``); it is checked
 here never to show a current candidate, so it cannot leak the answer.
@@ -15,7 +21,7 @@ import hashlib
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from llmrec.cards import card_summary
@@ -30,6 +36,10 @@ RANKING_TEMPLATE = "ranking.j2"  # the default; RankerConfig.template picks the 
 # costs a fraction of the real question's tokens.
 EXAMPLE_OPTIONS = 5
 # One single-token label per candidate; " A" is one token in BPE vocabularies the letter alone is not always.
+# Collaborative evidence levels by position among the options (best first): the top 10% "very high", the next 15%
+# "high", the rest of the top half "medium", everything else (and options the model did not rank) "low". Relative,
+# not absolute, so one adapter reads every collaborative model's scores the same way.
+EVIDENCE_LEVELS = ((0.10, "very high"), (0.25, "high"), (0.50, "medium"))
 LETTERS = [chr(c) for c in range(ord("A"), ord("Z") + 1)] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
 
 
@@ -91,6 +101,21 @@ def history_before(history: Sequence[StoredItem], candidates: Sequence[StoredIte
     return list(history[:stop])
 
 
+def evidence_levels(ids: Sequence[str], collab_rank: Mapping[str, float] | None) -> dict[str, str]:
+    """Item id -> evidence level for each of ``ids``; ``collab_rank`` is each item's rank in the collaborative
+    model's list (lower is better; absent = not ranked). Empty when no item has a rank: nothing to show."""
+    if not collab_rank:
+        return {}
+    ranked = sorted((i for i in ids if i in collab_rank), key=lambda i: collab_rank[i])
+    if not ranked:
+        return {}
+    n = len(ids)
+    levels = dict.fromkeys(ids, "low")
+    for position, item_id in enumerate(ranked):
+        levels[item_id] = next((name for share, name in EVIDENCE_LEVELS if position < share * n), "low")
+    return levels
+
+
 def request_seed(seed: int, *parts: str) -> int:
     """A per-request seed: the same request and config always shuffle the same way."""
     h = hashlib.sha256("\x1f".join([str(seed), *parts]).encode()).digest()
@@ -108,10 +133,21 @@ class LLMRanker:
                               "set [ranker] template to a ranking*.j2 file there")
         self.uses_example = "example" in self.library.variables(self.template)
 
-    def _options(self, items: list[StoredItem]) -> list[dict]:
+    def _options(self, items: list[StoredItem], evidence: Mapping[str, str] | None = None) -> list[dict]:
         limit = self.config.card_chars_in_prompt
-        return [{"letter": LETTERS[i], "title": c.title, "summary": card_summary(c.card, limit)}
-                for i, c in enumerate(items)]
+        evidence = evidence or {}
+        return [{"letter": LETTERS[i], "title": c.title, "summary": card_summary(c.card, limit),
+                 "evidence": evidence.get(c.id, "")} for i, c in enumerate(items)]
+
+    @staticmethod
+    def _favourites(order: list[StoredItem], evidence: Mapping[str, str], collab_rank: Mapping[str, float] | None
+                    ) -> list[str]:
+        """Letters of the "very high" and "high" options, strongest first: the same evidence restated as one line
+        right before the answer, where the model can copy a letter instead of matching levels to options."""
+        if not evidence or not collab_rank:
+            return []
+        strong = [(collab_rank[c.id], i) for i, c in enumerate(order) if evidence.get(c.id) in ("very high", "high")]
+        return [LETTERS[i] for _, i in sorted(strong)]
 
     def _history(self, history: Sequence[StoredItem]) -> list[dict]:
         n = self.config.history_in_prompt
@@ -131,25 +167,30 @@ class LLMRanker:
         return {"history": self._history(example.history), "options": self._options(order), "answer": letter}
 
     def build_prompt(self, query: str | None, history: list[StoredItem], candidates: list[StoredItem],
-                     example: InContextExample | None = None) -> tuple[RenderedPrompt, list[tuple[str, str]]]:
+                     example: InContextExample | None = None, collab_rank: Mapping[str, float] | None = None
+                     ) -> tuple[RenderedPrompt, list[tuple[str, str]]]:
         """The rendered prompt and the (letter, item id) pairs in shown order; ``example`` only where the template
-        reads one."""
+        reads one; ``collab_rank`` (item id -> rank in the collaborative model's list) adds each option's evidence
+        level, unless ``RankerConfig.collab_evidence`` is off."""
         if len(candidates) > len(LETTERS):
             raise ValueError(f"at most {len(LETTERS)} candidates can be ranked in one pass, got {len(candidates)}")
         order = list(candidates)
         random.Random(request_seed(self.config.seed, query or "", *[c.id for c in candidates])).shuffle(order)
+        evidence = evidence_levels([c.id for c in candidates], collab_rank) if self.config.collab_evidence else {}
         prompt = self.library.render(self.template, query=query or "", history=self._history(history),
-                                     options=self._options(order),
+                                     options=self._options(order, evidence),
+                                     favourites=self._favourites(order, evidence, collab_rank),
                                      example=self._example(example, query or "", candidates))
         return prompt, [(LETTERS[i], c.id) for i, c in enumerate(order)]
 
     def rank(self, query: str | None, history: list[StoredItem], candidates: list[StoredItem],
-             example: InContextExample | None = None) -> RankingResult:
+             example: InContextExample | None = None, collab_rank: Mapping[str, float] | None = None
+             ) -> RankingResult:
         t0 = time.perf_counter()
         if not candidates:
             prompt = RenderedPrompt("", self.template, "")
             return RankingResult([], {}, {}, [], prompt, 0.0)
-        prompt, shown = self.build_prompt(query, history, candidates, example)
+        prompt, shown = self.build_prompt(query, history, candidates, example, collab_rank)
         logprobs = self.backend.option_logprobs([prompt.text], [" " + letter for letter, _ in shown])[0]
         letter_lp = {item_id: lp for (_, item_id), lp in zip(shown, logprobs)}
         retrieval_rank = {c.id: i for i, c in enumerate(candidates)}
