@@ -3,7 +3,9 @@
 Per user (history ordered by time, ties by file order): the last item is the test target and never seen here, the
 second-last validates, and up to ``examples_per_user`` earlier cut points train. Each example is the history before
 the cut, the retriever's top-N for that history (hard negatives: what the served ranker will actually face) with the
-true next item swapped in when the retriever missed it, in the ranker's seeded shuffled order.
+true next item swapped in when the retriever missed it, in the ranker's seeded shuffled order. With a fitted
+collaborative model each option carries its collaborative evidence level exactly as serving shows it (the model's
+rank over the same fetch depth; an option outside it is "low"), so the adapter learns to read that fact.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from llmrec.ranking.ranker import LLMRanker
+from llmrec.retrieval.collaborative import CollaborativeIndex
 from llmrec.retrieval.retriever import CandidateRetriever
 from llmrec.workspace import Workspace
 
@@ -37,7 +40,8 @@ def user_sequences(workspace: Workspace) -> dict[str, list[str]]:
 
 
 def build_examples(workspace: Workspace, retriever: CandidateRetriever, ranker: LLMRanker, n_candidates: int,
-                   examples_per_user: int, validation_users: int, progress=lambda it, total, desc: it
+                   examples_per_user: int, validation_users: int, progress=lambda it, total, desc: it,
+                   collab: CollaborativeIndex | None = None
                    ) -> tuple[list[RankingExample], list[RankingExample]]:
     sequences = {u: s for u, s in user_sequences(workspace).items() if len(s) >= 3}
     users = sorted(sequences)
@@ -51,17 +55,23 @@ def build_examples(workspace: Workspace, retriever: CandidateRetriever, ranker: 
         first = max(1, len(seq) - 2 - examples_per_user)
         cuts += [("train", i) for i in range(first, len(seq) - 2)]
         for split, cut in cuts:
-            example = _example(workspace, retriever, ranker, user, seq[:cut], seq[cut], n_candidates, split)
+            example = _example(workspace, retriever, ranker, user, seq[:cut], seq[cut], n_candidates, split, collab)
             (train if split == "train" else valid).append(example)
     return train, valid
 
 
-def _example(workspace, retriever, ranker, user, history_ids, target, n, split) -> RankingExample:
-    found = [c.id for c in retriever.retrieve(None, history_ids, set(history_ids), n)]
+def _example(workspace, retriever, ranker, user, history_ids, target, n, split, collab=None) -> RankingExample:
+    exclude = set(history_ids)
+    found = [c.id for c in retriever.retrieve(None, history_ids, exclude, n)]
     if target not in found:
         found = (found[: n - 1] + [target]) if len(found) >= n else found + [target]
+    collab_rank = None
+    if collab is not None:  # the serving retriever's fetch depth, so "outside the list" means the same thing
+        ranked = collab.query(history_ids, n * retriever.config.fetch_multiplier, exclude)
+        collab_rank = {item_id: r for r, item_id in enumerate(ranked, start=1)}
     stored = workspace.get_items(found + history_ids)
-    prompt, shown = ranker.build_prompt("", [stored[h] for h in history_ids], [stored[i] for i in found])
+    prompt, shown = ranker.build_prompt("", [stored[h] for h in history_ids], [stored[i] for i in found],
+                                        collab_rank=collab_rank)
     letter = next(letter for letter, item_id in shown if item_id == target)
     return RankingExample(user, prompt.text, target, letter, tuple(letter for letter, _ in shown), split)
 

@@ -61,9 +61,12 @@ def test_examples_hold_out_each_users_last_item_and_contain_the_target(train_wor
     ws = Workspace(train_workspace / "ws")
     cfg = LLMRecConfig.from_toml(train_workspace / "train.toml")
     ranker = LLMRanker(ChatFormatter("smollm2-135m"), default_library(), cfg.ranker)
-    train, valid = build_examples(ws, Recommender(ws, cfg).retriever, ranker, 5, 4, 1)
+    retriever = Recommender(ws, cfg).retriever
+    train, valid = build_examples(ws, retriever, ranker, 5, 4, 1, collab=retriever.collab)
     seqs = user_sequences(ws)
     assert train and len(valid) == 1
+    # every option carries the collaborative model's evidence level, as serving shows it
+    assert all(e.prompt.count("(similar users: ") == 5 for e in train + valid)
     for e in train + valid:
         assert e.target_id != seqs[e.user_id][-1]  # the test item never becomes an example
         assert e.target_letter in e.letters and len(e.letters) == 5
