@@ -18,6 +18,13 @@ built from the same split, so nothing of the test split is seen:
 - validation: the validation item of ``--valid-users`` users whose validation target is in the retriever's top-20
   (the case the ranker can change); it drives early stopping and picks the retrieval-prior weight.
 
+Collaborative evidence: each option carries the level at which a second collaborative model, EASE (fitted on the
+training sequences, its λ and decay chosen on validation, as in ``eval/llamarec_protocol.py``), favours it against
+the other options (``llmrec.ranking.ranker.evidence_levels``; a workspace shows its own collaborative model's rank
+the same way). The letters are shuffled, so a ranker can only use it by reading it. Two rows with no LLM at all show
+what the evidence alone is worth: EASE's own order inside the top-20, and the levels the prompt shows with ties in
+the retriever's order.
+
 Scores: a candidate's score is its letter log-probability plus ``-w·log(1 + retriever rank)`` (the served ranker's
 ``retrieval_prior``). Every model is reported at ``w = 0`` (the LLM alone, LlamaRec's setting) and at the weight that
 maximised its validation NDCG@10 on the grid ``PRIOR_GRID``. Sampled-20 (target + 19 never-seen negatives, shuffled)
@@ -52,6 +59,7 @@ from llmrec.evaluation.metrics import (paired_difference, per_user_ndcg, random_
 from llmrec.evaluation.protocols import (SequenceDataset, build_dataset, full_ranking_ranks,  # noqa: E402
                                          masked_scores, sample_candidates)
 from llmrec.training.examples import RankingExample, examples_hash  # noqa: E402
+from llmrec.ranking.ranker import evidence_levels  # noqa: E402
 from llmrec.workspace import StoredItem  # noqa: E402
 
 DATASET = "ml-latest-small"
@@ -65,9 +73,9 @@ ANCHORS = {  # LlamaRec Table 1 (ml-latest-small), M/N/R@10, as recorded in DESI
     "LRURec (published)": {"MRR@10": .0491, "NDCG@10": .0705, "Recall@10": .1426},
     "SASRec (published)": {"MRR@10": .0378, "NDCG@10": .0522, "Recall@10": .0993},
 }
-# One pass; LoRA in the last 8 of 30 layers (half the CPU time per example of all layers); validation every 240
+# One pass; LoRA in the last 8 of 30 layers (half the CPU time per example of all layers); validation every 160
 # examples. Chosen for the 60-minute budget on 2 cores, not tuned.
-TRAINING = {"learning_rate": 5e-4, "grad_accum": 4, "epochs": 1, "eval_every": 60, "checkpoint_every": 20,
+TRAINING = {"learning_rate": 1e-3, "grad_accum": 4, "epochs": 1, "eval_every": 40, "checkpoint_every": 20,
             "patience": 3, "lora_layers": 8}
 
 
@@ -121,25 +129,49 @@ def top_candidates(model, histories: list[list[int]], n: int = N_CANDIDATES, bat
     return np.concatenate(out) if out else np.zeros((0, n), dtype=np.int64)
 
 
-def training_examples(model, data: SequenceDataset, items: Items, ranker, per_user: int
+def fitted_ease(data: SequenceDataset):
+    """EASE on the training sequences, (λ, decay) chosen on validation: the options' collaborative evidence."""
+    from llmrec.retrieval.ease import EASERecommender
+
+    histories, targets = data.inputs("valid")
+    model = EASERecommender(data.n_items).fit(data.train)
+    model.select(histories, targets)
+    return model
+
+
+def evidence_ranks(model, items: Items, histories: list[list[int]], lists: np.ndarray, batch: int = 512
+                   ) -> list[dict[str, int]]:
+    """Per list: item id -> 1-based rank of that candidate among the list by ``model``'s score for the history."""
+    out = []
+    for start in range(0, len(histories), batch):
+        chunk = np.asarray(lists[start:start + batch])
+        scores = np.take_along_axis(masked_scores(model, histories[start:start + batch]), chunk, axis=1)
+        for codes, row in zip(chunk, scores):
+            ranks = np.empty(len(codes), dtype=np.int64)
+            ranks[np.argsort(-row, kind="stable")] = np.arange(1, len(codes) + 1)
+            out.append({items(c).id: int(r) for c, r in zip(codes, ranks)})
+    return out
+
+
+def training_examples(model, evidence_model, data: SequenceDataset, items: Items, ranker, per_user: int
                       ) -> list[RankingExample]:
     """Cut points inside each user's training sequence: (history before, next item) with the retriever's top-20."""
     cuts = [(u, k) for u, seq in enumerate(data.train) for k in range(max(1, len(seq) - per_user), len(seq))]
     histories = [data.train[u][:k] for u, k in cuts]
     tops = top_candidates(model, histories)
-    examples = []
-    for (u, k), history, top in zip(cuts, histories, tops):
+    for (u, k), top in zip(cuts, tops):
         target = data.train[u][k]
-        codes = [int(c) for c in top]
-        if target not in codes:
-            codes[-1] = target
-        examples.append(_example(ranker, items, data.user_ids[u], history, codes, target, "train"))
-    return examples
+        if target not in top:
+            top[-1] = target
+    evidence = evidence_ranks(evidence_model, items, histories, tops)
+    return [_example(ranker, items, data.user_ids[u], history, [int(c) for c in top], data.train[u][k], "train", ev)
+            for (u, k), history, top, ev in zip(cuts, histories, tops, evidence)]
 
 
-def _example(ranker, items: Items, user: str, history: list[int], codes: list[int], target: int, split: str
-             ) -> RankingExample:
-    prompt, shown = ranker.build_prompt("", [items(h) for h in history], [items(c) for c in codes])
+def _example(ranker, items: Items, user: str, history: list[int], codes: list[int], target: int, split: str,
+             collab_rank: dict[str, int]) -> RankingExample:
+    prompt, shown = ranker.build_prompt("", [items(h) for h in history], [items(c) for c in codes],
+                                        collab_rank=collab_rank)
     target_id = items(target).id
     letter = next(letter for letter, item_id in shown if item_id == target_id)
     return RankingExample(user, prompt.text, target_id, letter, tuple(letter for letter, _ in shown), split)
@@ -147,13 +179,14 @@ def _example(ranker, items: Items, user: str, history: list[int], codes: list[in
 
 # ---- scoring ------------------------------------------------------------------------------------------------------
 
-def llm_logprobs(ranker, items: Items, histories: list[list[int]], lists: np.ndarray, label: str) -> np.ndarray:
+def llm_logprobs(ranker, items: Items, histories: list[list[int]], lists: np.ndarray, evidence: list[dict],
+                 label: str) -> np.ndarray:
     """(U, n) letter log-probabilities of each list's candidates, in the list's (retriever) order."""
     out = np.zeros(lists.shape, dtype=np.float64)
     t0 = time.perf_counter()
     for j, (history, codes) in enumerate(zip(histories, lists)):
         cands = [items(c) for c in codes]
-        result = ranker.rank("", [items(h) for h in history], cands)
+        result = ranker.rank("", [items(h) for h in history], cands, collab_rank=evidence[j])
         out[j] = [result.logprobs[c.id] for c in cands]
         if (j + 1) % 10 == 0 or j + 1 == len(lists):
             print(f"  {label}: {j + 1}/{len(lists)} lists, {time.perf_counter() - t0:.0f} s", file=sys.stderr,
@@ -165,6 +198,20 @@ def fused_ranks(logprobs: np.ndarray, target_col: np.ndarray, w: float) -> np.nd
     """0-based rank of the target after fusing letter logprobs with the retriever's order (columns = its order)."""
     prior = -w * np.log1p(np.arange(logprobs.shape[1], dtype=np.float64))
     return target_ranks(logprobs + prior[None, :], target_col)
+
+
+def evidence_only_ranks(evidence: list[dict[str, int]], items: Items, lists: np.ndarray, target_col: np.ndarray,
+                        levels: bool) -> np.ndarray:
+    """0-based target ranks with no LLM: by the evidence model's order, or by the levels the prompt shows with ties
+    in the list's (retriever) order."""
+    if levels:
+        value = {"very high": 3, "high": 2, "medium": 1, "low": 0}
+        scores = np.array([[value[evidence_levels([items(c).id for c in codes], ev)[items(c).id]] for c in codes]
+                           for codes, ev in zip(lists, evidence)], dtype=np.float64)
+        scores -= np.arange(lists.shape[1])[None, :] * 1e-3  # ties: the retriever's order
+    else:
+        scores = -np.array([[ev[items(c).id] for c in codes] for codes, ev in zip(lists, evidence)], dtype=np.float64)
+    return target_ranks(scores, target_col)
 
 
 def ndcg10(ranks: np.ndarray) -> float:
@@ -207,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     retriever, cached = fitted_sasrec(data, retriever_config, args.cache, log=lambda s: print(s, file=sys.stderr))
     retriever_seconds = time.perf_counter() - t0
+    ease = fitted_ease(data)
 
     # Validation lists: the retriever's top-20 for the training sequence; keep users whose validation item is in it.
     valid_hist, valid_targets = data.inputs("valid")
@@ -215,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     valid_rows = sorted(rng.permutation(valid_hit)[: args.valid_users].tolist())
     valid_cols = np.array([int(np.flatnonzero(valid_top[j] == valid_targets[j])[0]) for j in valid_rows])
+    valid_ev = evidence_ranks(ease, items, [valid_hist[j] for j in valid_rows], valid_top[valid_rows])
 
     base_cfg = RankerConfig(model=args.model, retrieval_prior=0.0, seed=args.seed, threads=args.threads)
     library = default_library()
@@ -225,12 +274,13 @@ def main(argv: list[str] | None = None) -> int:
 
         formatter_ranker = LLMRanker(ChatFormatter(args.model), library, base_cfg)
         t1 = time.perf_counter()
-        train = training_examples(retriever, data, items, formatter_ranker, args.examples_per_user)
+        train = training_examples(retriever, ease, data, items, formatter_ranker, args.examples_per_user)
         order = np.random.default_rng(args.seed).permutation(len(train))  # a cap keeps a spread over users
         if args.max_train_examples:
             train = [train[i] for i in sorted(order[: args.max_train_examples])]
         valid = [_example(formatter_ranker, items, data.user_ids[data.eval_rows[j]], valid_hist[j],
-                          [int(c) for c in valid_top[j]], int(valid_targets[j]), "valid") for j in valid_rows]
+                          [int(c) for c in valid_top[j]], int(valid_targets[j]), "valid", ev)
+                 for j, ev in zip(valid_rows, valid_ev)]
         config = LLMRecConfig()
         config.ranker = base_cfg.model_copy()
         config.train = config.train.model_copy(update={**TRAINING, "seed": args.seed})
@@ -239,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             s, file=sys.stderr, flush=True), overwrite=args.force)
         provenance = {"dataset": DATASET, "protocol": "LlamaRec (5-core, leave-one-out, ties by item id)",
                       "retriever": "SASRec " + json.dumps(retriever_config.model_dump()),
+                      "collaborative_evidence": "EASE " + json.dumps(ease.config.model_dump()),
                       "data_fingerprint": data.fingerprint(), "examples_per_user": args.examples_per_user,
                       "command": _command(argv)}
         manifest = trainer.train(train, valid, examples_hash(train + valid), resume=args.resume,
@@ -255,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         rankers["adapter"] = LLMRanker(open_backend(base_cfg, adapter=adapter_path), library, base_cfg)
 
     # Pick each model's retrieval-prior weight on validation.
-    valid_lp = {name: llm_logprobs(r, items, [valid_hist[j] for j in valid_rows], valid_top[valid_rows],
+    valid_lp = {name: llm_logprobs(r, items, [valid_hist[j] for j in valid_rows], valid_top[valid_rows], valid_ev,
                                    f"valid/{name}") for name, r in rankers.items()}
     priors = {name: best_prior(lp, valid_cols) for name, lp in valid_lp.items()}
     retriever_valid = ndcg10(valid_cols)
@@ -270,9 +321,14 @@ def main(argv: list[str] | None = None) -> int:
     # The target's column in the list the LLM sees (the full-ranking rank counts ties against the target, the
     # list breaks them by position; they differ only on an exact score tie).
     hit_cols = np.array([int(np.flatnonzero(test_top[j] == test_targets[j])[0]) for j in hit], dtype=np.int64)
-    test_lp = {name: llm_logprobs(r, items, [test_hist[j] for j in hit], test_top[hit], f"test/{name}")
+    test_ev = evidence_ranks(ease, items, [test_hist[j] for j in hit], test_top[hit])
+    test_lp = {name: llm_logprobs(r, items, [test_hist[j] for j in hit], test_top[hit], test_ev, f"test/{name}")
                for name, r in rankers.items()}
     rows: dict[str, dict] = {"retriever (SASRec order)": _row(retr_ranks, hit, hit_cols, None)}
+    for label, levels in (("evidence alone: EASE order, no LLM", False),
+                          ("evidence levels as shown, ties by retriever, no LLM", True)):
+        rows[label] = _row(retr_ranks, hit, evidence_only_ranks(test_ev, items, test_top[hit], hit_cols, levels),
+                           None)
     inside: dict[str, np.ndarray] = {"retriever": hit_cols}
     for name in rankers:
         for label, w in (("LLM alone, w = 0", 0.0), (f"w = {priors[name][0]:g} (validated)", priors[name][0])):
@@ -288,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
             "adapter(0) - base(0)": paired_difference(per_user_ndcg(inside["adapter@0"], 10), per_user_ndcg(inside["base@0"], 10)),
             "adapter(w*) - base(w*)": paired_difference(per_user_ndcg(inside[f"adapter@{wa:g}"], 10),
                                              per_user_ndcg(inside[f"base@{wb:g}"], 10)),
+            "adapter(w*) - EASE order, no LLM": paired_difference(
+                per_user_ndcg(inside[f"adapter@{wa:g}"], 10),
+                per_user_ndcg(evidence_only_ranks(test_ev, items, test_top[hit], hit_cols, False), 10)),
         }
 
     sampled = {}
@@ -297,8 +356,9 @@ def main(argv: list[str] | None = None) -> int:
                                                               axis=1)
         lists = np.take_along_axis(cands, perm, axis=1)  # shuffled: the target's column is where 0 went
         cols = np.argmin(perm, axis=1)
+        sampled_ev = evidence_ranks(ease, items, test_hist[: len(lists)], lists)
         for name, r in rankers.items():
-            lp = llm_logprobs(r, items, test_hist[: len(lists)], lists, f"sampled/{name}")
+            lp = llm_logprobs(r, items, test_hist[: len(lists)], lists, sampled_ev, f"sampled/{name}")
             ranks = target_ranks(lp, cols)
             metrics = ranking_metrics(ranks, KS)
             sampled[name] = {**{f"NDCG@{k}": round(metrics[f"NDCG@{k}"], 4) for k in KS},
@@ -314,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         "versions": _versions(), "counts": data.stats,
         "retriever": {"config": retriever_config.model_dump(), "loaded_from_cache": cached,
                       "seconds": round(retriever_seconds, 1), "metrics": retriever.metrics},
+        "collaborative_evidence": {"model": "EASE", "config": ease.config.model_dump(),
+                                   "valid_NDCG@10": round(ease.metrics["valid_NDCG@10"], 4)},
         "ranker": base_cfg.model_dump(mode="json"), "adapter": str(adapter_path) if adapter_path else None,
         "training": training,
         "validation": {"users": len(valid_rows), "retriever_NDCG@10": round(retriever_valid, 4),
@@ -370,6 +432,11 @@ def markdown(report: dict) -> str:
              f"{'loaded from the cache' if report['retriever']['loaded_from_cache'] else 'fitted in this run'} "
              f"({report['retriever']['seconds']:.0f} s). Ranker: {report['ranker']['model']}"
              + (f" + adapter `{report['adapter']}`" if report["adapter"] else "") + ".", ""]
+    ev = report.get("collaborative_evidence")
+    if ev:
+        lines += [f"Collaborative evidence on every option: EASE's level among the options (λ {ev['config']['l2']:g}, "
+                  f"decay {ev['config']['decay']:g}, chosen on validation), shown as \"(similar users: very high / "
+                  "high / medium / low)\" after each shuffled option's letter.", ""]
     tr = report["training"]
     if tr:
         mt = tr["metrics"]

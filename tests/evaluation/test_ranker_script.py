@@ -57,15 +57,21 @@ def test_training_examples_never_use_the_validation_or_test_item(script, tmp_pat
     catalog, interactions = read_movielens(folder)
     data = build_dataset(interactions, tie_break="item")
     ranker = LLMRanker(ChatFormatter("smollm2-135m"), default_library(), RankerConfig(retrieval_prior=0))
-    examples = script.training_examples(PopularityRetriever(data.n_items), data, script.Items(catalog, data),
-                                        ranker, per_user=3)
+    class ReversePopularity(PopularityRetriever):  # the evidence model: a second opinion, here the opposite one
+        def item_vectors(self):
+            return -super().item_vectors()
+
+    examples = script.training_examples(PopularityRetriever(data.n_items), ReversePopularity(data.n_items), data,
+                                        script.Items(catalog, data), ranker, per_user=3)
     assert len(examples) == 3 * len(data.user_ids)
     held_out = {(data.user_ids[u], data.item_ids[int(v)]) for u, v in zip(data.eval_rows, data.valid)} | \
         {(data.user_ids[u], data.item_ids[int(t)]) for u, t in zip(data.eval_rows, data.test)}
     for e in examples:
         assert (e.user_id, e.target_id) not in held_out
         assert e.target_letter in e.letters and len(e.letters) == script.N_CANDIDATES
-        assert f"{e.target_letter}. <<<" in e.prompt
+        assert f"{e.target_letter}. (similar users: " in e.prompt
+        # the evidence model's top 10% of the twenty options, by its own order
+        assert sum("(similar users: very high)" in line for line in e.prompt.splitlines()) == 2
 
 
 def test_script_trains_an_adapter_and_reports_it_beside_base_and_retriever(script, tmp_path):
