@@ -90,7 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, help="ml-latest-small folder; default ../shared/data/ml-latest-small")
     p.add_argument("--model", default="smollm2-135m", help="base model (packaged name or folder)")
     p.add_argument("--examples-per-user", type=int, default=4, help="training cut points per user (--train)")
-    p.add_argument("--max-train-examples", type=int, help="cap on training examples (--train), for the time budget")
+    p.add_argument("--max-train-examples", type=int, default=1000,
+                   help="cap on training examples (--train): 1000 fits the 60-minute budget here (0 = all)")
     p.add_argument("--valid-users", type=int, default=48, help="validation users (target in the top-20)")
     p.add_argument("--test-users", type=int, help="only the first N test users whose target is in the top-20")
     p.add_argument("--sampled-users", type=int, default=150, help="users in the sampled-20 comparison (0 = skip)")
@@ -206,8 +207,12 @@ def evidence_only_ranks(evidence: list[dict[str, int]], items: Items, lists: np.
     in the list's (retriever) order."""
     if levels:
         value = {"very high": 3, "high": 2, "medium": 1, "low": 0}
-        scores = np.array([[value[evidence_levels([items(c).id for c in codes], ev)[items(c).id]] for c in codes]
-                           for codes, ev in zip(lists, evidence)], dtype=np.float64)
+        rows = []
+        for codes, ev in zip(lists, evidence):
+            ids = [items(c).id for c in codes]
+            shown = evidence_levels(ids, ev)
+            rows.append([value[shown[i]] for i in ids])
+        scores = np.array(rows, dtype=np.float64)
         scores -= np.arange(lists.shape[1])[None, :] * 1e-3  # ties: the retriever's order
     else:
         scores = -np.array([[ev[items(c).id] for c in codes] for codes, ev in zip(lists, evidence)], dtype=np.float64)

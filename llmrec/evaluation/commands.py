@@ -56,7 +56,8 @@ def register(app: typer.Typer) -> None:
                                                              "protocol's training split first, then evaluate it")]
         = None,
         max_train_examples: Annotated[Optional[int], typer.Option(min=1, help="with --train-ranker: cap on "
-                                                                  "training examples (time budget)")] = None,
+                                                                  "training examples (default 1000: the 60-minute "
+                                                                  "budget here)")] = None,
         force: Annotated[bool, typer.Option("--force", help="with --train-ranker: replace an adapter already in "
                                             "that folder")] = False,
     ) -> None:
