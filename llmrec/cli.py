@@ -95,6 +95,8 @@ def _print_ingest_report(report) -> None:
                f"media: {report.media_described} described, {report.media_from_cache} from cache, "
                f"{len(report.media_failed)} failed; interactions: {report.interactions_added} added "
                f"({report.seconds:.1f} s)")
+    if report.facets:
+        typer.echo("facets (conditions a request can state): " + "; ".join(report.facets))
     if report.interactions_unknown_items:
         typer.echo(f"{report.interactions_unknown_items} interaction(s) name items not in the catalog")
     if report.collaborative:
@@ -115,7 +117,12 @@ def _print_recommendation(rec) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from rich.console import Console
+
     title = escape(rec.query or "(no request text)") + (f" — user {escape(rec.user_id)}" if rec.user_id else "")
+    reading = rec.interpretation
+    if reading is not None and reading.parsed and not reading.is_plain():
+        Console().print(f"[bold]understood as:[/bold] {escape(reading.summary)}")
     table = Table(title=title, show_lines=True)
     table.add_column("#", justify="right")
     table.add_column("item")
@@ -148,15 +155,29 @@ def ask(
     backend: Annotated[Optional[str], typer.Option(help="ranker backend (transformers, vllm)")] = None,
     adapter: Annotated[Optional[str], typer.Option(help="LoRA adapter name or folder")] = None,
     no_justify: Annotated[bool, typer.Option("--no-justify", help="skip generated justifications")] = False,
+    where: Annotated[Optional[list[str]], typer.Option(
+        "--where", help="add a hard condition, e.g. 'year<1970', 'genres!=Comedy', 'kind=podcast episode', "
+        "'runtime=80..100'; repeat for more; replaces what was read from the text for that facet")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option(
+        "--ignore", help="drop a condition read from the text, by the expression --json shows (e.g. 'genres=War')")]
+    = None,
+    no_parse: Annotated[bool, typer.Option("--no-parse", help="do not read conditions from the text; embed it as "
+                                           "typed")] = False,
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Recommend items for a request, anonymously or as a known user."""
+    """Recommend items for a request, anonymously or as a known user.
+
+    Conditions in the text are honoured and shown back ("understood as: kind = podcast episode · about: volcanoes"):
+    kinds and genres ("a podcast", "not a comedy"), years and decades ("from the eighties", "before 1970"), lengths
+    ("under 90 minutes"), ratings ("rated 8 or higher"), people ("directed by Hitchcock", "starring ..."), and
+    "like <title>". Correct the reading with --where / --ignore, or switch it off with --no-parse."""
     from llmrec.recommender import Recommender
 
     cfg = _config(workspace, config).with_serving_options(backend, adapter, justify=not no_justify)
     hist = [h.strip() for h in history.split(",") if h.strip()] if history else None
-    rec = Recommender(workspace, cfg).ask(query, user_id=user, history=hist, k=k, include_seen=include_seen)
+    rec = Recommender(workspace, cfg).ask(query, user_id=user, history=hist, k=k, include_seen=include_seen,
+                                          where=where, ignore=ignore, parse=not no_parse)
     if as_json:
         typer.echo(rec.model_dump_json(indent=2))
     else:

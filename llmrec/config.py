@@ -103,9 +103,21 @@ class RetrievalConfig(_Section):
     # films out of the demo's top 3 and let collaborative favourites outrank a request's best match in a spec test.
     # The right ratio depends on how good the model is, so it should be validated per workspace when the model is
     # fitted; until then the default stays 1.
+    avoid_weight: float = Field(0.5, ge=0, description="how far a request's avoided words ('nothing too violent') "
+                                "push items down: the request's list is scored similarity to the request minus "
+                                "this × similarity to the avoided words; 0 ignores them")
     collab_weight: float = Field(1.0, ge=0, description="weight of the collaborative (sequential model) list "
                                  "against the history text list (weight 1) inside the user's side; used for users "
                                  "with history when the workspace has a fitted model")
+
+
+class RequestConfig(_Section):
+    """Reading conditions from the request text (llmrec.request): "a podcast", "from the eighties", "not a comedy"."""
+
+    parse: bool = Field(True, description="read hard conditions, 'like X' anchors and avoided words from the "
+                        "request; false embeds the text as typed (what `ask --no-parse` does for one request)")
+    relax: bool = Field(True, description="when fewer than k items meet every condition, return those first, then "
+                        "widen or drop the softest condition (never an exclusion) and say so in the notices")
 
 
 class SequentialConfig(_Section):
@@ -280,6 +292,7 @@ class LLMRecConfig(_Section):
     media: MediaConfig = Field(default_factory=MediaConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     store: VectorStoreConfig = Field(default_factory=VectorStoreConfig)
+    request: RequestConfig = Field(default_factory=RequestConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     collaborative: CollaborativeConfig = Field(default_factory=CollaborativeConfig)
     ranker: RankerConfig = Field(default_factory=RankerConfig)

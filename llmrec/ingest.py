@@ -42,6 +42,9 @@ class IngestReport(BaseModel):
     media_from_cache: int = 0
     media_failed: list[str] = Field(default_factory=list)
     embedded: int = 0
+    facets: list[str] = Field(default_factory=list, description="the facets requests can state conditions on, "
+                              "learned from the catalog (llmrec.request)")
+    facets_written: int = Field(0, description="vectors whose facet metadata was (re)written")
     interactions_added: int = 0
     interactions_unknown_items: int = 0
     collaborative: str | None = Field(None, description="what the collaborative-model step did (trained, unchanged,"
@@ -166,17 +169,42 @@ class Ingestor:
         pending = self.workspace.unembedded()
         if not pending:
             return
+        from llmrec.request.facets import store_metadata
+
         collection = open_store(self.config.store, self.workspace.root).collection(TEXT_COLLECTION)
         titles = self.workspace.titles()
+        facet_values = self.workspace.facet_values()
         batch = 256
         batches = range(0, len(pending), batch)
         for start in self.progress(batches, len(batches), "embedding"):
             chunk = pending[start:start + batch]
             vectors = embedder.encode([card for _, card, _ in chunk])
+            # The facet values go in with the vector (an upsert replaces all metadata), so a request's conditions
+            # can filter it from the moment it is searchable.
+            metadatas = [{"title": titles.get(i, "")[:500], "card_hash": h,
+                          **store_metadata(json.loads(facet_values.get(i, "{}")))} for i, _, h in chunk]
             collection.upsert([i for i, _, _ in chunk], vectors, documents=[c for _, c, _ in chunk],
-                              metadatas=[{"title": titles.get(i, "")[:500], "card_hash": h} for i, _, h in chunk])
+                              metadatas=metadatas)
             self.workspace.mark_embedded([(i, h) for i, _, h in chunk])
+            self.workspace.mark_facets_stored([(i, facet_values[i]) for i, _, _ in chunk if i in facet_values])
             report.embedded += len(chunk)
+
+    def index_facets(self, report: IngestReport) -> None:
+        """Learn the catalog's facets from every item in the workspace and store each item's values."""
+        from llmrec.request.index import index_facets
+
+        facets, _ = index_facets(self.workspace)
+        report.facets = [_describe_facet(f) for f in facets.facets]
+
+    def sync_facets(self, report: IngestReport) -> None:
+        """Rewrite the facet metadata of vectors whose values changed (a new item can change a facet's type)."""
+        from llmrec.request.index import sync_store
+        from llmrec.retrieval.retriever import TEXT_COLLECTION
+        from llmrec.retrieval.stores import open_store
+
+        if self.workspace.unsynced_facets():
+            collection = open_store(self.config.store, self.workspace.root).collection(TEXT_COLLECTION)
+            report.facets_written += sync_store(self.workspace, collection, self.progress)
 
     def fit_collaborative(self, report: IngestReport) -> None:
         """(Re)fit the collaborative model when the interactions or its config changed; a no-op otherwise."""
@@ -197,7 +225,9 @@ class Ingestor:
             for item in self.progress(items, len(items), "items"):
                 report.item_warnings.extend(f"{item.source}: {w}" for w in item.warnings)
                 self._ingest_item(item, settings, existing, report)
+            self.index_facets(report)
             self.embed_pending(report)
+            self.sync_facets(report)
             if interactions:
                 known = set(self.workspace.all_item_ids())
                 report.interactions_unknown_items = sum(1 for i in interactions if i.item_id not in known)
@@ -208,6 +238,14 @@ class Ingestor:
                 self.fit_collaborative(report)
         report.seconds = round(time.perf_counter() - t0, 3)
         return report
+
+
+def _describe_facet(facet) -> str:
+    if facet.type == "numeric":
+        return f"{facet.name} ({facet.unit}, {facet.low:g}–{facet.high:g})"
+    shown = ", ".join(list(facet.values)[:4]) + (", …" if len(facet.values) > 4 else "")
+    soft = "" if facet.hard else ", soft"
+    return f"{facet.name} ({facet.type}{soft}: {len(facet.values)} values: {shown})"
 
 
 def ingest(catalog: str | Path, workspace: str | Path | Workspace, interactions: str | Path | None = None,

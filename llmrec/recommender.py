@@ -10,6 +10,8 @@ from pathlib import Path
 
 from llmrec.config import LLMRecConfig
 from llmrec.errors import RequestError
+from llmrec.request.conditions import RequestInterpretation
+from llmrec.request.relax import relax
 from llmrec.schema import MAX_K, MAX_QUERY_CHARS, AskRequest, RecommendedItem, Recommendation, Timings
 from llmrec.workspace import Workspace
 
@@ -83,6 +85,40 @@ class Recommender:
 
         return LLMRanker(self.backend, default_library(), self.config.ranker)
 
+    def facet_index(self):
+        """The catalog's facets and every item's values, reread only when the catalog changed."""
+        from llmrec.request.index import FacetIndex
+
+        version = self.workspace.catalog_version()
+        if getattr(self, "_facets_version", None) != version:
+            self._facets, self._facets_version = FacetIndex(self.workspace), version
+        return self._facets
+
+    def interpret(self, request: AskRequest) -> RequestInterpretation:
+        """How the request's text is read (``llmrec.request``), with the person's corrections (``where``,
+        ``ignore``) applied; a plain interpretation when parsing is off or the workspace has no facets yet."""
+        from llmrec.request.conditions import RequestInterpretation, apply_overrides
+        from llmrec.request.parser import RequestParser
+
+        query = request.query.strip()
+        index = self.facet_index()
+        parse = request.parse and self.config.request.parse
+        if parse and index.available and query:
+            parser = getattr(index, "parser", None)
+            if parser is None:
+                parser = index.parser = RequestParser(index.lexicon())
+            interpretation = parser.parse(query)
+        else:
+            interpretation = RequestInterpretation(text=query, soft_text=query, parsed=False)
+            if parse and query and not index.available:
+                interpretation.notes.append("this workspace has no facet index yet (ingested by an older llmrec): "
+                                            "re-run `llmrec ingest` to read conditions from requests")
+        if request.where or request.ignore:
+            if (request.where or request.ignore) and not index.available:
+                raise RequestError("this workspace has no facets to state conditions on; re-run `llmrec ingest`")
+            interpretation = apply_overrides(interpretation, request.where, request.ignore, index.facets)
+        return interpretation
+
     @cached_property
     def audit_store(self):
         from llmrec.audit.store import AuditStore
@@ -98,12 +134,17 @@ class Recommender:
 
     # ---- the verb -----------------------------------------------------------------------------------------------
     def ask(self, query: str = "", user_id: str | None = None, history: list[str] | None = None, k: int = 5,
-            include_seen: bool = False) -> Recommendation:
-        """Recommend ``k`` items for a request, optionally as a known user or with an explicit history."""
+            include_seen: bool = False, where: list[str] | None = None, ignore: list[str] | None = None,
+            parse: bool = True) -> Recommendation:
+        """Recommend ``k`` items for a request, optionally as a known user or with an explicit history.
+
+        Conditions in the query ("a podcast", "before 1970", "not a comedy") are read and honoured unless ``parse``
+        is false; ``where`` adds conditions (``"year<1970"``), ``ignore`` drops parsed ones."""
         if len(query or "") > MAX_QUERY_CHARS:
             raise RequestError(f"the request text is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
         return self.ask_request(AskRequest(query=query or "", user_id=user_id, history=history, k=k,
-                                           include_seen=include_seen))
+                                           include_seen=include_seen, where=list(where or []),
+                                           ignore=list(ignore or []), parse=parse))
 
     def ask_request(self, request: AskRequest) -> Recommendation:
         t0 = time.perf_counter()
@@ -134,22 +175,49 @@ class Recommender:
             raise RequestError("the request is empty: type what you want, or give --user / --history")
 
         exclude = set() if request.include_seen else set(history_ids)
-        available = total - len(exclude)
+        interpretation = self.interpret(request)
+        notices.extend(interpretation.notes)
+        stages: list = []
+        allowed = None
+        if interpretation.conditions:
+            index = self.facet_index()
+            stages = [interpretation.conditions]
+            if self.config.request.relax:
+                stages, relaxed = relax(interpretation, index, exclude, request.k)
+                notices.extend(relaxed)
+                if len(stages) > 1:
+                    interpretation.applied = stages[-1]
+            allowed = index.allowed(interpretation.effective, exclude)
+            available = len(allowed)
+        else:
+            available = total - len(exclude)
         k = min(request.k, max(available, 0))
         n = min(max(self.config.retrieval.n_candidates, k), MAX_K)
 
         t_retrieve = time.perf_counter()
         self.refresh_models()
-        candidates = self.retriever.retrieve(query, history_ids, exclude, n) if k else []
+        if k and (query or history_ids or interpretation.anchors):
+            candidates = self.retriever.retrieve(interpretation.soft_text if interpretation.is_plain() else query,
+                                                 history_ids, exclude, n, interpretation, allowed)
+        else:
+            candidates = []
         stored = self.workspace.get_items([c.id for c in candidates])
         cand_items = [stored[c.id] for c in candidates if c.id in stored]
         t_rank = time.perf_counter()
         example = self._incontext_example(query, history, cand_items) if self.ranker.uses_example else None
         collab_rank = {c.id: c.sources["collab"] for c in candidates if "collab" in c.sources}
-        result = self.ranker.rank(query, history, cand_items, example, collab_rank)
-        top_ids = result.ranked[:k]
+        result = self.ranker.rank(query, history, cand_items, example, collab_rank,
+                                  conditions=[c.label for c in interpretation.effective])
+        ranked = result.ranked
+        if len(stages) > 1:  # relaxed: what meets every condition first, then each relaxation step in turn
+            index = self.facet_index()
+            ranked = sorted(ranked, key=lambda i: next((s for s, conds in enumerate(stages)
+                                                        if all(c.test(index.values.get(i, {})) for c in conds)),
+                                                       len(stages)))
+        top_ids = ranked[:k]
         if request.k > available:  # says what is returned, not what should have been
-            notices.append(f"k={request.k} is more than the {available} item(s) available; returning {len(top_ids)}")
+            what = "meeting the conditions" if interpretation.effective else "available"
+            notices.append(f"k={request.k} is more than the {available} item(s) {what}; returning {len(top_ids)}")
         t_justify = time.perf_counter()
         top = [stored[i] for i in top_ids]
         justifications = self.justifier.justify(query, top, cand_items, history, seed=self.config.ranker.seed,
@@ -162,7 +230,8 @@ class Recommender:
         rec = Recommendation(
             request_id=uuid.uuid4().hex, query=query, user_id=request.user_id, items=recommendation_items,
             model=self.backend.model_id, adapter=self.backend.adapter_id, backend=self.backend.name,
-            candidates=[item_id for _, item_id in result.shown], notices=notices,
+            candidates=[item_id for _, item_id in result.shown], notices=list(dict.fromkeys(notices)),
+            interpretation=interpretation,
             timings=Timings(retrieve_s=round(t_rank - t_retrieve, 4), rank_s=round(t_justify - t_rank, 4),
                             justify_s=round(t_end - t_justify, 4), total_s=round(t_end - t0, 4)))
         self._record(request, rec, result, candidates, history_ids)
@@ -214,5 +283,5 @@ class Recommender:
                                        logprob=result.logprobs[item_id], score=result.scores[item_id],
                                        collab_rank=collab_rank.get(item_id))
                         for pos, (letter, item_id) in enumerate(result.shown)],
-            items=rec.items, notices=rec.notices, timings=rec.timings)
+            items=rec.items, notices=rec.notices, interpretation=rec.interpretation, timings=rec.timings)
         self.audit_store.append(record)

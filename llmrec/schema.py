@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llmrec.request.conditions import RequestInterpretation
+
 MAX_QUERY_CHARS = 4000
 # The ranker labels each candidate with one letter (A-Z, a-z) and scores them in one pass, so one request can return
 # at most this many items; RetrievalConfig.n_candidates has the same bound.
@@ -21,6 +23,14 @@ class AskRequest(BaseModel):
     k: int = Field(5, description=f"how many items to return, 1 to {MAX_K}",
                    json_schema_extra={"minimum": 1, "maximum": MAX_K})
     include_seen: bool = Field(False, description="allow items already in the user's history")
+    parse: bool = Field(True, description="read hard conditions ('a podcast', 'from the eighties', 'not a comedy', "
+                        "'directed by ...'), 'like <title>' anchors and avoided words from the query; false embeds "
+                        "the query as typed")
+    where: list[str] = Field(default_factory=list, description="conditions to add, as FACET=VALUE, FACET!=VALUE, "
+                             "FACET<N, FACET>=N or FACET=LOW..HIGH (e.g. 'year<1970', 'genres!=Comedy'); each "
+                             "replaces a parsed condition on the same facet", max_length=20)
+    ignore: list[str] = Field(default_factory=list, description="parsed conditions to drop, by expression (as "
+                              "`interpretation.conditions[].expression` gives it) or label", max_length=20)
 
 
 class RecommendedItem(BaseModel):
@@ -50,4 +60,6 @@ class Recommendation(BaseModel):
     backend: str
     candidates: list[str] = Field(default_factory=list, description="candidate ids in the order the ranker saw them")
     notices: list[str] = Field(default_factory=list)
+    interpretation: RequestInterpretation | None = Field(None, description="how the query was read: the hard "
+                                                         "conditions applied, anchors, avoided words, notes")
     timings: Timings = Field(default_factory=Timings)

@@ -53,6 +53,11 @@ CREATE TABLE IF NOT EXISTS interactions (
     PRIMARY KEY (user_id, item_id, timestamp)
 );
 CREATE INDEX IF NOT EXISTS interactions_user ON interactions(user_id, timestamp, row);
+CREATE TABLE IF NOT EXISTS item_facets (
+    id TEXT PRIMARY KEY,
+    values_json TEXT NOT NULL,    -- the item's facet values (llmrec.request.facets.item_values)
+    stored_json TEXT              -- the values its vector's metadata holds; NULL/different means update the store
+);
 """
 
 
@@ -191,6 +196,40 @@ class Workspace:
             db.executemany("UPDATE items SET embedded_hash=? WHERE id=? AND card_hash=?",
                            [(h, i, h) for i, h in pairs])
 
+    # ---- facets (what requests can state conditions on; llmrec.request) -----------------------------------------
+    def facets_json(self) -> str | None:
+        return self.get_meta("facets")
+
+    def put_facets(self, facets_json: str, values: dict[str, str]) -> int:
+        """Record the catalog's facets and each item's facet values (JSON); returns how many items' values changed.
+
+        Unchanged values keep their store mark, so only changed items are rewritten in the vector store.
+        """
+        old = dict(self.connect().db.execute("SELECT id, values_json FROM item_facets"))
+        changed = [(i, v) for i, v in values.items() if old.get(i) != v]
+        with self.connect() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('facets', ?)", (facets_json,))
+            db.executemany("INSERT INTO item_facets (id, values_json, stored_json) VALUES (?, ?, NULL) "
+                           "ON CONFLICT(id) DO UPDATE SET values_json=excluded.values_json", changed)
+        return len(changed)
+
+    def facet_values(self) -> dict[str, str]:
+        """Item id -> facet values JSON, for every item."""
+        return dict(self.connect().db.execute("SELECT id, values_json FROM item_facets"))
+
+    def unsynced_facets(self) -> list[tuple[str, str, str | None]]:
+        """(id, values JSON, stored JSON) of embedded items whose vector metadata lacks their current facet values."""
+        return list(self.connect().db.execute(
+            "SELECT f.id, f.values_json, f.stored_json FROM item_facets f JOIN items i ON i.id = f.id "
+            "WHERE i.embedded_hash = i.card_hash AND (f.stored_json IS NULL OR f.stored_json != f.values_json) "
+            "ORDER BY f.id"))
+
+    def mark_facets_stored(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Record that these (item id, values JSON) are in the vector store's metadata."""
+        with self.connect() as db:
+            db.executemany("UPDATE item_facets SET stored_json=? WHERE id=? AND values_json=?",
+                           [(v, i, v) for i, v in pairs])
+
     def restart_embedding(self, space_key: str, space: str) -> None:
         """Forget which cards are embedded and record the new embedding space, in one transaction.
 
@@ -199,6 +238,7 @@ class Workspace:
         """
         with self.connect() as db:
             db.execute("UPDATE items SET embedded_hash=NULL")
+            db.execute("UPDATE item_facets SET stored_json=NULL")  # the new vectors' metadata starts empty too
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (space_key, space))
 
     def unembedded(self) -> list[tuple[str, str, str]]:
@@ -271,6 +311,10 @@ class Workspace:
                                    "ask anonymously, pass --history ITEM,ITEM, or ingest an interaction log")
         history = [Interaction(user_id=r[0], item_id=r[1], timestamp=r[2], rating=r[3], row=r[4]) for r in rows]
         return history[-limit:] if limit else history
+
+    def item_popularity(self) -> dict[str, int]:
+        """Item id -> number of interactions (items nobody interacted with are absent)."""
+        return dict(self.connect().db.execute("SELECT item_id, COUNT(*) FROM interactions GROUP BY item_id"))
 
     def interaction_count(self) -> int:
         return self.connect().db.execute("SELECT COUNT(*) FROM interactions").fetchone()[0]

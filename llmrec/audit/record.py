@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from llmrec.request.conditions import RequestInterpretation
 from llmrec.schema import AskRequest, RecommendedItem, Timings
 
 
@@ -39,4 +40,6 @@ class AuditRecord(BaseModel):
     candidates: list[CandidateScore] = Field(default_factory=list)
     items: list[RecommendedItem] = Field(default_factory=list)
     notices: list[str] = Field(default_factory=list)
+    interpretation: RequestInterpretation | None = Field(None, description="how the request was read (conditions "
+                                                         "applied, after any relaxation); None in older records")
     timings: Timings = Field(default_factory=Timings)

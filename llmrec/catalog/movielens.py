@@ -65,20 +65,27 @@ class _Movie:
     genres: list[str]
     fields: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)  # typed facet values (details.json credits, runtime)
     images: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def to_item(self) -> CatalogItem:
         title, year = split_title(self.raw_title)
         fields: dict[str, str] = {}
+        # Every MovieLens item is a film: saying so lets a request for "a podcast" be answered with "this catalog
+        # has no podcasts" instead of a film that mentions one.
+        attributes: dict[str, Any] = {"kind": "film"}
         if year:
             fields["year"] = year
+            attributes["year"] = int(year[:4])
         genres = [g for g in self.genres if g not in _NO_GENRE]
         if genres:
             fields["genres"] = ", ".join(genres)
+            attributes["genres"] = genres
         fields.update((k, v) for k, v in self.fields.items() if v)
+        attributes.update(self.attributes)
         return CatalogItem(id=self.id, title=title, fields=fields, images=self.images, metadata=self.metadata,
-                           warnings=self.warnings, source=self.source)
+                           attributes=attributes, warnings=self.warnings, source=self.source)
 
 
 def split_title(raw: str) -> tuple[str, str]:
@@ -498,6 +505,7 @@ def _apply_details(movies: list[_Movie], entries: list[dict[str, Any]], by_id: b
             movie.warnings.append(f"details: entry rejected, {problem}")
             continue
         movie.fields.update(_details_fields(entry))
+        movie.attributes.update(_details_attributes(entry))
         movie.metadata.update(_details_metadata(entry))
 
 
@@ -532,6 +540,24 @@ def _details_fields(entry: dict[str, Any]) -> dict[str, str]:
     if isinstance(rating, (int, float)) and math.isfinite(rating):
         fields["imdb_rating"] = f"{rating:g}/10"
     return {k: v for k, v in fields.items() if v}
+
+
+def _details_attributes(entry: dict[str, Any]) -> dict[str, Any]:
+    """The typed values behind ``_details_fields``: credits as lists, runtime in minutes, rating out of 10."""
+    from llmrec.request.facets import parse_number
+
+    attributes: dict[str, Any] = {}
+    for name, key, limit in (("director", "director", None), ("writers", "writer", None), ("cast", "cast", MAX_CAST)):
+        names = _names(entry.get(key))[:limit]
+        if names:
+            attributes[name] = names
+    minutes = parse_number(str(entry.get("movie_length") or ""), "minutes")
+    if minutes:
+        attributes["runtime"] = int(minutes)
+    rating = entry.get("rating")
+    if isinstance(rating, (int, float)) and math.isfinite(rating):
+        attributes["imdb_rating"] = float(rating)
+    return attributes
 
 
 def _details_metadata(entry: dict[str, Any]) -> dict[str, Any]:

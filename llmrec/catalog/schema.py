@@ -23,6 +23,9 @@ class CatalogItem(BaseModel):
     images: list[Path] = Field(default_factory=list)
     audio: list[Path] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # Typed values an importer knows for certain (MovieLens: year from the title, genres, credits and runtime from
+    # details.json); facets read them before parsing the text field of the same name (llmrec.request.facets).
+    attributes: dict[str, str | int | float | list[str]] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list, description="non-fatal problems found while reading the row")
     source: str = Field("", description="file:line the row came from, for messages")
 

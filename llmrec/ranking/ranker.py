@@ -167,11 +167,12 @@ class LLMRanker:
         return {"history": self._history(example.history), "options": self._options(order), "answer": letter}
 
     def build_prompt(self, query: str | None, history: list[StoredItem], candidates: list[StoredItem],
-                     example: InContextExample | None = None, collab_rank: Mapping[str, float] | None = None
-                     ) -> tuple[RenderedPrompt, list[tuple[str, str]]]:
+                     example: InContextExample | None = None, collab_rank: Mapping[str, float] | None = None,
+                     conditions: Sequence[str] = ()) -> tuple[RenderedPrompt, list[tuple[str, str]]]:
         """The rendered prompt and the (letter, item id) pairs in shown order; ``example`` only where the template
         reads one; ``collab_rank`` (item id -> rank in the collaborative model's list) adds each option's evidence
-        level, unless ``RankerConfig.collab_evidence`` is off."""
+        level, unless ``RankerConfig.collab_evidence`` is off; ``conditions`` (labels of the request's hard
+        conditions, which every option already meets) are stated after the request."""
         if len(candidates) > len(LETTERS):
             raise ValueError(f"at most {len(LETTERS)} candidates can be ranked in one pass, got {len(candidates)}")
         order = list(candidates)
@@ -180,17 +181,18 @@ class LLMRanker:
         prompt = self.library.render(self.template, query=query or "", history=self._history(history),
                                      options=self._options(order, evidence),
                                      favourites=self._favourites(order, evidence, collab_rank),
-                                     example=self._example(example, query or "", candidates))
+                                     example=self._example(example, query or "", candidates),
+                                     conditions=list(conditions))
         return prompt, [(LETTERS[i], c.id) for i, c in enumerate(order)]
 
     def rank(self, query: str | None, history: list[StoredItem], candidates: list[StoredItem],
-             example: InContextExample | None = None, collab_rank: Mapping[str, float] | None = None
-             ) -> RankingResult:
+             example: InContextExample | None = None, collab_rank: Mapping[str, float] | None = None,
+             conditions: Sequence[str] = ()) -> RankingResult:
         t0 = time.perf_counter()
         if not candidates:
             prompt = RenderedPrompt("", self.template, "")
             return RankingResult([], {}, {}, [], prompt, 0.0)
-        prompt, shown = self.build_prompt(query, history, candidates, example, collab_rank)
+        prompt, shown = self.build_prompt(query, history, candidates, example, collab_rank, conditions)
         logprobs = self.backend.option_logprobs([prompt.text], [" " + letter for letter, _ in shown])[0]
         letter_lp = {item_id: lp for (_, item_id), lp in zip(shown, logprobs)}
         retrieval_rank = {c.id: i for i, c in enumerate(candidates)}

@@ -23,6 +23,7 @@ from llmrec.retrieval.embedder import TextEmbedder
 from llmrec.retrieval.stores.base import VectorCollection
 
 if TYPE_CHECKING:
+    from llmrec.request.conditions import RequestInterpretation
     from llmrec.retrieval.collaborative import CollaborativeIndex
 
 TEXT_COLLECTION = "text"
@@ -117,7 +118,9 @@ class CandidateRetriever:
         norm = float(np.linalg.norm(profile))
         return profile / norm if norm > 0 else None
 
-    def retrieve(self, query: str | None, history_ids: list[str], exclude: set[str], n: int) -> list[Candidate]:
+    def retrieve(self, query: str | None, history_ids: list[str], exclude: set[str], n: int,
+                 interpretation: RequestInterpretation | None = None, allowed: set[str] | None = None
+                 ) -> list[Candidate]:
         """The ``n`` best candidates by two-level weighted RRF; ``sources`` gives each one's rank in every list.
 
         The user's taste lists (history text, collaborative) are fused first, ``1 : collab_weight``, with items the
@@ -125,28 +128,47 @@ class CandidateRetriever:
         request's list at ``history_weight``. Fused flat, two taste lists would outvote the request two to one, and
         new items would sink below the user's usual ones for missing from a list that cannot contain them. With one
         taste list (no fitted model) this is exactly plain weighted RRF.
+
+        ``interpretation`` (``llmrec.request``): its conditions filter every list, inside the Chroma query for the
+        text lists (``where``) and through ``allowed`` (the ids satisfying them) for the collaborative ones; the
+        request's list embeds only its soft text, pushed away from what it asked to avoid; each "like X" anchor adds
+        the list of X's neighbours (text and collaborative) beside the request's. A plain interpretation (no
+        condition, anchor or avoided words) retrieves exactly as the request text alone.
         """
-        if not (query and query.strip()) and not history_ids:
+        plain = interpretation is None or interpretation.is_plain()
+        anchors = [] if plain else [a.item_id for a in interpretation.anchors]
+        if not (query and query.strip()) and not history_ids and not anchors:
             raise RequestError("nothing to recommend from: give a request text, a known user, or a history")
         collab = self.collab  # one model for the whole call, even if a refit swaps it in meanwhile
         fetch = n * self.config.fetch_multiplier
         k = self.config.rrf_k
+        where = None if plain else interpretation.where()
+        if not plain:
+            exclude = set(exclude) | set(anchors)  # "like X" asks for other items than X
         lists: dict[str, list[str]] = {}
         weights: dict[str, float] = {}
-        if query and query.strip():
-            qv = self.embedder.encode([query])[0]
-            lists["query"] = [nb.id for nb in self.text.query(qv, fetch, exclude)]
-            weights["query"] = self.config.query_weight
+        if plain:
+            if query and query.strip():
+                qv = self.embedder.encode([query])[0]
+                lists["query"] = [nb.id for nb in self.text.query(qv, fetch, exclude)]
+                weights["query"] = self.config.query_weight
+        else:
+            request_list = self._request_list(interpretation, bool(history_ids or anchors), fetch, exclude, where)
+            if request_list is not None:
+                lists["query"], weights["query"] = request_list, self.config.query_weight
+            if anchors:
+                lists["anchor"] = self._anchor_list(anchors, collab, fetch, exclude, where, allowed)
+                weights["anchor"] = self.config.query_weight
         taste: dict[str, list[str]] = {}
         taste_weights: dict[str, float] = {}
         if history_ids:
             profile = self.profile_vector(history_ids)
             if profile is not None:
-                taste["history"] = [nb.id for nb in self.text.query(profile, fetch, exclude)]
+                taste["history"] = [nb.id for nb in self.text.query(profile, fetch, exclude, where=where)]
                 taste_weights["history"] = 1.0
             if collab is not None and self.config.collab_weight > 0:
                 # Empty when no history item is in the model (the user only met items nobody else did).
-                collab_list = collab.query(history_ids, fetch, exclude)
+                collab_list = self._collab_list(collab, history_ids, fetch, exclude, allowed)
                 if collab_list:
                     taste["collab"] = collab_list
                     taste_weights["collab"] = self.config.collab_weight
@@ -166,3 +188,57 @@ class CandidateRetriever:
         for c in fused:  # report ranks in the signals' own lists, not in the intermediate taste list
             c.sources = {name: r[c.id] for name, r in ranks.items() if c.id in r}
         return fused
+
+    # ---- the lists a request with conditions adds -------------------------------------------------------------------
+    def _request_list(self, interpretation: RequestInterpretation, has_other: bool, fetch: int, exclude: set[str],
+                      where: dict | None) -> list[str] | None:
+        """The request's own list: its soft text's neighbours among the items the conditions allow, pushed away from
+        the avoided words. With no soft text ("before 1970"), the whole request orders the allowed items, unless
+        another list (history, anchors) already does."""
+        soft = interpretation.soft_text.strip()
+        avoid = [a for a in interpretation.avoid if a.strip()]
+        if not soft:
+            if has_other:
+                return None
+            if not avoid:
+                soft = interpretation.text.strip()
+        if soft:
+            vector = self.embedder.encode([soft])[0]
+        else:  # only "nothing violent": the items farthest from what is to be avoided
+            vector = -self.embedder.encode([" ".join(avoid)])[0]
+            avoid = []
+        if not avoid or self.config.avoid_weight == 0:
+            return [nb.id for nb in self.text.query(vector, fetch, exclude, where=where)]
+        # Fetch wider, then rescore: similarity to the request minus avoid_weight × similarity to what to avoid.
+        found = self.text.query(vector, fetch * 2, exclude, where=where)
+        away = self.embedder.encode(avoid)  # (A, D), unit vectors
+        stored = self.text.get_vectors([nb.id for nb in found])
+        scored = []
+        for nb in found:
+            v = stored.get(nb.id)
+            penalty = float(np.max(away @ v)) if v is not None else 0.0
+            scored.append((nb.similarity - self.config.avoid_weight * max(penalty, 0.0), nb.id))
+        scored.sort(key=lambda x: -x[0])
+        return [item_id for _, item_id in scored[:fetch]]
+
+    def _anchor_list(self, anchors: list[str], collab: CollaborativeIndex | None, fetch: int, exclude: set[str],
+                     where: dict | None, allowed: set[str] | None) -> list[str]:
+        """Neighbours of the named items: by card text, and by what people who chose them chose (collaborative)."""
+        lists: dict[str, list[str]] = {}
+        vectors = self.text.get_vectors(anchors)
+        for a in anchors:
+            if a in vectors:
+                lists[f"text:{a}"] = [nb.id for nb in self.text.query(vectors[a], fetch, exclude, where=where)]
+            if collab is not None and a in collab.vocabulary:
+                lists[f"collab:{a}"] = self._collab_list(collab, [a], fetch, exclude, allowed)
+        return [c.id for c in reciprocal_rank_fusion(lists, {}, self.config.rrf_k)][:fetch]
+
+    @staticmethod
+    def _collab_list(collab: CollaborativeIndex, history_ids: list[str], fetch: int, exclude: set[str],
+                     allowed: set[str] | None) -> list[str]:
+        """The collaborative list; under conditions, the model's exact ranking restricted to the allowed items (a
+        filtered top-``fetch`` from the store could leave nothing)."""
+        if allowed is None:
+            return collab.query(history_ids, fetch, exclude)
+        ranked = collab.exact(history_ids, len(collab.vocabulary), exclude)
+        return [i for i in ranked if i in allowed][:fetch]

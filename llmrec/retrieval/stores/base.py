@@ -37,7 +37,15 @@ class VectorCollection(Protocol):
     def upsert(self, ids: list[str], vectors: np.ndarray, documents: list[str] | None = None,
                metadatas: list[dict] | None = None) -> None: ...
 
-    def query(self, vector: np.ndarray, n: int, exclude: set[str] | None = None) -> list[Neighbour]: ...
+    def query(self, vector: np.ndarray, n: int, exclude: set[str] | None = None,
+              where: dict | None = None) -> list[Neighbour]:
+        """The ``n`` nearest vectors whose metadata satisfies ``where`` (Chroma's filter language: ``$and``,
+        ``$or``, ``$contains``, ``$lt``...), applied inside the search, not to its top ``n``."""
+        ...
+
+    def update_metadata(self, ids: list[str], metadatas: list[dict]) -> None:
+        """Merge these keys into the stored metadata of existing vectors; a key mapped to None is removed."""
+        ...
 
     def get_vectors(self, ids: list[str]) -> dict[str, np.ndarray]: ...
 

@@ -24,19 +24,23 @@ class ChromaCollection:
                            documents=documents[start:end] if documents else None,
                            metadatas=metadatas[start:end] if metadatas else None)
 
-    def query(self, vector, n, exclude=None):
+    def query(self, vector, n, exclude=None, where=None):
         exclude = exclude or set()
         total = self.count()
         if total == 0 or n <= 0:
             return []
         want = min(total, n + len(exclude))
         res = self._c.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=want,
-                            include=["distances"])
+                            include=["distances"], where=where or None)
         out = []
         for item_id, distance in zip(res["ids"][0], res["distances"][0]):
             if item_id not in exclude:
                 out.append(Neighbour(item_id, 1.0 - float(distance)))
         return out[:n]
+
+    def update_metadata(self, ids, metadatas):
+        for start in range(0, len(ids), _BATCH):
+            self._c.update(ids=list(ids[start:start + _BATCH]), metadatas=metadatas[start:start + _BATCH])
 
     def get_vectors(self, ids):
         if not ids:

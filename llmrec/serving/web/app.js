@@ -211,14 +211,22 @@ async function showAudit(requestId, nodes) {
                                 : "— the audit found no problems";
 }
 
+// The last request sent, so that removing a condition chip can ask the same again without that condition.
+let lastBody = null;
+
 async function ask(event) {
   event.preventDefault();
-  showError("");
   const t = $("token").value.trim();
   if (t) sessionStorage.setItem(TOKEN_KEY, t);
   const body = { query: $("query").value, k: Math.max(1, parseInt($("k").value, 10) || 5) };
   const user = $("user").value.trim();
   if (user) body.user_id = user;
+  await send(body);
+}
+
+async function send(body) {
+  showError("");
+  lastBody = body;
   const button = $("ask");
   button.disabled = true;
   button.textContent = "Asking…";
@@ -236,9 +244,41 @@ async function ask(event) {
   }
 }
 
+function chip(text, onRemove) {
+  const node = el("span", text, "chip");
+  if (onRemove) {
+    const remove = el("button", "×", "chip-remove");
+    remove.type = "button";
+    remove.title = `ask again without “${text}”`;
+    remove.setAttribute("aria-label", `remove ${text}`);
+    remove.addEventListener("click", onRemove);
+    node.appendChild(remove);
+  }
+  return node;
+}
+
+// "understood as": each hard condition and "like" anchor as a removable chip; removing one re-asks with it ignored.
+function showInterpretation(reading) {
+  const box = $("understood");
+  const chips = $("chips");
+  chips.replaceChildren();
+  if (!reading || !reading.parsed) { box.hidden = true; return; }
+  const without = (expression) => () => {
+    const body = Object.assign({}, lastBody);
+    body.ignore = [...(body.ignore || []), expression];
+    send(body);
+  };
+  for (const c of reading.conditions || []) chips.appendChild(chip(c.label, without(c.expression)));
+  for (const a of reading.anchors || []) chips.appendChild(chip(`like ${a.title}`, without(`like=${a.title}`)));
+  if ((reading.about || []).length) chips.appendChild(chip(`about: ${reading.about.join(" ")}`));
+  if ((reading.avoid || []).length) chips.appendChild(chip(`less: ${reading.avoid.join(", ")}`));
+  box.hidden = !chips.childElementCount;
+}
+
 async function render(rec) {
   const results = $("results");
   results.replaceChildren();
+  showInterpretation(rec.interpretation);
   const notices = $("notices");
   notices.replaceChildren(...(rec.notices || []).map((n) => el("li", n)));
   const t = rec.timings || {};
