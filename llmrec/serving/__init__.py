@@ -1,5 +1,9 @@
-"""Serving: the HTTP service and web page (``llmrec serve``, app.py), and the vLLM OpenAI-compatible server that the
-``vllm`` ranking backend talks to.
+"""Serving: the HTTP service and web page (``llmrec serve``), and the vLLM OpenAI-compatible server that the ``vllm``
+ranking backend talks to.
+
+The HTTP service is assembled by ``app.create_app`` from: ``service.py`` (the state behind one app and the model
+lock), ``routers/`` (one router per resource), ``guard.py`` (Host, token and body checks in front of everything),
+``errors.py`` (one error body shape), ``schemas.py`` (the models the HTTP API adds) and ``metrics.py``.
 
 The service's default limits live here, free of FastAPI, so ``llmrec --help`` works on installs without the
 ``serve`` extra.

@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 
 from llmrec.errors import ConfigError, ModelNotFoundError
 from llmrec.schema import Recommendation, RecommendedItem
-from llmrec.serving.app import BackgroundServer, create_app
+from llmrec.serving.app import create_app
+from llmrec.testing.server import BackgroundServer
 from llmrec.serving.http_commands import register
 from llmrec.workspace import Workspace
 

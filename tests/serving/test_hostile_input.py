@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from llmrec.config import LLMRecConfig
-from llmrec.serving.app import BackgroundServer, create_app
+from llmrec.serving.app import create_app
+from llmrec.testing.server import BackgroundServer
 from llmrec.testing.catalogs import write_text_catalog
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,7 +17,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from llmrec.config import LLMRecConfig
-from llmrec.serving.app import BackgroundServer, create_app
+from llmrec.serving.app import create_app
+from llmrec.testing.server import BackgroundServer
 from llmrec.testing.catalogs import write_text_catalog
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
