@@ -39,9 +39,10 @@ class MediaFile:
     descriptor, so the bytes hashed are the bytes of the file that was checked, whatever the path points at now.
     """
 
-    def __init__(self, fd: int, path: Path, max_bytes: int | None):
+    def __init__(self, fd: int, path: Path, max_bytes: int | None, limit_name: str):
         self.path = path
         self.max_bytes = max_bytes
+        self.limit_name = limit_name
         self.file: BinaryIO = os.fdopen(fd, "rb")
         self.size = os.fstat(fd).st_size
         self._sha256: str | None = None
@@ -66,8 +67,8 @@ class MediaFile:
         while chunk := os.pread(fd, _CHUNK, offset):
             offset += len(chunk)
             if self.max_bytes is not None and offset > self.max_bytes:
-                raise MediaError(f"file grew past the {_megabytes(self.max_bytes)} limit ([media] max_file_mb) "
-                                 "while being read")
+                raise MediaError(f"refused: the file grew past the {_megabytes(self.max_bytes)} limit "
+                                 f"({self.limit_name}) while being read")
             yield chunk
 
     def read_all(self) -> bytes:
@@ -88,30 +89,32 @@ def allowed_roots(item_root: Path | None, configured: Sequence[Path]) -> list[Pa
     return ([item_root] if item_root is not None else []) + list(configured)
 
 
-def open_confined(path: Path, roots: Sequence[Path], max_bytes: int) -> MediaFile:
+def open_confined(path: Path, roots: Sequence[Path], max_bytes: int,
+                  limit_name: str = "[media] max_file_mb") -> MediaFile:
     """Open ``path`` for reading only if it resolves inside one of ``roots`` and is a regular file of at most
-    ``max_bytes``; raise ``MediaError`` otherwise, before the file itself is opened."""
+    ``max_bytes`` (``limit_name`` says where that limit is set); raise ``MediaError`` otherwise, before the file
+    itself is opened."""
     path = Path(path)
     root, relative = _confine(path, roots)
     target = root / relative
-    _check_before_open(target, max_bytes, follow=False)
+    _check_before_open(target, max_bytes, limit_name, follow=False)
     try:
         fd = _open_beneath(root, relative) if _WALK_BENEATH else os.open(target, _BASE_FLAGS | _NOFOLLOW)
     except OSError as e:
         raise _open_error(e) from None
-    return _checked(fd, path, max_bytes)
+    return _checked(fd, path, max_bytes, limit_name)
 
 
-def open_regular(path: Path, max_bytes: int | None = None) -> MediaFile:
+def open_regular(path: Path, max_bytes: int | None = None, limit_name: str = "[media] max_file_mb") -> MediaFile:
     """Open a file the caller chose (no folder confinement): still only a regular file, never blocking, and at most
     ``max_bytes`` long when given. For paths that come from a catalog, use ``open_confined``."""
     path = Path(path)
-    _check_before_open(path, max_bytes, follow=True)
+    _check_before_open(path, max_bytes, limit_name, follow=True)
     try:
         fd = os.open(path, _BASE_FLAGS)
     except OSError as e:
         raise _open_error(e) from None
-    return _checked(fd, path, max_bytes)
+    return _checked(fd, path, max_bytes, limit_name)
 
 
 # ------------------------------------------------------------------------------------------------------ internals
@@ -132,38 +135,39 @@ def _confine(path: Path, roots: Sequence[Path]) -> tuple[Path, Path]:
             raise MediaError("refused: a folder, not a regular file")
         if resolved.is_relative_to(real_root):
             return real_root, resolved.relative_to(real_root)
-    where = " and ".join(str(r) for r in roots) if roots else "no folder (this item has no catalog folder and " \
-                                                              "[media] roots is empty)"
+    where = ", ".join(str(r) for r in roots) if roots else ("none: the item records no catalog folder (ingested by an "
+                                                             "older llmrec? re-ingest its catalog) and [media] roots "
+                                                             "is empty")
     via_link = "" if resolved == path else f"it resolves to {resolved}, "
     raise MediaError(f"refused: {via_link}outside the allowed media folders ({where}); move the file into the "
                      "catalog's folder or add its folder to [media] roots")
 
 
-def _check_before_open(target: Path, max_bytes: int | None, follow: bool) -> None:
+def _check_before_open(target: Path, max_bytes: int | None, limit_name: str, follow: bool) -> None:
     """Refuse what is visibly not a regular file, or too large, without opening it (opening a device can act)."""
     try:
         info = os.stat(target) if follow else os.lstat(target)
     except OSError as e:
         raise _open_error(e) from None
-    _check_stat(info, max_bytes)
+    _check_stat(info, max_bytes, limit_name)
 
 
-def _checked(fd: int, path: Path, max_bytes: int | None) -> MediaFile:
+def _checked(fd: int, path: Path, max_bytes: int | None, limit_name: str) -> MediaFile:
     """The descriptor's own fstat decides: whatever the path pointed at before, this is what will be read."""
     try:
-        _check_stat(os.fstat(fd), max_bytes)
-        return MediaFile(fd, path, max_bytes)
+        _check_stat(os.fstat(fd), max_bytes, limit_name)
+        return MediaFile(fd, path, max_bytes, limit_name)
     except BaseException:
         os.close(fd)
         raise
 
 
-def _check_stat(info: os.stat_result, max_bytes: int | None) -> None:
+def _check_stat(info: os.stat_result, max_bytes: int | None, limit_name: str) -> None:
     if not stat.S_ISREG(info.st_mode):
         raise MediaError(f"refused: {_kind(info.st_mode)}, not a regular file")
     if max_bytes is not None and info.st_size > max_bytes:
         raise MediaError(f"refused: {_megabytes(info.st_size)}, over the {_megabytes(max_bytes)} limit "
-                         "([media] max_file_mb)")
+                         f"({limit_name})")
 
 
 def _open_beneath(root: Path, relative: Path) -> int:
