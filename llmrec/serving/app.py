@@ -349,9 +349,10 @@ class RecommendationService:
     def media_file(self, item_id: str, index: str) -> tuple[bytes, str]:
         """The bytes of media number ``index`` of an item, and their content type; 404 for anything else.
 
-        Nothing from the URL is used as a path: the index selects from the item's own list, and the bytes are served
-        only when they are still the ones ingest described (same sha256), read once so they cannot change between
-        the check and the answer.
+        Nothing from the URL is used as a path: the index selects from the item's own list; the file must still
+        resolve inside the item's catalog folder or ``[media] roots`` and be a regular file (``open_confined``), and
+        its bytes are served only when they are still the ones ingest described (same sha256), read once so they
+        cannot change between the check and the answer.
         """
         stored = self.workspace.get_item(item_id)
         if stored is None:
@@ -367,12 +368,17 @@ class RecommendationService:
         expected = described.get("sha256")
         if not expected:
             raise StarletteHTTPException(404, f"media {index} of item {item_id!r} could not be read at ingest")
+        from llmrec.errors import MediaError
+        from llmrec.media import allowed_roots, open_confined
+
+        # Checked again at serve time, against the catalog folder recorded at ingest and today's [media] roots: a
+        # workspace ingested before paths were confined may hold any path.
+        roots = allowed_roots(stored.item.media_root, self.recommender.config.media.roots)
         try:
-            if path.stat().st_size > MAX_MEDIA_BYTES:
-                raise StarletteHTTPException(404, f"media {index} of item {item_id!r} is too large to serve")
-            data = path.read_bytes()
-        except OSError:
-            raise StarletteHTTPException(404, f"media {index} of item {item_id!r} is missing or unreadable") from None
+            with open_confined(path, roots, MAX_MEDIA_BYTES, limit_name="what this service serves") as media:
+                data = media.read_all()
+        except MediaError as e:
+            raise StarletteHTTPException(404, f"media {index} of item {item_id!r} is not served: {e}") from None
         if hashlib.sha256(data).hexdigest() != expected:
             raise StarletteHTTPException(404, f"media {index} of item {item_id!r} changed since it was ingested; "
                                               "re-ingest the catalog to serve it")
