@@ -75,7 +75,8 @@ def _as_text(value: Any) -> str:
 
 def _media_paths(value: Any, base: Path, where: str, key: str) -> list[Path]:
     """Paths as written, joined to the catalog's folder. Nothing is resolved or opened here: whether a path may be
-    read (inside ``base`` or ``[media] roots``, a regular file) is decided when it is opened (``llmrec.media.files``)."""
+    read (inside ``base`` or ``[media] roots``, a regular file) is decided when it is opened
+    (``llmrec.media.files``)."""
     if value is None or value == "":
         return []
     if isinstance(value, str):

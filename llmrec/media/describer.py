@@ -266,7 +266,8 @@ def _cut_fact(verb: str, covered_s: float | None, decoded: audio_mod.DecodedAudi
     """The card's note that only part of a recording was used, or nothing when all of it was."""
     if covered_s is None:
         return []
-    return [f"{verb} the first {audio_mod.format_duration(covered_s)} of {audio_mod.format_duration(decoded.duration_s)}"]
+    used, whole = audio_mod.format_duration(covered_s), audio_mod.format_duration(decoded.duration_s)
+    return [f"{verb} the first {used} of {whole}"]
 
 
 def _version(distribution: str) -> str:
