@@ -30,7 +30,10 @@ from llmrec.media.ocr import ImageTextReader
 
 # Bump whenever code in llmrec.media changes what a given file turns into (new facts, new thresholds, new
 # cleaning): it is part of every signature, so cached MediaText from older code is recomputed, never reused.
-MEDIA_VERSION = "2"
+MEDIA_VERSION = "1"
+# Same, for audio only (so a change to audio text does not re-run OCR on every image): 2 added the card's note of
+# what part of a long recording was used and hours in durations.
+AUDIO_VERSION = "2"
 
 T = TypeVar("T")
 
@@ -112,7 +115,8 @@ class MediaDescriber:
 
     def _audio_signature_parts(self) -> dict:
         c = self.config
-        parts: dict = {"soundfile": _version("soundfile"), "max_audio_seconds": c.max_audio_seconds}
+        parts: dict = {"soundfile": _version("soundfile"), "max_audio_seconds": c.max_audio_seconds,
+                       "audio_version": AUDIO_VERSION}
         if c.audio_descriptors:
             parts["descriptors"] = {"librosa": _version("librosa")}
         if c.transcribe:
