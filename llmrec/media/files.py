@@ -29,6 +29,7 @@ _CHUNK = 1 << 20
 _BASE_FLAGS = os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+# Where openat() is missing (Windows), only the last component is opened without following links.
 _WALK_BENEATH = _NOFOLLOW != 0 and os.open in os.supports_dir_fd
 
 
