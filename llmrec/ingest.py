@@ -21,7 +21,7 @@ from llmrec.cards import CARD_TEMPLATE, card_hash, render_card
 from llmrec.catalog.readers import read_catalog, read_interactions
 from llmrec.catalog.schema import CatalogItem, Interaction
 from llmrec.config import LLMRecConfig
-from llmrec.errors import CatalogError
+from llmrec.errors import CatalogError, MediaError
 from llmrec.prompts import default_library
 from llmrec.workspace import Workspace
 
@@ -96,51 +96,65 @@ class Ingestor:
         parts = [self.describer.signature("image"), self.describer.signature("audio"), lib.sha256(CARD_TEMPLATE)]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
-    def _media_text(self, path: Path, kind: str, report: IngestReport) -> tuple[dict, str]:
-        from llmrec.media import MediaText, file_sha256
+    def _media_text(self, path: Path, kind: str, roots: list[Path], report: IngestReport, where: str) -> dict:
+        """What one media file says (from the cache when its bytes were described before), or its error.
+
+        The file is opened once, confined to ``roots`` and bounded in size (``llmrec.media.files``): a path that is
+        refused is never opened, and the bytes hashed for the cache are the bytes described.
+        """
+        from llmrec.media import MediaText, open_confined
 
         try:
-            sha = file_sha256(path)
-        except OSError as e:
-            text = MediaText(kind=kind, sha256="", error=f"cannot read {path.name}: {e.strerror or e}")
-            report.media_failed.append(f"{path}: {text.error}")
-            return text.model_dump(mode="json"), "missing"
-        signature = self.describer.signature(kind)
-        cached = self.workspace.cached_media(sha, signature)
-        if cached is not None:
-            report.media_from_cache += 1
-            result = cached
-        else:
-            describe = self.describer.describe_image if kind == "image" else self.describer.describe_audio
-            result = describe(path).model_dump(mode="json")
-            self.workspace.cache_media(sha, signature, kind, result)
-            report.media_described += 1
+            with open_confined(path, roots, self.config.media.max_file_bytes) as media:
+                sha = media.sha256()
+                signature = self.describer.signature(kind)
+                cached = self.workspace.cached_media(sha, signature)
+                if cached is not None:
+                    report.media_from_cache += 1
+                    result = cached
+                else:
+                    describe = self.describer.describe_image if kind == "image" else self.describer.describe_audio
+                    result = describe(media).model_dump(mode="json")
+                    if not result.get("time_limited"):
+                        self.workspace.cache_media(sha, signature, kind, result)
+                    report.media_described += 1
+        except MediaError as e:
+            result = MediaText(kind=kind, sha256="", error=str(e)).model_dump(mode="json")
         if result.get("error"):
-            report.media_failed.append(f"{path}: {result['error']}")
+            report.media_failed.append(f"{where}: {kind} {path}: {result['error']}")
         for notice in result.get("notices", []):
             if notice not in self._notices:
                 self._notices.add(notice)
                 report.notices.append(notice)
                 self.log(notice)
-        return result, sha
+        return result
+
+    def _media_fingerprint(self, path: Path, roots: list[Path]) -> str:
+        """The file's sha256 for the item's change check, or why it cannot be read (which changes when it is fixed)."""
+        from llmrec.media import open_confined
+
+        try:
+            with open_confined(path, roots, self.config.media.max_file_bytes) as media:
+                return media.sha256()
+        except MediaError as e:
+            return f"unreadable: {e}"
 
     def _ingest_item(self, item: CatalogItem, settings: str, existing: dict[str, str], report: IngestReport) -> None:
-        from llmrec.media import file_sha256
+        from llmrec.media import allowed_roots
 
+        roots = allowed_roots(item.media_root, self.config.media.roots)
         # Cheap pre-hash: row + media bytes + settings. Media hashing reads files but skips all model work.
-        media_shas = []
-        for p in [*item.images, *item.audio]:
-            try:
-                media_shas.append(file_sha256(p))
-            except OSError:
-                media_shas.append("unreadable")
+        media_shas = [self._media_fingerprint(p, roots) for p in [*item.images, *item.audio]]
         row = item.model_dump(mode="json", exclude={"source", "warnings"})
+        if row["media_root"] is None:
+            del row["media_root"]  # items without media hash as they did before media roots were recorded
         content = hashlib.sha256(json.dumps([row, media_shas, settings], sort_keys=True).encode()).hexdigest()
         if existing.get(item.id) == content:
             report.items_unchanged += 1
             return
-        images = [self._media_text(p, "image", report)[0] for p in item.images]
-        audio = [self._media_text(p, "audio", report)[0] for p in item.audio]
+        where = item.source or item.id
+        images = [self._media_text(p, "image", roots, report, where) for p in item.images]
+        audio = [self._media_text(p, "audio", roots, report, where) for p in item.audio]
         card = render_card(item, images, audio)
         self.workspace.put_item(item, content, card, card_hash(card), images + audio)
         if item.id in existing:

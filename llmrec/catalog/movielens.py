@@ -67,6 +67,7 @@ class _Movie:
     metadata: dict[str, Any] = field(default_factory=dict)
     attributes: dict[str, Any] = field(default_factory=dict)  # typed facet values (details.json credits, runtime)
     images: list[Path] = field(default_factory=list)
+    media_root: Path | None = None  # the posters folder: the images must resolve inside it when opened
     warnings: list[str] = field(default_factory=list)
 
     def to_item(self) -> CatalogItem:
@@ -85,7 +86,8 @@ class _Movie:
         fields.update((k, v) for k, v in self.fields.items() if v)
         attributes.update(self.attributes)
         return CatalogItem(id=self.id, title=title, fields=fields, images=self.images, metadata=self.metadata,
-                           attributes=attributes, warnings=self.warnings, source=self.source)
+                           attributes=attributes, warnings=self.warnings, source=self.source,
+                           media_root=self.media_root)
 
 
 def split_title(raw: str) -> tuple[str, str]:
@@ -452,14 +454,20 @@ def _flag_duplicate_titles(movies: list[_Movie]) -> None:
 
 
 def _attach_posters(movies: list[_Movie], posters: Path, poster_id: Callable[[_Movie], str | None]) -> None:
-    """Link ``posters/<poster id>.jpg`` to each movie whose file exists."""
+    """Link ``posters/<poster id>.jpg`` to each movie whose file exists.
+
+    The posters folder becomes the movies' media root: a poster that is a link out of it (or a pipe, a device) is
+    refused when ingest opens it, like a catalog row's path outside its catalog's folder.
+    """
     if not posters.is_dir():
         raise CatalogError(f"posters folder {posters} does not exist or is not a folder")
+    posters = posters.absolute()
     available = {p.name for p in posters.iterdir()}  # one listing instead of a stat per movie
     for movie in movies:
         movie_poster = poster_id(movie)
         if movie_poster is not None and f"{movie_poster}.jpg" in available:
             movie.images.append(posters / f"{movie_poster}.jpg")
+            movie.media_root = posters
 
 
 def _ml100k_poster_ids(movies: list[_Movie], ml1m: Path) -> Callable[[_Movie], str | None] | None:

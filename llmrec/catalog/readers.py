@@ -74,6 +74,9 @@ def _as_text(value: Any) -> str:
 
 
 def _media_paths(value: Any, base: Path, where: str, key: str) -> list[Path]:
+    """Paths as written, joined to the catalog's folder. Nothing is resolved or opened here: whether a path may be
+    read (inside ``base`` or ``[media] roots``, a regular file) is decided when it is opened
+    (``llmrec.media.files``)."""
     if value is None or value == "":
         return []
     if isinstance(value, str):
@@ -138,7 +141,7 @@ def _build_item(row: dict[str, Any], base: Path, where: str, config: CatalogConf
     if not isinstance(metadata, dict):
         raise ValueError(f"{where}: metadata: must be a JSON object")
     return CatalogItem(id=item_id, title=title, fields=fields, images=images, audio=audio, metadata=metadata,
-                       warnings=warnings, source=where)
+                       warnings=warnings, source=where, media_root=base if images or audio else None)
 
 
 def _jsonl_rows(path: Path, lines: list[tuple[int, str]], config: CatalogConfig, problems: list[str]):

@@ -12,7 +12,9 @@ class CatalogItem(BaseModel):
     """One item as read from a catalog file (before media are turned into text).
 
     ``fields`` holds every free-text column other than id/title/image/audio/metadata, in file order, as strings.
-    Media paths are absolute (resolved against the catalog file's folder).
+    Media paths are absolute (joined to the catalog file's folder, not yet resolved); ``media_root`` is that folder,
+    recorded so the paths can be confined to it when they are opened, at ingest and again when the HTTP service
+    serves them (``llmrec.media.files``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -22,6 +24,8 @@ class CatalogItem(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict)
     images: list[Path] = Field(default_factory=list)
     audio: list[Path] = Field(default_factory=list)
+    media_root: Path | None = Field(None, description="the folder media paths must resolve inside (besides [media] "
+                                    "roots): the catalog file's folder, or the MovieLens --posters folder")
     metadata: dict[str, Any] = Field(default_factory=dict)
     # Typed values an importer knows for certain (MovieLens: year from the title, genres, credits and runtime from
     # details.json); facets read them before parsing the text field of the same name (llmrec.request.facets).

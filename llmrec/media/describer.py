@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -23,14 +24,17 @@ from llmrec.errors import LLMRecError, MediaError
 from llmrec.media import audio as audio_mod
 from llmrec.media.captioner import ImageCaptioner, TransformersCaptioner
 from llmrec.media.clip_tags import ClipTagger
+from llmrec.media.files import MediaFile, open_regular
 from llmrec.media.image import load_image, visual_facts
 from llmrec.media.ocr import ImageTextReader
 
 # Bump whenever code in llmrec.media changes what a given file turns into (new facts, new thresholds, new
 # cleaning): it is part of every signature, so cached MediaText from older code is recomputed, never reused.
 MEDIA_VERSION = "1"
+# Same, for audio only (so a change to audio text does not re-run OCR on every image): 2 added the card's note of
+# what part of a long recording was used and hours in durations.
+AUDIO_VERSION = "2"
 
-_HASH_CHUNK = 1 << 20
 T = TypeVar("T")
 
 
@@ -47,15 +51,15 @@ class MediaText(BaseModel):
     caption: str | None = None  # captioner output (image)
     error: str | None = None  # why the file could not be processed; then the other fields are empty
     notices: list[str] = []  # steps skipped or failed for this file, e.g. "open_clip tags skipped: ..."
+    # Cut short by a wall-clock limit (max_transcribe_seconds): the result depends on how busy the machine was, so
+    # it is never cached and the next change to the item tries again.
+    time_limited: bool = False
 
 
 def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB chunks (media files can be large)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Hex sha256 of a regular file's bytes, read in 1 MiB chunks; a pipe, device or folder raises ``MediaError``."""
+    with open_regular(Path(path)) as media:
+        return media.sha256()
 
 
 class MediaDescriber:
@@ -111,7 +115,8 @@ class MediaDescriber:
 
     def _audio_signature_parts(self) -> dict:
         c = self.config
-        parts: dict = {"soundfile": _version("soundfile"), "max_audio_seconds": c.max_audio_seconds}
+        parts: dict = {"soundfile": _version("soundfile"), "max_audio_seconds": c.max_audio_seconds,
+                       "audio_version": AUDIO_VERSION}
         if c.audio_descriptors:
             parts["descriptors"] = {"librosa": _version("librosa")}
         if c.transcribe:
@@ -124,13 +129,16 @@ class MediaDescriber:
 
     # ----------------------------------------------------------------------------------------------------- image
 
-    def describe_image(self, path: Path) -> MediaText:
-        """Describe an image file. Never raises for a bad file (returns ``error``); raises ``ModelNotFoundError``
-        when a configured model folder is missing or broken."""
-        path = Path(path)
-        result = MediaText(kind="image", sha256=_sha256_or_empty(path))
+    def describe_image(self, source: Path | MediaFile) -> MediaText:
+        """Describe an image: a ``MediaFile`` opened by the caller (ingest opens catalog paths confined to their
+        folders) or a path the caller chose, opened as a regular file of at most ``max_file_mb``. Never raises for a
+        bad file (returns ``error``); raises ``ModelNotFoundError`` when a configured model folder is missing or
+        broken."""
+        result = MediaText(kind="image", sha256="")
         try:
-            image = load_image(path, self.config.max_image_pixels)
+            with _opened(source, self.config.max_file_bytes) as media:
+                result.sha256 = media.sha256()
+                image = load_image(media.rewind(), self.config.max_image_pixels)
         except MediaError as e:
             result.error = str(e)
             return result
@@ -151,31 +159,43 @@ class MediaDescriber:
 
     # ----------------------------------------------------------------------------------------------------- audio
 
-    def describe_audio(self, path: Path) -> MediaText:
-        """Describe an audio file. Never raises for a bad file (returns ``error``); raises ``ModelNotFoundError``
-        when the Whisper model is missing while transcription is on.
+    def describe_audio(self, source: Path | MediaFile) -> MediaText:
+        """Describe a recording (a ``MediaFile`` or a path, as for ``describe_image``). Never raises for a bad file
+        (returns ``error``); raises ``ModelNotFoundError`` when the Whisper model is missing while transcription is on.
 
         Silence is a valid recording, not a failure: it comes back with ``error=None``, tag "silence", fact
-        "silent" and no transcript (Whisper is not even run on it, so it cannot invent words).
+        "silent" and no transcript (Whisper is not even run on it, so it cannot invent words). Only the first
+        ``max_audio_seconds`` are decoded and transcription stops after ``max_transcribe_seconds``; either cut is
+        a fact on the card ("transcribed the first 10 min 0 s of 3 h 0 min").
         """
-        path = Path(path)
-        result = MediaText(kind="audio", sha256=_sha256_or_empty(path))
+        result = MediaText(kind="audio", sha256="")
         c = self.config
         try:
-            decoded = audio_mod.load_audio(path, c.max_audio_seconds)
+            with _opened(source, c.max_file_bytes) as media:
+                result.sha256 = media.sha256()
+                decoded = audio_mod.load_audio(media.rewind(), c.max_audio_seconds)
         except MediaError as e:
             result.error = str(e)
             return result
+        covered_s = len(decoded.samples) / audio_mod.SAMPLE_RATE if decoded.truncated else None
         if decoded.truncated:
             result.notices.append(f"audio longer than max_audio_seconds: only the first {c.max_audio_seconds:g} s used")
         if audio_mod.is_silent(decoded.samples):
             silence = audio_mod.describe_silence(decoded.duration_s)
-            result.facts, result.tags = silence.facts, silence.tags
+            result.facts, result.tags = silence.facts + _cut_fact("described", covered_s, decoded), silence.tags
             return result
         if c.transcribe:
-            result.text = self._step(
-                result, "transcription", lambda: self._get_transcriber().transcribe(decoded.samples), None
+            transcript = self._step(
+                result, "transcription",
+                lambda: self._get_transcriber().transcribe(decoded.samples, c.max_transcribe_seconds),
+                audio_mod.Transcript(text=None),
             )
+            result.text = transcript.text
+            if transcript.stopped_at_s is not None:
+                covered_s, result.time_limited = transcript.stopped_at_s, True
+                result.notices.append(f"transcription stopped by max_transcribe_seconds "
+                                      f"({c.max_transcribe_seconds:g} s of work) at {transcript.stopped_at_s:.0f} s "
+                                      "of audio")
         has_words = (result.text is not None) if c.transcribe else None
         if c.audio_descriptors:
             description = self._step(
@@ -187,6 +207,7 @@ class MediaDescriber:
             result.facts, result.tags = description.facts, description.tags
         elif has_words:
             result.tags = ["speech"]
+        result.facts = result.facts + _cut_fact("transcribed" if c.transcribe else "described", covered_s, decoded)
         return result
 
     # ----------------------------------------------------------------------------------------------------- steps
@@ -235,11 +256,22 @@ class MediaDescriber:
             return self._transcriber
 
 
-def _sha256_or_empty(path: Path) -> str:
-    try:
-        return file_sha256(path)
-    except OSError:
-        return ""  # the loader reports why (not found, permission denied)
+@contextmanager
+def _opened(source: Path | MediaFile, max_bytes: int) -> Iterator[MediaFile]:
+    """The caller's open file as it is, or a path opened (and closed after) as a bounded regular file."""
+    if isinstance(source, MediaFile):
+        yield source
+    else:
+        with open_regular(Path(source), max_bytes) as media:
+            yield media
+
+
+def _cut_fact(verb: str, covered_s: float | None, decoded: audio_mod.DecodedAudio) -> list[str]:
+    """The card's note that only part of a recording was used, or nothing when all of it was."""
+    if covered_s is None:
+        return []
+    used, whole = audio_mod.format_duration(covered_s), audio_mod.format_duration(decoded.duration_s)
+    return [f"{verb} the first {used} of {whole}"]
 
 
 def _version(distribution: str) -> str:

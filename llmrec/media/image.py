@@ -7,9 +7,11 @@ message is fit to store next to the file's hash.
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -37,41 +39,41 @@ class DecodedImage:
     has_transparency: bool
 
 
-def load_image(path: Path, max_pixels: int) -> DecodedImage:
-    """Open, verify and decode ``path``; raise ``MediaError`` with a readable reason when it is not a usable image.
+def load_image(source: Path | BinaryIO, max_pixels: int) -> DecodedImage:
+    """Open, verify and decode an image; raise ``MediaError`` with a readable reason when it is not a usable image.
 
-    The pixel count is checked from the header before any pixel is decoded, so a decompression bomb never
-    allocates its memory. Pillow's own process-wide limit (``Image.MAX_IMAGE_PIXELS``) is left untouched: it
-    still applies on top of ``max_pixels`` and is reported the same way.
+    ``source`` is an open binary file (what ingest passes: a ``MediaFile`` already checked for where it lives and how
+    large it is) or a path, which is opened as a regular file only (``open_regular``). The pixel count is checked from
+    the header before any pixel is decoded, so a decompression bomb never allocates its memory and decoding costs at
+    most ``max_pixels``. Pillow's own process-wide limit (``Image.MAX_IMAGE_PIXELS``) is left untouched: it still
+    applies on top of ``max_pixels`` and is reported the same way.
     """
-    size = _file_size(path)
-    if size == 0:
+    if isinstance(source, (str, Path)):
+        from llmrec.media.files import open_regular
+
+        with open_regular(Path(source)) as media:
+            return load_image(media.rewind(), max_pixels)
+    source.seek(0, io.SEEK_END)
+    if source.tell() == 0:
         raise MediaError("empty file (0 bytes)")
-    width, height = _verify(path, max_pixels)
+    source.seek(0)
+    width, height = _verify(source, max_pixels)
     try:
-        return _decode(path, width, height)
+        source.seek(0)
+        return _decode(source, width, height)
     except MediaError:
         raise
     except Exception as e:  # noqa: BLE001 - any decoder failure on a user's file is a property of that file
         raise MediaError(f"cannot decode image: {_reason(e)}") from e
 
 
-def _file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        raise MediaError("file not found") from None
-    except OSError as e:
-        raise MediaError(f"cannot read file: {e.strerror or e}") from None
-
-
-def _verify(path: Path, max_pixels: int) -> tuple[int, int]:
+def _verify(source: BinaryIO, max_pixels: int) -> tuple[int, int]:
     """Identify the format and check integrity and size without decoding pixels; return the header's size."""
     try:
         with warnings.catch_warnings():
             # Pillow warns between its limit and twice its limit; we decide ourselves just below.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(source) as im:
                 width, height = im.size
                 _check_pixel_count(width, height, max_pixels)
                 im.verify()
@@ -93,11 +95,11 @@ def _check_pixel_count(width: int, height: int, max_pixels: int) -> None:
         )
 
 
-def _decode(path: Path, width: int, height: int) -> DecodedImage:
+def _decode(source: BinaryIO, width: int, height: int) -> DecodedImage:
     # verify() leaves the image unusable, so decoding needs a second open (Pillow's documented pattern).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             frames = int(getattr(im, "n_frames", 1) or 1)
             # For JPEG, draft() makes the decoder downscale by 1/2..1/8 while decoding: far faster for big photos.
             im.draft("RGB", (WORKING_MAX_SIDE, WORKING_MAX_SIDE))

@@ -244,6 +244,14 @@ def test_posters_link_only_existing_files(tmp_path):
     assert items["3952"].images == [posters / "3952.jpg"]
 
 
+def test_the_posters_folder_is_the_media_root_of_the_movies_it_illustrates(tmp_path, monkeypatch):
+    posters = write_posters(tmp_path / "posters", "1")
+    monkeypatch.chdir(tmp_path)
+    items = by_id(read_movielens(write_1m(tmp_path / "ml-1m"), posters=Path("posters"))[0])
+    assert items["1"].images == [posters / "1.jpg"] and items["1"].media_root == posters  # absolute, as given
+    assert items["29"].media_root is None  # no poster, nothing to confine
+
+
 def test_missing_posters_folder_is_an_error(tmp_path):
     with pytest.raises(CatalogError, match="posters folder"):
         read_movielens(write_1m(tmp_path / "ml-1m"), posters=tmp_path / "nope")

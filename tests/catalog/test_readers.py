@@ -1,6 +1,8 @@
 """Catalog and interaction-log reading: every bad row is named by file, line and field; good rows survive."""
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +27,33 @@ def test_jsonl_rows_become_items_with_fields_and_media_resolved_against_the_cata
     assert item.images == [tmp_path / "img" / "a.png"]
     assert [p.name for p in item.audio] == ["a.wav", "b.wav"]
     assert item.metadata == {"year": 1999}
+
+
+def test_items_with_media_record_the_catalog_folder_their_paths_must_stay_inside(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "data", target_is_directory=True)
+    cat = write_jsonl(tmp_path / "link" / "c.jsonl", [{"id": "m", "title": "Media", "image": "a.png"},
+                                                      {"id": "t", "title": "Text only"}])
+    items = {i.id: i for i in read_catalog(cat).items}
+    assert items["m"].media_root == tmp_path / "data"  # the folder itself, with links resolved
+    assert items["t"].media_root is None
+
+
+def test_hostile_media_paths_are_read_as_paths_and_nothing_they_name_is_touched(tmp_path):
+    from llmrec.testing.hostile_media import recorded_opens
+
+    os.mkfifo(tmp_path / "pipe.wav")
+    cat = write_jsonl(tmp_path / "c.jsonl", [
+        {"id": "z", "title": "Zero", "image": "/dev/zero"},
+        {"id": "p", "title": "Pipe", "audio": "pipe.wav"},
+        {"id": "e", "title": "Escape", "image": "../../../etc/passwd"},
+    ])
+    with recorded_opens() as seen:
+        items = read_catalog(cat).items
+    assert [i.id for i in items] == ["z", "p", "e"]  # refusing them is the media stage's job, item by item
+    assert items[0].images == [Path("/dev/zero")]
+    assert items[2].images == [tmp_path / ".." / ".." / ".." / "etc" / "passwd"]  # joined, not resolved
+    assert seen == [str(cat)]  # the catalog file is the only file opened
 
 
 def test_non_utf8_line_is_reported_with_its_line_number_and_other_rows_are_kept(tmp_path):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import wave
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from llmrec.ingest import ingest
 from llmrec.retrieval.retriever import TEXT_COLLECTION
 from llmrec.retrieval.stores import open_store
 from llmrec.testing.catalogs import TEXT_ITEMS, write_text_catalog
+from llmrec.testing.hostile_media import recorded_opens, write_hostile_catalog
 from llmrec.workspace import Workspace
 
 
@@ -103,3 +105,107 @@ def test_concurrent_ingests_into_one_workspace_serialise_and_agree(tmp_path):
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
     w = Workspace(ws)
     assert w.item_count() == len(TEXT_ITEMS) and w.interaction_count() == 6 and not w.unembedded()
+
+
+# ---- hostile media paths (issue 21) --------------------------------------------------------------------------------
+FAST_MEDIA = {"media": {"ocr": False, "transcribe": False}}
+
+
+def test_a_hostile_media_catalog_ingests_every_item_and_reads_nothing_outside_its_folder(tmp_path):
+    hostile = write_hostile_catalog(tmp_path / "hostile")
+    config = LLMRecConfig.from_mapping(FAST_MEDIA)
+    with recorded_opens() as opened:
+        report = ingest(hostile.catalog, tmp_path / "ws", config=config)
+    assert report.items_new == len(hostile.normal) + len(hostile.refused) and report.embedded == report.items_new
+    assert report.seconds < 60  # it used to hang forever on /dev/zero
+    stored = Workspace(tmp_path / "ws").get_items([*hostile.normal, *hostile.refused])
+    for item_id, fragment in hostile.refused.items():
+        assert fragment in stored[item_id].media[0]["error"], (item_id, stored[item_id].media)
+        assert stored[item_id].card == f"Title: {stored[item_id].title}"  # nothing of the file reached the card
+        assert any(line.startswith("catalog.jsonl:") and fragment in line for line in report.media_failed)
+    assert len(report.media_failed) == len(hostile.refused)
+    for item_id in hostile.normal:
+        assert all(not m.get("error") for m in stored[item_id].media), stored[item_id].media
+    assert "described the first 10 min 0 s of 3 h 0 min" in stored["long"].card
+    # The proof that nothing outside was read: no open of those files, under any name, by any Python code.
+    assert not {name for name in opened if Path(name).name in hostile.never_opened}
+    assert not [name for name in opened if name.startswith(str(hostile.outside))]
+
+    with recorded_opens() as opened_again:
+        again = ingest(hostile.catalog, tmp_path / "ws", config=config)
+    assert again.items_unchanged == report.items_new  # refusals are stable: nothing re-described
+    assert not {name for name in opened_again if Path(name).name in hostile.never_opened}
+
+
+def test_media_roots_let_an_operator_admit_a_folder_outside_the_catalog(tmp_path):
+    hostile = write_hostile_catalog(tmp_path / "hostile")
+    config = LLMRecConfig.from_mapping({"media": {**FAST_MEDIA["media"], "roots": [str(hostile.outside)]}})
+    ingest(hostile.catalog, tmp_path / "ws", config=config)
+    stored = Workspace(tmp_path / "ws").get_items(["absolute", "symlink", "zero"])
+    assert stored["absolute"].media[0]["error"] is None and "dominant colours: red" in stored["absolute"].card
+    assert stored["symlink"].media[0]["error"] is None  # its target is inside a root now
+    assert "outside the allowed media folders" in stored["zero"].media[0]["error"]
+
+
+def test_a_movielens_poster_linked_out_of_the_posters_folder_is_refused(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "ml-latest-small"
+    folder.mkdir()
+    (folder / "movies.csv").write_text("movieId,title,genres\n1,Toy Story (1995),Animation\n2,Heat (1995),Crime\n")
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,1\n1,2,3.0,2\n")
+    posters, outside = tmp_path / "posters", tmp_path / "outside"
+    posters.mkdir()
+    outside.mkdir()
+    Image.new("RGB", (30, 45), (10, 10, 200)).save(posters / "1.jpg")
+    Image.new("RGB", (30, 45), (200, 10, 10)).save(outside / "secret.jpg")
+    (posters / "2.jpg").symlink_to(outside / "secret.jpg")
+    with recorded_opens() as opened:
+        report = ingest(folder, tmp_path / "ws", config=LLMRecConfig.from_mapping(FAST_MEDIA), posters=posters)
+    stored = Workspace(tmp_path / "ws").get_items(["1", "2"])
+    assert stored["1"].media[0]["error"] is None and "dominant colours: blue" in stored["1"].card
+    assert f"it resolves to {outside / 'secret.jpg'}" in stored["2"].media[0]["error"]
+    assert len(report.media_failed) == 1
+    assert not [name for name in opened if Path(name).name == "secret.jpg" or name.startswith(str(outside))]
+
+
+def test_a_transcript_cut_by_the_time_limit_is_kept_on_the_card_but_never_cached(tmp_path):
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    text = ("The lighthouse keeper climbed the stairs every evening. Ships passed far out on the grey water. "
+            "One winter night a fishing boat lost its way in the fog. The keeper rang the bell until morning.")
+    subprocess.run(["espeak-ng", "-w", str(tmp_path / "talk.wav"), text], check=True, capture_output=True,
+                   timeout=60)
+    (tmp_path / "c.jsonl").write_text(json.dumps({"id": "talk", "title": "Talk", "audio": "talk.wav"}) + "\n")
+    config = LLMRecConfig.from_mapping({"media": {"max_transcribe_seconds": 0.01, "audio_descriptors": False}})
+    report = ingest(tmp_path / "c.jsonl", tmp_path / "ws", config=config)
+    ws = Workspace(tmp_path / "ws")
+    media = ws.get_item("talk").media[0]
+    assert media["time_limited"] and "lighthouse" in media["text"].lower()
+    assert "transcribed the first " in ws.get_item("talk").card
+    assert report.media_described == 1 and ws.cached_media(media["sha256"], _audio_signature(config)) is None
+
+
+def _audio_signature(config: LLMRecConfig) -> str:
+    from llmrec.media import MediaDescriber
+
+    return MediaDescriber(config.media).signature("audio")
+
+
+@pytest.mark.slow
+def test_cli_ingests_a_hostile_media_catalog_in_seconds_with_exit_code_0(tmp_path):
+    hostile = write_hostile_catalog(tmp_path / "hostile")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "llmrec.cli", "ingest", str(hostile.catalog), "--workspace",
+                           str(tmp_path / "ws"), "--json"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    wall = time.monotonic() - started
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["items_new"] == len(hostile.normal) + len(hostile.refused)
+    assert len(report["media_failed"]) == len(hostile.refused)
+    assert report["seconds"] < 120 and wall < 240, (report["seconds"], wall)  # default models load included
+    stored = Workspace(tmp_path / "ws").get_items(list(hostile.normal))
+    assert all(not m.get("error") for item in stored.values() for m in item.media)

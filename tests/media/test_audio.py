@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -119,40 +121,71 @@ def test_long_audio_is_truncated_to_max_audio_seconds(write_wav):
     result = descriptors_only(max_audio_seconds=2.0).describe_audio(write_wav("long.wav", sine(440, 5.0)))
     assert "duration 5.0 s" in result.facts  # the file's duration, not the analysed part
     assert "audio longer than max_audio_seconds: only the first 2 s used" in result.notices
+    assert "described the first 2.0 s of 5.0 s" in result.facts  # on the card, not only in a notice
 
 
-# ------------------------------------------------------------------------------------------------------- bad files
+def test_a_three_hour_recording_costs_only_max_audio_seconds_and_says_so(tmp_path):
+    from llmrec.testing.hostile_media import long_silent_wav
+
+    path = long_silent_wav(tmp_path / "three-hours.wav", 3 * 3600)  # 173 MB, sparse
+    result = descriptors_only(max_audio_seconds=30.0).describe_audio(path)
+    assert result.error is None
+    assert result.facts == ["duration 3 h 0 min", "silent", "described the first 30.0 s of 3 h 0 min"]
 
 
-def test_zero_byte_wav_is_recorded_not_raised(tmp_path):
-    path = tmp_path / "empty.wav"
-    path.write_bytes(b"")
-    assert descriptors_only().describe_audio(path).error == "empty file (0 bytes)"
+def speech_repeated(speech_wav, times: int, gap_s: float = 1.0) -> np.ndarray:
+    from llmrec.media.audio import load_audio
+
+    speech = load_audio(speech_wav, 600).samples
+    gap = np.zeros(int(gap_s * SAMPLE_RATE), dtype=np.float32)
+    return np.concatenate([part for _ in range(times) for part in (speech, gap)])
 
 
-def test_text_file_named_wav_is_recorded_not_raised(tmp_path):
-    path = tmp_path / "lyrics.wav"
-    path.write_text("la la la\n")
-    result = descriptors_only().describe_audio(path)
-    assert result.error is not None and result.error.startswith("not audio")
-    assert result.text is None and result.tags == []
+def test_long_speech_is_transcribed_up_to_max_audio_seconds_and_the_card_says_so(speech_wav, write_wav):
+    path = write_wav("talk.wav", speech_repeated(speech_wav, 3))
+    result = MediaDescriber(MediaConfig(max_audio_seconds=2.5)).describe_audio(path)
+    assert result.text is not None and "dragon" in result.text.lower()
+    assert any(f.startswith("transcribed the first 2.5 s of ") for f in result.facts), result.facts
+    assert not result.time_limited
 
 
-def test_truncated_wav_header_is_recorded_not_raised(tmp_path, write_wav):
-    whole = write_wav("tone.wav", sine(440, 1.0)).read_bytes()
-    path = tmp_path / "cut.wav"
-    path.write_bytes(whole[:30])
-    assert descriptors_only().describe_audio(path).error is not None
+LECTURE = ("The dragon flew over the snowy mountains at sunrise. Farmers in the valley counted their sheep twice. "
+           "A young mapmaker followed its shadow across the frozen lake. She wrote down every river and every bridge. "
+           "By noon the clouds had hidden the highest peaks. The village baker sold bread shaped like wings. "
+           "Children argued about whether the dragon was friendly. Nobody noticed the old bell ringing at dusk.")
 
 
-def test_missing_audio_file_is_recorded_not_raised(tmp_path):
-    assert descriptors_only().describe_audio(tmp_path / "nope.wav").error == "file not found"
+@pytest.fixture(scope="module")
+def lecture_wav(tmp_path_factory) -> Path:
+    """Half a minute of varied English speech (espeak-ng; skipped without it): a repeated sentence would be
+    dropped by the transcriber's looped-text filter."""
+    import shutil
+    import subprocess
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    path = tmp_path_factory.mktemp("lecture") / "lecture.wav"
+    subprocess.run(["espeak-ng", "-s", "140", "-w", str(path), LECTURE], check=True, capture_output=True, timeout=60)
+    return path
 
 
-# ---------------------------------------------------------------------------------------------------------- models
+def test_transcription_stops_at_max_transcribe_seconds_and_is_marked_time_limited(lecture_wav):
+    import soundfile
+
+    from llmrec.media.audio import format_duration
+
+    result = MediaDescriber(MediaConfig(max_transcribe_seconds=0.01, audio_descriptors=False)).describe_audio(
+        lecture_wav)
+    assert result.time_limited and result.error is None
+    assert result.text is not None and "dragon" in result.text.lower()  # what was transcribed in time is kept
+    assert "ringing" not in result.text.lower()  # the last sentence was never reached
+    whole = format_duration(soundfile.info(str(lecture_wav)).duration)
+    cut = [f for f in result.facts if f.startswith("transcribed the first ")]
+    assert len(cut) == 1 and cut[0].endswith(f" of {whole}"), result.facts
+    assert any(n.startswith("transcription stopped by max_transcribe_seconds") for n in result.notices)
 
 
-def test_missing_whisper_model_folder_raises_model_not_found(tmp_path, write_wav):
-    describer = MediaDescriber(MediaConfig(whisper_model=tmp_path / "no-such-model"))
-    with pytest.raises(ModelNotFoundError, match="whisper_model"):
-        describer.describe_audio(write_wav("tone.wav", sine(300, 1.0)))
+def test_transcription_within_the_time_limit_is_complete(lecture_wav):
+    result = MediaDescriber(MediaConfig(audio_descriptors=False)).describe_audio(lecture_wav)
+    assert not result.time_limited and "ringing" in (result.text or "").lower()
+    assert not any(f.startswith("transcribed the first ") for f in result.facts)

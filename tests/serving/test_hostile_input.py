@@ -241,3 +241,78 @@ def test_registered_media_is_refused_when_unsafe_or_changed(client, item_id, rea
     r = client.get(f"/v1/items/{item_id}/media/0")
     assert r.status_code == 404 and reason in r.json()["error"]["message"]
     assert b"<svg" not in r.content and b"root:" not in r.content
+
+
+# ---- media paths a workspace holds from before they were confined (issue 21) --------------------------------------
+LEGACY_CASES = [  # item id, path inside the data folder (or outside it), reason the route must give
+    ("dotdot", "data/../outside/secret.png", "outside the allowed media folders"),
+    ("absolute", "outside/secret.png", "outside the allowed media folders"),
+    ("symlink", "data/link.png", "it resolves to"),
+    ("zero", "data/zero.png", "outside the allowed media folders"),
+    ("fifo", "data/pipe.png", "named pipe"),
+    ("sparse", "data/huge.png", "over the 64.0 MiB limit"),
+]
+
+
+@pytest.fixture(scope="module")
+def legacy_workspace(tmp_path_factory):
+    """A workspace whose items point where no ingest of today would let them, as an older llmrec could have stored:
+    each with the sha256 of what the file holds, so only the serve-time path check stands between it and the client."""
+    import hashlib
+    import os
+
+    from llmrec.catalog.schema import CatalogItem
+    from llmrec.testing.hostile_media import sparse_file
+    from llmrec.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("legacy")
+    data, outside = root / "data", root / "outside"
+    data.mkdir()
+    outside.mkdir()
+    Image.new("RGB", (40, 60), (10, 120, 200)).save(data / "poster.png")
+    Image.new("RGB", (40, 60), (250, 0, 0)).save(outside / "secret.png")
+    (data / "link.png").symlink_to(outside / "secret.png")
+    (data / "zero.png").symlink_to("/dev/zero")
+    os.mkfifo(data / "pipe.png")
+    sparse_file(data / "huge.png", 100 * 2**20)
+    secret_sha = hashlib.sha256((outside / "secret.png").read_bytes()).hexdigest()
+    poster_sha = hashlib.sha256((data / "poster.png").read_bytes()).hexdigest()
+    ws = Workspace(root / "workspace", create=True)
+    rows = [(item_id, root / rel, data, secret_sha) for item_id, rel, _ in LEGACY_CASES]
+    rows += [("ok", data / "poster.png", data, poster_sha), ("legacy", data / "poster.png", None, poster_sha)]
+    for item_id, path, media_root, sha in rows:
+        item = CatalogItem(id=item_id, title=item_id.title(), images=[path], media_root=media_root)
+        ws.put_item(item, "old", f"Title: {item.title}", "h", [{"kind": "image", "sha256": sha}])
+    return root
+
+
+def legacy_client(root, **media):
+    return TestClient(create_app(root / "workspace", config=LLMRecConfig.from_mapping({"media": media})),
+                      base_url="http://localhost", raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize("item_id, rel, reason", LEGACY_CASES)
+def test_media_route_refuses_stored_paths_outside_the_catalog_or_not_regular_files(legacy_workspace, item_id, rel,
+                                                                                   reason):
+    with legacy_client(legacy_workspace) as c:
+        r = c.get(f"/v1/items/{item_id}/media/0")
+    assert r.status_code == 404 and reason in r.json()["error"]["message"], r.text
+    assert b"PNG" not in r.content
+
+
+def test_media_route_still_serves_a_stored_path_inside_its_catalog_folder(legacy_workspace):
+    with legacy_client(legacy_workspace) as c:
+        r = c.get("/v1/items/ok/media/0")
+    assert r.status_code == 200 and r.content == (legacy_workspace / "data" / "poster.png").read_bytes()
+
+
+def test_media_route_refuses_an_item_that_recorded_no_catalog_folder_and_says_to_reingest(legacy_workspace):
+    with legacy_client(legacy_workspace) as c:
+        r = c.get("/v1/items/legacy/media/0")
+    assert r.status_code == 404 and "re-ingest its catalog" in r.json()["error"]["message"]
+
+
+def test_media_route_serves_from_a_folder_the_operator_added_to_media_roots(legacy_workspace):
+    with legacy_client(legacy_workspace, roots=[str(legacy_workspace / "outside")]) as c:
+        assert c.get("/v1/items/absolute/media/0").status_code == 200
+        assert c.get("/v1/items/legacy/media/0").status_code == 404  # data/ is still not a root of its own

@@ -42,7 +42,8 @@ def get_item(item_id: str, service: ServiceDep) -> ItemView:
             responses={**ERROR_RESPONSES, 200: {"content": {"image/*": {}, "audio/*": {}}}},
             summary="A media file registered on an item")
 def get_media(item_id: str, index: str, service: ServiceDep) -> Response:
-    data, content_type = media_file(service.workspace, item_id, index)
+    config = getattr(service.recommender, "config", None)
+    data, content_type = media_file(service.workspace, item_id, index, config.media.roots if config else [])
     return Response(data, media_type=content_type, headers=MEDIA_HEADERS)
 
 
@@ -75,10 +76,12 @@ def _media_files(stored) -> list[tuple[str, Path, dict]]:
     return out
 
 
-def media_file(workspace: Workspace, item_id: str, index: str) -> tuple[bytes, str]:
+def media_file(workspace: Workspace, item_id: str, index: str, roots: list[Path] = ()) -> tuple[bytes, str]:
     """The bytes of media number ``index`` of an item, and their content type; 404 for anything else.
 
-    The bytes are served only when they are still the ones ingest described (same sha256), read once so they cannot
+    Nothing from the URL is used as a path: the index selects from the item's own list; the file must still resolve
+    inside the item's catalog folder or ``roots`` (``[media] roots``) and be a regular file (``open_confined``), and
+    its bytes are served only when they are still the ones ingest described (same sha256), read once so they cannot
     change between the check and the answer.
     """
     stored = workspace.get_item(item_id)
@@ -95,12 +98,17 @@ def media_file(workspace: Workspace, item_id: str, index: str) -> tuple[bytes, s
     expected = described.get("sha256")
     if not expected:
         raise StarletteHTTPException(404, f"media {index} of item {item_id!r} could not be read at ingest")
+    from llmrec.errors import MediaError
+    from llmrec.media import allowed_roots, open_confined
+
+    # Checked again at serve time, against the catalog folder recorded at ingest and today's [media] roots: a
+    # workspace ingested before paths were confined may hold any path.
     try:
-        if path.stat().st_size > MAX_MEDIA_BYTES:
-            raise StarletteHTTPException(404, f"media {index} of item {item_id!r} is too large to serve")
-        data = path.read_bytes()
-    except OSError:
-        raise StarletteHTTPException(404, f"media {index} of item {item_id!r} is missing or unreadable") from None
+        with open_confined(path, allowed_roots(stored.item.media_root, list(roots)), MAX_MEDIA_BYTES,
+                           limit_name="what this service serves") as media:
+            data = media.read_all()
+    except MediaError as e:
+        raise StarletteHTTPException(404, f"media {index} of item {item_id!r} is not served: {e}") from None
     if hashlib.sha256(data).hexdigest() != expected:
         raise StarletteHTTPException(404, f"media {index} of item {item_id!r} changed since it was ingested; "
                                           "re-ingest the catalog to serve it")
