@@ -110,13 +110,16 @@ class Verdict(BaseModel):
         return all(c.label == "supported" for c in self.claims)
 
     def sources(self, kinds: tuple[str, ...] = ("card", "history", "request", "candidate")) -> list[Source]:
-        """The sources of the supported claims, in order, each (kind, key) once."""
-        seen, out = set(), []
+        """What backs the supported claims, in order: each card field, history item or request once, with every
+        word found there."""
+        merged: dict[tuple[str, str], Source] = {}
         for c in self.claims:
             if c.label != "supported":
                 continue
             for s in c.sources:
-                if s.kind in kinds and (s.kind, s.key) not in seen:
-                    seen.add((s.kind, s.key))
-                    out.append(s)
-        return out
+                if s.kind not in kinds:
+                    continue
+                seen = merged.setdefault((s.kind, s.key), s.model_copy(update={"matched": []}))
+                seen.value = seen.value or s.value
+                seen.matched += [w for w in s.matched if w not in seen.matched]
+        return list(merged.values())
