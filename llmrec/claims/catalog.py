@@ -48,11 +48,9 @@ class Catalog:
         return cls({i: t for i, (t, _) in cards.items()}, genres_of(card for _, card in cards.values()))
 
     @classmethod
-    def from_titles(cls, titles: Iterable[str], held: Mapping[str, str] | None = None,
-                    genres: Iterable[str] = ()) -> "Catalog":
-        """A catalog known only by its titles (keyed ``title:<title>``), plus the items a caller holds by id (the
-        item, the candidates, the history), which replace their titles' entries."""
-        return cls({f"title:{t}": t for t in titles}).including(held or {}, genres)
+    def from_titles(cls, titles: Iterable[str]) -> "Catalog":
+        """A catalog known only by its titles, keyed ``title:<title>`` (``including`` adds the items held by id)."""
+        return cls({f"title:{t}": t for t in titles})
 
     def including(self, held: Mapping[str, str], genres: Iterable[str] = ()) -> "Catalog":
         """This catalog plus the items a caller holds (id -> title: the item, the candidates, the history) and more
@@ -72,11 +70,6 @@ class Catalog:
             out.prose_genres = self.prose_genres | new_genres
             out.genre_terms = sorted({*out.genres, *out.aliases, *out.prose_genres}, key=len, reverse=True)
         return out
-
-    @property
-    def catalog_genres(self) -> list[str]:
-        """The genre words this catalog added to the built-in vocabulary."""
-        return sorted(self.prose_genres - words("genre_words_in_prose"))
 
     def title_matches(self, text: str) -> Iterator[tuple[str, str]]:
         """``(item id, variant)`` for every title variant present in ``text`` (any case), longest first; callers

@@ -8,6 +8,7 @@ episodes 11 and 13"), or from the request when the claim is about the request ("
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from llmrec.claims.catalog import Catalog
@@ -19,25 +20,33 @@ from llmrec.claims.verdicts import Source
 from llmrec.claims.vocabulary import alternation, table, words
 
 
+@dataclass(frozen=True)
+class _Patterns:
+    units: dict            # unit -> {"words", "before", "fields", "scale", "tolerance"} (data/units.json)
+    number_words: dict     # "twelve" -> 12
+    number: re.Pattern     # digits with their decimals ("9.5" is one number), a decade's "s", or a number word
+    unit_after: re.Pattern       # "128 minutes"
+    unit_of_word: dict           # "mins" -> "minutes"
+    unit_before: list            # [(unit, pattern)]: "episode 3"
+    release_before: re.Pattern   # "released in 1995"
+    release_after: re.Pattern    # "a 1995 film"
+
+
 @cache
-def _patterns() -> dict:
-    units = table("units")
-    number_words = table("number_words")
-    return {
-        "units": units,
-        "number_words": number_words,
-        # digits with their decimals ("9.5" is one number, not two), a decade's "s", or a number word
-        "number": re.compile(r"(?<![\w.])(\d{1,4}(?:\.\d+)?)(s)?(?![\w.]\d)|\b(" + alternation(number_words) + r")\b",
-                             re.IGNORECASE),
-        "unit_after": re.compile(r"^[\s-]*(" + alternation(w for u in units.values() for w in u.get("words", ()))
-                                 + r")\b", re.IGNORECASE),
-        "unit_word": {w: name for name, u in units.items() for w in u.get("words", ())},
-        "unit_before": [(name, re.compile(r"(?<![\w])(?:" + alternation(u["before"]) + r")\s*$", re.IGNORECASE))
-                        for name, u in units.items() if u.get("before")],
-        "release_before": re.compile(r"\b(?:" + alternation(words("release_cues_before")) + r")\b[\w\s]{0,9}$",
-                                     re.IGNORECASE),
-        "release_after": re.compile(r"^\s*(?:" + alternation(words("release_cues_after")) + r")\b", re.IGNORECASE),
-    }
+def _patterns() -> _Patterns:
+    units, number_words = table("units"), table("number_words")
+    unit_words = [w for u in units.values() for w in u.get("words", ())]
+    return _Patterns(
+        units=units, number_words=number_words,
+        number=re.compile(r"(?<![\w.])(\d{1,4}(?:\.\d+)?)(s)?(?![\w.]\d)|\b(" + alternation(number_words) + r")\b",
+                          re.IGNORECASE),
+        unit_after=re.compile(r"^[\s-]*(" + alternation(unit_words) + r")\b", re.IGNORECASE),
+        unit_of_word={w: name for name, u in units.items() for w in u.get("words", ())},
+        unit_before=[(name, re.compile(r"(?<![\w])(?:" + alternation(u["before"]) + r")\s*$", re.IGNORECASE))
+                     for name, u in units.items() if u.get("before")],
+        release_before=re.compile(r"\b(?:" + alternation(words("release_cues_before")) + r")\b[\w\s]{0,9}$",
+                                  re.IGNORECASE),
+        release_after=re.compile(r"^\s*(?:" + alternation(words("release_cues_after")) + r")\b", re.IGNORECASE))
 
 
 def apply(work: ClaimWork, grounds: Grounds, catalog: Catalog) -> None:
@@ -48,13 +57,13 @@ def apply(work: ClaimWork, grounds: Grounds, catalog: Catalog) -> None:
     history_values = (numbers_in(norm(" ".join(grounds.history_cards.values()))) if about_user(claim) else set())
     request_values = numbers_in(norm(grounds.query)) if grounds.query and about_request(work.text) else set()
     blanks: list[tuple[int, int]] = []
-    for m in p["number"].finditer(claim):
+    for m in p.number.finditer(claim):
         digits, decade, word = m.group(1), m.group(2), m.group(3)
         if negated(claim[:m.start()]) and not digits:
             continue  # "no two days alike"
-        u = p["unit_after"].match(claim[m.end():])
+        u = p.unit_after.match(claim[m.end():])
         blanks.append((m.start(), m.end() + (u.end() if u else 0)))
-        value = _number(digits) if digits else p["number_words"][word.lower()]
+        value = _number(digits) if digits else p.number_words[word.lower()]
         raw = m.group()
         before, after = claim[:m.start()], claim[m.end():]
         if value in request_values:
@@ -69,10 +78,10 @@ def apply(work: ClaimWork, grounds: Grounds, catalog: Catalog) -> None:
         if digits and len(digits) == 4 and 1800 <= value <= 2099:
             _year(work, grounds, raw, value, bool(decade), before, after, card_values)
             continue
-        unit = p["unit_word"][u.group(1).lower()] if u else None
+        unit = p.unit_of_word[u.group(1).lower()] if u else None
         if unit is None:
-            unit = next((name for name, pattern in p["unit_before"] if pattern.search(before)), None)
-        spec = p["units"].get(unit, {})
+            unit = next((name for name, pattern in p.unit_before if pattern.search(before)), None)
+        spec = p.units.get(unit, {})
         unit_fields = {name: grounds.fields[name] for name in spec.get("fields", ()) if name in grounds.fields}
         if unit_fields:
             field_numbers = {n for v in unit_fields.values() for n in numbers_in(norm(v))}
@@ -105,7 +114,7 @@ def apply(work: ClaimWork, grounds: Grounds, catalog: Catalog) -> None:
 def _year(work: ClaimWork, grounds: Grounds, raw: str, year: int, decade: bool, before: str, after: str,
           card_values: set[float]) -> None:
     p = _patterns()
-    year_fields = {k: grounds.fields[k] for k in p["units"]["year"]["fields"] if k in grounds.fields}
+    year_fields = {k: grounds.fields[k] for k in p.units["year"]["fields"] if k in grounds.fields}
     sources = [Source(kind="card", key=k, value=v) for k, v in year_fields.items()]
     if decade:
         if any(year <= v < year + 10 for v in card_values):
@@ -113,7 +122,7 @@ def _year(work: ClaimWork, grounds: Grounds, raw: str, year: int, decade: bool, 
         else:
             work.add("year", "unsupported", f"nothing in the card is from the {year}s", about=raw, sources=sources)
         return
-    release = (p["release_before"].search(before) is not None or p["release_after"].match(after) is not None
+    release = (p.release_before.search(before) is not None or p.release_after.match(after) is not None
                or (before.rstrip().endswith("(") and after.lstrip().startswith(")")))
     field_years = {n for v in year_fields.values() for n in numbers_in(v)}
     listed = ", ".join(str(y) for y in sorted(field_years))
@@ -140,7 +149,7 @@ def _number(digits: str) -> float:
 def numbers_in(text: str) -> frozenset[float]:
     """Every number in a (normalised) text: digits, with decimals, and number words."""
     values = {_number(n) for n in re.findall(r"\d+(?:\.\d+)?", text)}
-    for word, v in _patterns()["number_words"].items():
+    for word, v in _patterns().number_words.items():
         if re.search(r"\b" + word + r"\b", text.lower()):
             values.add(v)
     return frozenset(values)
