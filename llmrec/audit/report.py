@@ -102,8 +102,10 @@ _CATALOG_CHECKERS: dict[str, tuple[tuple, dict[str, tuple[str, str]], Explanatio
 def catalog_checker(workspace, config: AuditConfig) -> tuple[dict[str, tuple[str, str]], ExplanationChecker]:
     """``({item id: (title, card)}, checker)`` for the workspace's catalog as it is now, without a judge.
 
-    Reading every card and compiling a pattern per title takes about a second on a 10,000-item catalog, which a
-    service answering ``/v1/audits`` would pay per call; both are kept until the catalog or the config changes.
+    Reading every card and indexing every title is work a service answering ``/v1/audits`` would otherwise pay per
+    call; both are kept until the catalog or the config changes. ``checker.catalog`` is the claim engine's view of
+    the catalog, the one to give the justifier (``Justifier.justify(..., catalog=...)``) so both judge titles and
+    genre words alike.
     """
     key = (workspace.catalog_version(), config.model_dump_json())
     cached = _CATALOG_CHECKERS.get(str(workspace.root))
@@ -129,7 +131,7 @@ def audit_records(records: list, recommender, config: AuditConfig | None = None,
     if config.judge and any(r.items for r in records):
         from llmrec.audit.judge import ClaimJudge
 
-        checker = copy.copy(checker)  # the cached one stays judge-free; this one shares its compiled patterns
+        checker = copy.copy(checker)  # the cached one stays judge-free; this one shares its catalog
         checker.judge = ClaimJudge(recommender.backend, threshold=config.judge_threshold)
         fields["judge_model"] = checker.judge.model_id
     jobs, problems = [], []
