@@ -33,7 +33,8 @@ class Justification(BaseModel):
     justification: str
     evidence: list[str] = Field(default_factory=list)
     generated: bool = True
-    problems: list[str] = Field(default_factory=list, description="why generated attempts were rejected")
+    problems: list[str] = Field(default_factory=list, description="why generated attempts were rejected: "
+                                "'attempt <n>: <rule>: <why>'")
 
 
 def _first_sentence(text: str, limit: int = 160) -> str:
@@ -114,7 +115,7 @@ class Justifier:
                 grounds = Grounds.from_items(it, history, candidates, query or "")
                 verdict, found = self.checks.problems(text, grounds, known)
                 if found:
-                    problems[it.id].extend(f"attempt {attempt + 1}: {p}" for p in found)
+                    problems[it.id].extend(f"attempt {attempt + 1}: {p.rule}: {p}" for p in found)
                     still.append(it)
                 else:
                     results[it.id] = Justification(item_id=it.id, justification=text, evidence=evidence(verdict),

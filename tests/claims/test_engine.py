@@ -46,7 +46,8 @@ def test_a_fact_read_off_the_poster_or_the_soundtrack_is_sourced_to_its_media_li
 
 
 def test_a_history_item_named_is_a_source_and_is_listed_as_named_history():
-    verdict = CHECKER.check(grounds(history=["c"]), "Because you loved The Hollow Choir, try this science fiction drama.")
+    text = "Because you loved The Hollow Choir, try this science fiction drama."
+    verdict = CHECKER.check(grounds(history=["c"]), text)
     assert verdict.named_history == ["c"] and ("history", "c") in {(s.kind, s.key) for s in verdict.sources()}
 
 
