@@ -13,7 +13,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from llmrec.audit.record import AuditRecord
-from llmrec.explain.evidence import mentions
+from llmrec.claims.text import mentions
 
 
 class HistoryRemoval(BaseModel):

@@ -19,12 +19,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from llmrec.claims.grounds import Grounds
 from llmrec.errors import ConfigError
-
-if TYPE_CHECKING:
-    from llmrec.audit.checks import Subject
 
 JUDGE_TEMPLATE = "claim_judge.j2"
 # Answer token per label; each is a single token in the packaged model's vocabulary.
@@ -77,8 +74,8 @@ class ClaimJudge:
             self._bias = self._label_logprobs([self.prompt("N/A", [], "N/A")])[0] if self.calibrate else [0.0] * 3
         return self._bias
 
-    def judge(self, claims: Sequence[tuple["Subject", str]], batch_size: int = 8) -> list[JudgeScore]:
-        """Label each (subject, claim): one forward pass per claim, ``batch_size`` claims per batch."""
+    def judge(self, claims: Sequence[tuple[Grounds, str]], batch_size: int = 8) -> list[JudgeScore]:
+        """Label each (grounds, claim): one forward pass per claim, ``batch_size`` claims per batch."""
         bias = self.bias()
         labels = list(LABEL_TOKENS)
         scores = []

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from llmrec.audit.checks import AuditConfig, ExplanationChecker, ExplanationVerdict, Subject
+from llmrec.audit.checks import ExplanationChecker, ExplanationVerdict
+from llmrec.claims import Grounds
+from llmrec.config import AuditConfig
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "audit" / "data"
 LABELLED_SET = DATA_DIR / "labelled_explanations.jsonl"
@@ -74,9 +76,9 @@ def load_examples(path: Path = LABELLED_SET) -> list[LabelledExample]:
             if line.strip()]
 
 
-def demo_subjects(examples: list[LabelledExample], folder: Path) -> tuple[dict[str, tuple[str, str]], list[Subject]]:
+def demo_grounds(examples: list[LabelledExample], folder: Path) -> tuple[dict[str, tuple[str, str]], list[Grounds]]:
     """Write the demo catalog to ``folder``, render cards (with the media text of MEDIA_TEXT), and build one
-    Subject per example. Returns ``{item id: (title, card)}`` and the subjects."""
+    Grounds per example. Returns ``{item id: (title, card)}`` and the grounds."""
     from llmrec.cards import render_card
     from llmrec.catalog.readers import read_catalog, read_interactions
     from llmrec.demo_catalog import write_demo_catalog
@@ -92,15 +94,15 @@ def demo_subjects(examples: list[LabelledExample], folder: Path) -> tuple[dict[s
     histories: dict[str, list[str]] = {}
     for i in sorted(read_interactions(demo.interactions).interactions, key=lambda i: (i.timestamp, i.row)):
         histories.setdefault(i.user_id, []).append(i.item_id)
-    subjects = []
+    grounds = []
     for ex in examples:
         title, card = cards[ex.item_id]
         history = histories.get(ex.user_id, []) if ex.user_id else []
-        subjects.append(Subject(item_id=ex.item_id, title=title, card=card,
-                                history={h: cards[h][0] for h in history},
-                                history_cards={h: cards[h][1] for h in history},
-                                candidates=set(ex.candidates) if ex.candidates is not None else None))
-    return cards, subjects
+        grounds.append(Grounds(item_id=ex.item_id, title=title, card=card,
+                               history={h: cards[h][0] for h in history},
+                               history_cards={h: cards[h][1] for h in history},
+                               candidates=set(ex.candidates) if ex.candidates is not None else None))
+    return cards, grounds
 
 
 def evaluate(judge=None, config: AuditConfig | None = None,
@@ -110,10 +112,10 @@ def evaluate(judge=None, config: AuditConfig | None = None,
     config = config or AuditConfig(judge=judge is not None)
     examples = load_examples(path)
     with tempfile.TemporaryDirectory() as tmp:
-        cards, subjects = demo_subjects(examples, Path(tmp))
+        cards, grounds = demo_grounds(examples, Path(tmp))
     checker = ExplanationChecker.from_cards(cards, judge=judge, config=config)
     verdicts = checker.check_many([(s, ex.explanation, {"user_id": ex.user_id, "group": "labelled"})
-                                   for s, ex in zip(subjects, examples)])
+                                   for s, ex in zip(grounds, examples)])
     matrix = ConfusionMatrix()
     by_error: dict[str, list[int]] = {}
     mistakes = []

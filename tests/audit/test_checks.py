@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from llmrec.audit.checks import AuditConfig, ExplanationChecker, Subject
+from llmrec.audit.checks import ExplanationChecker
+from llmrec.claims import Grounds
+from llmrec.config import AuditConfig
 
 CARDS = {
     "film-a": ("The Quiet Orbit", """Title: The Quiet Orbit
@@ -45,7 +47,7 @@ def checker():
 
 
 def subject(item="film-a", history=(), candidates=None):
-    return Subject(item_id=item, title=CARDS[item][0], card=CARDS[item][1],
+    return Grounds(item_id=item, title=CARDS[item][0], card=CARDS[item][1],
                    history={h: CARDS[h][0] for h in history}, history_cards={h: CARDS[h][1] for h in history},
                    candidates=set(candidates) if candidates is not None else None)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from llmrec.audit.checks import AuditConfig, ExplanationChecker, Subject
+from llmrec.audit.checks import ExplanationChecker
+from llmrec.claims import Grounds
+from llmrec.config import AuditConfig
 
 HEAT = "Title: Heat\nYear: 1995\nGenres: Action, Crime, Thriller\nDirector: Michael Mann\nRuntime: 170 minutes"
 HEAT_WITH_CAST = (HEAT + "\nCast: Al Pacino, Robert De Niro\n"
@@ -23,8 +25,8 @@ def checker():
     return ExplanationChecker.from_cards(CARDS, config=AuditConfig(judge=False))
 
 
-def heat(card: str = HEAT, query: str = "", candidates=("m1",)) -> Subject:
-    return Subject(item_id="m1", title="Heat", card=card, candidates=set(candidates), query=query)
+def heat(card: str = HEAT, query: str = "", candidates=("m1",)) -> Grounds:
+    return Grounds(item_id="m1", title="Heat", card=card, candidates=set(candidates), query=query)
 
 
 def flagged(verdict) -> set[str]:

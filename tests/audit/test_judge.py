@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-from llmrec.audit.checks import AuditConfig, ExplanationChecker, Subject
+from llmrec.audit.checks import ExplanationChecker
+from llmrec.claims import Grounds
+from llmrec.config import AuditConfig
 from llmrec.audit.judge import LABEL_TOKENS, ClaimJudge
 from llmrec.errors import ConfigError
 
@@ -16,7 +18,7 @@ Year: 2019
 Director: Lena Marsh
 Genres: Science fiction, Drama
 Description: A maintenance engineer alone on a relay station receives letters from a ship."""
-SUBJECT = Subject(item_id="film-a", title="The Quiet Orbit", card=CARD)
+GROUNDS = Grounds(item_id="film-a", title="The Quiet Orbit", card=CARD)
 
 
 class CountingBackend:
@@ -53,14 +55,14 @@ def judge(counting):
     return counting.judge
 
 
-CONTENT_FREE = [(Subject(item_id="x", title="x", card="N/A"), "N/A")]
+CONTENT_FREE = [(Grounds(item_id="x", title="x", card="N/A"), "N/A")]
 
 
 def test_each_claim_costs_one_scored_prompt_and_the_probabilities_sum_to_one(counting, judge):
     before = counting.scored_prompts
-    scores = judge.judge([(SUBJECT, "a lonely film at the edge of the solar system"),
-                          (SUBJECT, "a story about pirates and buried treasure"),
-                          (SUBJECT, "it won three Oscars")], batch_size=2)
+    scores = judge.judge([(GROUNDS, "a lonely film at the edge of the solar system"),
+                          (GROUNDS, "a story about pirates and buried treasure"),
+                          (GROUNDS, "it won three Oscars")], batch_size=2)
     assert counting.scored_prompts - before == 3
     for s in scores:
         assert math.isclose(s.p_supported + s.p_unsupported + s.p_contradicted, 1.0, rel_tol=1e-6)
@@ -95,7 +97,7 @@ def test_a_threshold_outside_zero_to_one_is_refused(counting):
 def test_the_checker_sends_only_claims_the_rules_cannot_decide_to_the_judge(counting, judge):
     checker = ExplanationChecker({"film-a": "The Quiet Orbit"}, judge=judge, config=AuditConfig())
     before = counting.scored_prompts
-    v = checker.check(SUBJECT, "Directed by Lena Marsh in 2019. A rousing tale of pirates and buried treasure.")
+    v = checker.check(GROUNDS, "Directed by Lena Marsh in 2019. A rousing tale of pirates and buried treasure.")
     assert counting.scored_prompts - before == 1
     decided_by_rules, open_claim = v.claims
     assert decided_by_rules.method == "rules" and decided_by_rules.label == "supported"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llmrec.audit.checks import AuditConfig
+from llmrec.config import AuditConfig
 from llmrec.audit.labelled_set import evaluate, load_examples, to_markdown, write_results
 
 RESULTS = Path(__file__).resolve().parents[2] / "eval" / "results"

@@ -6,9 +6,11 @@ import re
 
 import pytest
 
-from llmrec.audit.checks import AuditConfig, ExplanationChecker, Subject
-from llmrec.audit.report import (AuditReport, _report, parse_since, render_html, summarise, to_json,
+from llmrec.audit.checks import ExplanationChecker
+from llmrec.audit.report import (AuditReport, parse_since, render_html, report_of, summarise, to_json,
                                  write_report)
+from llmrec.claims import Grounds
+from llmrec.config import AuditConfig
 
 EVIL_TITLE = '<script>alert("x")</script> & Co'
 CARDS = {
@@ -19,7 +21,7 @@ CARDS = {
 
 
 def subject(item, candidates=("a", "b")):
-    return Subject(item_id=item, title=CARDS[item][0], card=CARDS[item][1], candidates=set(candidates))
+    return Grounds(item_id=item, title=CARDS[item][0], card=CARDS[item][1], candidates=set(candidates))
 
 
 @pytest.fixture(scope="module")
@@ -46,20 +48,20 @@ def test_metrics_are_rates_with_their_counts(verdicts):
 
 
 def test_the_report_has_one_group_per_model_and_an_overall(verdicts):
-    report = _report(verdicts, source="test", config=AuditConfig(judge=False))
+    report = report_of(verdicts, source="test", config=AuditConfig(judge=False))
     assert [g.group for g in report.groups] == ["m1", "m2"]
     assert report.overall.justifications == sum(g.justifications for g in report.groups)
 
 
 def test_the_json_report_reads_back_identical(verdicts, tmp_path):
-    report = _report(verdicts, source="test", config=AuditConfig(judge=False))
+    report = report_of(verdicts, source="test", config=AuditConfig(judge=False))
     assert AuditReport.model_validate_json(to_json(report)) == report
     path = write_report(report, tmp_path / "audit.json")
     assert AuditReport.model_validate_json(path.read_text()) == report
 
 
 def test_the_html_report_escapes_catalog_text_and_needs_nothing_external(verdicts, tmp_path):
-    report = _report(verdicts, source="test", config=AuditConfig(judge=False))
+    report = report_of(verdicts, source="test", config=AuditConfig(judge=False))
     page = write_report(report, tmp_path / "audit.html").read_text()
     assert "<script" not in page and "<img" not in page and "<b>bold" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in page
@@ -69,14 +71,14 @@ def test_the_html_report_escapes_catalog_text_and_needs_nothing_external(verdict
 
 
 def test_each_failure_is_shown_next_to_its_evidence(verdicts):
-    page = render_html(_report(verdicts, source="test", config=AuditConfig(judge=False)))
+    page = render_html(report_of(verdicts, source="test", config=AuditConfig(judge=False)))
     failure = page[page.index("A 2005 drama"):]
     failure = failure[:failure.index("</section>")]
     assert "contradicted" in failure and "card:year = 2019" in failure
 
 
 def test_an_empty_audit_still_renders():
-    report = _report([], source="empty", config=AuditConfig())
+    report = report_of([], source="empty", config=AuditConfig())
     assert report.overall.hallucination_rate is None
     assert "No justification has an unsupported" in render_html(report)
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from llmrec.audit.checks import AuditConfig
+from llmrec.config import AuditConfig
 from llmrec.audit.report import audit_records, audit_workspace
 from llmrec.audit.store import AuditStore
 

@@ -12,20 +12,16 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from llmrec.claims.text import word_count
+from llmrec.claims.vocabulary import words
+
 MIN_CLAUSE_WORDS = 3
-_WORD = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
+_WORD = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)  # a word, as word_count counts them
 _SENTENCE_END = re.compile(r"[.!?]+(?=[\s\"'”’)]*(?:\s|$))")
-_ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "vs", "no", "vol", "ep", "e.g", "i.e", "etc", "approx", "jr", "sr"}
 _HARD = re.compile(r";|\s[—–]\s|\s-\s")
 _SOFT = re.compile(r",\s+(?:and|but|while|whereas|though|although|which|so)\s+|,\s+|\s+(?:and|but|while|whereas)\s+",
                    re.IGNORECASE)
 _LEADING_JOINER = re.compile(r"^(?:and|but|while|whereas|though|although|so|also)\s+", re.IGNORECASE)
-_CLAUSE_OPENERS = frozenset("""
-it its it's this that these those the a an he she they his her their there here you your we our i
-with without from by for in on at as if when where who whose which what since because unlike like plus
-directed written hosted produced recorded released published set based made starring featuring told
-perfect ideal great fans anyone all both each every no nothing not
-""".split())
 _EDGE = " \t\n,;:.!?\"'“”‘’()[]—–-"
 
 
@@ -36,10 +32,6 @@ class Claim:
     text: str
     start: int
     end: int
-
-
-def word_count(text: str) -> int:
-    return len(_WORD.findall(text))
 
 
 def protected_mask(text: str, phrases: Iterable[str]) -> list[bool]:
@@ -81,7 +73,7 @@ def _split_hard(text: str, mask: list[bool]) -> list[tuple[int, int]]:
             continue
         before = re.search(r"([\w.]+)$", text[: m.start()])
         word = before.group(1).lower() if before else ""
-        if m.group() == "." and (word in _ABBREVIATIONS or len(word) == 1 and word.isalpha()):
+        if m.group() == "." and (word in words("abbreviations") or len(word) == 1 and word.isalpha()):
             continue  # "Dr. Marsh", "J. Smith"
         if m.group() == "." and m.end() < len(text) and text[m.end():m.end() + 1].isdigit():
             continue  # 3.5
@@ -104,7 +96,7 @@ def _split_soft(text: str, start: int, end: int, mask: list[bool]) -> list[tuple
             # A bare comma separates clauses only when a clause starts after it ("…in 2019, The Quiet Orbit is…",
             # "…slow, with no violence"); between adjectives or list items it does not ("a patient, quiet film").
             nxt = _WORD.match(text, b)
-            if not nxt or not (nxt.group()[0].isupper() or nxt.group().lower() in _CLAUSE_OPENERS):
+            if not nxt or not (nxt.group()[0].isupper() or nxt.group().lower() in words("clause_openers")):
                 continue
         cuts.append((a, b))
     segments = _between(end, cuts, start)

@@ -1,6 +1,6 @@
 """Justifications split into atomic claims the same way every time."""
 
-from llmrec.audit.claims import split_claims
+from llmrec.claims.split import split_claims
 
 
 def texts(text, protected=()):
