@@ -130,7 +130,7 @@ class Recommender:
         from llmrec.explain.justifier import Justifier
         from llmrec.prompts import default_library
 
-        return Justifier(self.backend, default_library(), self.config.justification)
+        return Justifier(self.backend, default_library(), self.config.justification, audit=self.config.audit)
 
     # ---- the verb -----------------------------------------------------------------------------------------------
     def ask(self, query: str = "", user_id: str | None = None, history: list[str] | None = None, k: int = 5,
@@ -221,7 +221,7 @@ class Recommender:
         t_justify = time.perf_counter()
         top = [stored[i] for i in top_ids]
         justifications = self.justifier.justify(query, top, cand_items, history, seed=self.config.ranker.seed,
-                                                catalog_titles=self._catalog_titles())
+                                                catalog=self._claims_catalog())
         t_end = time.perf_counter()
 
         recommendation_items = [RecommendedItem(item_id=it.id, title=it.title, rank=r + 1, score=round(result.scores[it.id], 4),
@@ -237,12 +237,12 @@ class Recommender:
         self._record(request, rec, result, candidates, history_ids)
         return rec
 
-    def _catalog_titles(self) -> list[str]:
-        """Every title, reread only when the catalog changed (a service answers many asks between ingests)."""
-        version = self.workspace.catalog_version()
-        if getattr(self, "_titles_version", None) != version:
-            self._titles, self._titles_version = list(self.workspace.titles().values()), version
-        return self._titles
+    def _claims_catalog(self):
+        """The claim engine's view of the catalog (every title, its genre words), as the audit builds it, so a
+        justification is shown only when the audit would pass it; rebuilt only when the catalog changed."""
+        from llmrec.audit.report import catalog_checker
+
+        return catalog_checker(self.workspace, self.config.audit)[1].catalog
 
     def _incontext_example(self, query: str, history: list, candidates: list):
         """For ``ranking_icl.j2``: the user's newest history item before any current candidate as the answer to the

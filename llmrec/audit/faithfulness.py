@@ -93,7 +93,9 @@ class FaithfulnessProbe:
         query = record.request.query.strip()
         # The evidence levels are held as served: this measures what the cited item itself does in the prompt.
         collab = {c.item_id: c.collab_rank for c in record.candidates if c.collab_rank is not None}
-        baseline = ranker.rank(query, history, candidates, collab_rank=collab).ranked
+        # ... and so are the request's conditions, which the ranking prompt stated
+        conditions = [c.label for c in record.interpretation.effective] if record.interpretation else []
+        baseline = ranker.rank(query, history, candidates, collab_rank=collab, conditions=conditions).ranked
         stored_order = [c.item_id for c in sorted(record.candidates, key=lambda c: (-c.score, c.retrieval_rank))]
         window = {h.id for h in history[-config.history_in_prompt:]} if config.history_in_prompt else set()
         notices = []
@@ -109,7 +111,8 @@ class FaithfulnessProbe:
             for h in history_ids:
                 if h not in without:
                     rest = [x for x in history if x.id != h]
-                    without[h] = ranker.rank(query, rest, candidates, collab_rank=collab).ranked
+                    without[h] = ranker.rank(query, rest, candidates, collab_rank=collab,
+                                             conditions=conditions).ranked
                 rank = without[h].index(item_id) + 1
                 removals.append(HistoryRemoval(history_id=h, title=stored[h].title if h in stored else h,
                                                in_prompt=h in window, rank_without=rank,
