@@ -142,6 +142,11 @@ class RequestConfig(_Section):
                         "request; false embeds the text as typed (what `ask --no-parse` does for one request)")
     relax: bool = Field(True, description="when fewer than k items meet every condition, return those first, then "
                         "widen or drop the softest condition (never an exclusion) and say so in the notices")
+    llm_chooser: bool = Field(False, description="let the ranking LLM choose a genre/kind value the rules could not "
+                              "read from the request (one forward pass per facet, choices limited to the catalog's "
+                              "values); off: it measured no better than the rules alone with the default model "
+                              "(eval/results/requests.md)")
+    chooser_threshold: float = Field(0.6, gt=0, lt=1, description="probability the chooser's pick must reach")
 
 
 class SequentialConfig(_Section):

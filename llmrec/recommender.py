@@ -5,15 +5,34 @@ from __future__ import annotations
 import time
 import uuid
 import warnings
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from llmrec.config import LLMRecConfig
 from llmrec.errors import RequestError
 from llmrec.request.conditions import RequestInterpretation
-from llmrec.request.relax import relax
+from llmrec.request.relax import relax, stage_of
 from llmrec.schema import MAX_K, MAX_QUERY_CHARS, AskRequest, RecommendedItem, Recommendation, Timings
 from llmrec.workspace import Workspace
+
+
+@dataclass
+class Retrieved:
+    """What retrieval found for a request: how it was read, the candidates, and the relaxation stages."""
+
+    interpretation: RequestInterpretation
+    candidates: list
+    available: int                         # items meeting the applied conditions (or all unseen items)
+    notices: list[str]
+    stages: list = field(default_factory=list)   # condition sets, strictest first, when relaxed
+    values: dict = field(default_factory=dict)   # item facet values, to place items by stage
+
+    def in_stage_order(self, ranked: list[str]) -> list[str]:
+        """A ranked list with the items meeting every condition first, then each relaxation step in turn."""
+        if len(self.stages) < 2:
+            return ranked
+        return sorted(ranked, key=lambda i: stage_of(self.values.get(i, {}), self.stages))
 
 
 class Recommender:
@@ -108,6 +127,8 @@ class Recommender:
             if parser is None:
                 parser = index.parser = RequestParser(index.lexicon())
             interpretation = parser.parse(query)
+            if self.config.request.llm_chooser:
+                interpretation = self._choose_with_llm(interpretation, index)
         else:
             interpretation = RequestInterpretation(text=query, soft_text=query, parsed=False)
             if parse and query and not index.available:
@@ -118,6 +139,20 @@ class Recommender:
                 raise RequestError("this workspace has no facets to state conditions on; re-run `llmrec ingest`")
             interpretation = apply_overrides(interpretation, request.where, request.ignore, index.facets)
         return interpretation
+
+    def _choose_with_llm(self, interpretation: RequestInterpretation, index) -> RequestInterpretation:
+        """Conditions the LLM chooses among the catalog's values for words the rules left unread."""
+        from llmrec.prompts import default_library
+        from llmrec.request.chooser import FacetChooser
+
+        chooser = FacetChooser(self.backend, default_library(), index.facets, self.config.request.chooser_threshold)
+        added = chooser.choose(interpretation)
+        if not added:
+            return interpretation
+        notes = [f"the model read {c.label!r} from {c.text!r}" for c in added]
+        return interpretation.model_copy(update={"conditions": interpretation.conditions + added,
+                                                 "notes": interpretation.notes + notes,
+                                                 "soft_text": interpretation.soft_text or interpretation.text})
 
     @cached_property
     def audit_store(self):
@@ -175,32 +210,11 @@ class Recommender:
             raise RequestError("the request is empty: type what you want, or give --user / --history")
 
         exclude = set() if request.include_seen else set(history_ids)
-        interpretation = self.interpret(request)
-        notices.extend(interpretation.notes)
-        stages: list = []
-        allowed = None
-        if interpretation.conditions:
-            index = self.facet_index()
-            stages = [interpretation.conditions]
-            if self.config.request.relax:
-                stages, relaxed = relax(interpretation, index, exclude, request.k)
-                notices.extend(relaxed)
-                if len(stages) > 1:
-                    interpretation.applied = stages[-1]
-            allowed = index.allowed(interpretation.effective, exclude)
-            available = len(allowed)
-        else:
-            available = total - len(exclude)
-        k = min(request.k, max(available, 0))
-        n = min(max(self.config.retrieval.n_candidates, k), MAX_K)
-
         t_retrieve = time.perf_counter()
-        self.refresh_models()
-        if k and (query or history_ids or interpretation.anchors):
-            candidates = self.retriever.retrieve(interpretation.soft_text if interpretation.is_plain() else query,
-                                                 history_ids, exclude, n, interpretation, allowed)
-        else:
-            candidates = []
+        found = self.retrieve(request, history_ids, exclude, total)
+        interpretation, candidates, available = found.interpretation, found.candidates, found.available
+        notices.extend(found.notices)
+        k = min(request.k, max(available, 0))
         stored = self.workspace.get_items([c.id for c in candidates])
         cand_items = [stored[c.id] for c in candidates if c.id in stored]
         t_rank = time.perf_counter()
@@ -208,13 +222,7 @@ class Recommender:
         collab_rank = {c.id: c.sources["collab"] for c in candidates if "collab" in c.sources}
         result = self.ranker.rank(query, history, cand_items, example, collab_rank,
                                   conditions=[c.label for c in interpretation.effective])
-        ranked = result.ranked
-        if len(stages) > 1:  # relaxed: what meets every condition first, then each relaxation step in turn
-            index = self.facet_index()
-            ranked = sorted(ranked, key=lambda i: next((s for s, conds in enumerate(stages)
-                                                        if all(c.test(index.values.get(i, {})) for c in conds)),
-                                                       len(stages)))
-        top_ids = ranked[:k]
+        top_ids = found.in_stage_order(result.ranked)[:k]
         if request.k > available:  # says what is returned, not what should have been
             what = "meeting the conditions" if interpretation.effective else "available"
             notices.append(f"k={request.k} is more than the {available} item(s) {what}; returning {len(top_ids)}")
@@ -236,6 +244,57 @@ class Recommender:
                             justify_s=round(t_end - t_justify, 4), total_s=round(t_end - t0, 4)))
         self._record(request, rec, result, candidates, history_ids)
         return rec
+
+    def retrieve(self, request: AskRequest, history_ids: list[str], exclude: set[str], total: int) -> Retrieved:
+        """Read the request, relax its conditions if too few items meet them, and fetch the candidates the ranker
+        will see: every one meets the conditions as applied."""
+        interpretation = self.interpret(request)
+        notices = list(interpretation.notes)
+        stages: list = []
+        allowed = None
+        if interpretation.conditions:
+            index = self.facet_index()
+            stages = [interpretation.conditions]
+            if self.config.request.relax:
+                stages, relaxed = relax(interpretation, index, exclude, request.k)
+                notices.extend(relaxed)
+                if len(stages) > 1:
+                    interpretation.applied = stages[-1]
+            allowed = index.allowed(interpretation.effective, exclude)
+            available = len(allowed)
+        else:
+            available = total - len(exclude)
+        k = min(request.k, max(available, 0))
+        n = min(max(self.config.retrieval.n_candidates, k), MAX_K)
+        self.refresh_models()
+        query = request.query.strip()
+        candidates = []
+        if k and (query or history_ids or interpretation.anchors):
+            if len(stages) > 1:
+                candidates = self._retrieve_by_stage(query, history_ids, exclude, n, interpretation, stages)
+            else:
+                candidates = self.retriever.retrieve(query, history_ids, exclude, n, interpretation, allowed)
+        values = self.facet_index().values if len(stages) > 1 else {}
+        return Retrieved(interpretation, candidates, available, notices, stages, values)
+
+    def _retrieve_by_stage(self, query: str, history_ids: list[str], exclude: set[str], n: int,
+                           interpretation: RequestInterpretation, stages: list) -> list:
+        """Candidates for a relaxed request: every item meeting the strictest conditions first, then each looser
+        set fills what is left, so an item that meets everything is never crowded out by merely similar ones."""
+        index = self.facet_index()
+        found: list = []
+        taken = set(exclude)
+        for conditions in stages:
+            if len(found) >= n:
+                break
+            step = interpretation.model_copy(update={"applied": conditions})
+            allowed = index.allowed(conditions, taken)
+            if not allowed:
+                continue
+            more = self.retriever.retrieve(query, history_ids, taken, n - len(found), step, allowed)
+            found += more
+            taken |= {c.id for c in more}
+        return found
 
     def _claims_catalog(self):
         """The claim engine's view of the catalog (every title, its genre words), as the audit builds it, so a

@@ -64,6 +64,7 @@ class Lexicon:
 
     facets: CatalogFacets
     categorical: dict[str, list[tuple[str, str]]] = field(default_factory=dict)   # key -> [(facet, value)]
+    compounds: dict[str, list[list[tuple[str, str]]]] = field(default_factory=dict)  # key -> several conditions
     missing_kinds: dict[str, str] = field(default_factory=dict)   # key -> kind concept the catalog lacks
     missing_genres: dict[str, str] = field(default_factory=dict)  # key -> genre-like word the catalog lacks
     people: dict[str, list[tuple[str, str]]] = field(default_factory=dict)        # full-name key -> [(facet, name)]
@@ -114,12 +115,13 @@ class Lexicon:
                 for g in group:
                     for k in forms(g):
                         self.missing_genres.setdefault(k, g)
-        romcom = [pair for k in ("romance", "comedy") for pair in table.get(k, ())]
-        if len({p[1] for p in romcom}) >= 2:
+        self.categorical = {k: sorted(v) for k, v in table.items()}
+        # "rom-com" is two conditions at once (romance and comedy), not a choice between them
+        romance, comedy = self.categorical.get("romance"), self.categorical.get("comedy")
+        if romance and comedy:
             for phrase in VOCABULARY.romcom:
                 for k in forms(phrase):
-                    table[k] |= set(romcom)
-        self.categorical = {k: sorted(v) for k, v in table.items()}
+                    self.compounds[k] = [romance, comedy]
         for k in list(self.missing_genres):
             if k in self.categorical:
                 del self.missing_genres[k]
@@ -153,20 +155,34 @@ class Lexicon:
         surnames: dict[str, list[str]] = defaultdict(list)
         for key in self.people:
             parts = key.split()
-            if len(parts) >= 2 and len(parts[-1]) >= 3:
+            # "The Dead End Kids" is a troupe, not a Mr Kids: names opening with an article have no surname
+            if len(parts) >= 2 and len(parts[-1]) >= 3 and parts[0] not in _ARTICLES:
                 surnames[parts[-1]].append(key)
         # most credited first: "Scott" is read as the Scott the catalog credits most, and the note says so
         self.surnames = {s: sorted(ks, key=lambda k: -self.person_items[k]) for s, ks in surnames.items()}
+        self._by_initial: dict[str, list[str]] = defaultdict(list)
+        for key in [*self.people, *self.surnames]:
+            self._by_initial[key[:1]].append(key)
+
+    def close_names(self, typed: str, cutoff: float, surnames_only: bool = False) -> list[str]:
+        """Names (or surnames) spelt like ``typed``, best first: only keys with its first letter and a length
+        within two, so a misspelling costs a few hundred comparisons, not one per person in the catalog."""
+        import difflib
+
+        pool = [k for k in self._by_initial.get(typed[:1], ()) if abs(len(k) - len(typed)) <= 2
+                and (k in self.surnames if surnames_only else k in self.people)]
+        return difflib.get_close_matches(typed, pool, n=1, cutoff=cutoff)
 
     def display_name(self, key: str) -> str:
         return self.people[key][0][1]
 
     def people_facets(self, key: str, role: str | None) -> list[str]:
-        """The people facets crediting this person, narrowed to ``role``'s facets when it names some of them."""
+        """The people facets a mention of this person conditions on: those of ``role`` ("directed by") when the
+        person has such credits; with no role ("a Spielberg movie", "by Spielberg"), the direction credits if any
+        (that is what "a film by" means), else every credit."""
         facets = [f for f, _ in self.people.get(key, [])]
-        if role in (None, "any"):
-            return facets
-        narrowed = [f for f in facets if (self.facets.get(f) and self.facets.get(f).role == role)]
+        wanted = role if role not in (None, "any") else "direct"
+        narrowed = [f for f in facets if (self.facets.get(f) and self.facets.get(f).role == wanted)]
         return narrowed or facets
 
     # ---- titles --------------------------------------------------------------------------------------------------

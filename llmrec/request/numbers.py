@@ -208,7 +208,7 @@ class NumberRules:
             return start, end, self._condition([count_facet.name], value, value, st, start, end, exact=True)
         rating_at = None
         if not unit:
-            before = [k for k in range(max(0, i - 3), i) if st.tokens[k].key in VOCABULARY.rating_cues
+            before = [k for k in range(max(0, i - 5), i) if st.tokens[k].key in VOCABULARY.rating_cues
                       and st.free(k, i)]
             rating_at = before[0] if before else None
             if (rating_at is not None or cue_after(st, end, ["on imdb", "imdb", "rating"])[0]) and value <= 10:

@@ -69,9 +69,13 @@ class _State:
         if not self.free(i, j):
             return None
         span = self.tokens[i:j]
-        if span[0].key == "-" or span[-1].key == "-" or any(t.punct and t.key != "-" for t in span):
+        if span[0].punct or span[-1].punct:
             return None
-        return " ".join(t.key for t in span if t.key != "-")
+        for k, t in enumerate(span):
+            # hyphens join words ("sci-fi"); a dot may follow an initial ("Samuel L. Jackson"); nothing else
+            if t.punct and not (t.key == "-" or (t.key == "." and k > 0 and len(span[k - 1].key) == 1)):
+                return None
+        return " ".join(t.key for t in span if not t.punct)
 
     def cue_before(self, i: int, cues: list[str]) -> int:
         """Length (in tokens) of the longest free cue phrase ending right before ``i``; 0 when none."""
@@ -252,6 +256,8 @@ class RequestParser:
         plain_name = len(t.key) >= 4 and t.key in lex.surnames and t.key not in lex.words
         if not (t.cap or cued or plain_name) or len(t.key) < 3 or t.key in _STOP:
             return None
+        if t.key in lex.categorical or t.key in lex.missing_kinds or t.key in lex.missing_genres:
+            return None  # "for kids" is a genre; a surname that is also a catalog word is not guessed at
         if at_start and t.cap and not cued and not self._followed_by_kind(st, i):
             return None
         if t.key in lex.surnames:
@@ -262,18 +268,20 @@ class RequestParser:
                 note = f"{t.text!r} read as {lex.display_name(keys[0])} (also: {others})"
             return i + 1, keys[0], note
         # a misspelt name: two tokens (first name exact, surname close) or a capitalised surname alone
-        if len(t.key) >= 5 and t.key not in lex.words and t.key not in lex.categorical:
-            if i + 1 < len(tokens) and st.free(i + 1, i + 2) and tokens[i + 1].cap:
-                full = difflib.get_close_matches(f"{t.key} {tokens[i + 1].key}", lex.people.keys(), n=1, cutoff=0.85)
+        two = f"{t.key} {tokens[i + 1].key}" if i + 1 < len(tokens) and st.free(i + 1, i + 2) and \
+            tokens[i + 1].cap else None
+        if len(t.key) >= 5 and t.key not in lex.words:
+            if two:
+                full = lex.close_names(two, 0.85)
                 if full:
                     return i + 2, full[0], f"read {st.words(i, i + 2)!r} as {lex.display_name(full[0])}"
-            close = difflib.get_close_matches(t.key, lex.surnames.keys(), n=1, cutoff=0.8)
-            if close and close[0][0] == t.key[0]:
+            close = lex.close_names(t.key, 0.8, surnames_only=True)
+            if close:
                 key = lex.surnames[close[0]][0]
                 return i + 1, key, f"read {t.text!r} as {lex.display_name(key)}"
-        if i + 1 < len(tokens) and tokens[i + 1].cap and st.free(i, i + 2):
-            full = difflib.get_close_matches(f"{t.key} {tokens[i + 1].key}", lex.people.keys(), n=1, cutoff=0.85)
-            if full and tokens[i + 1].key not in lex.words:
+        if two and tokens[i + 1].key not in lex.words:  # "Alfred Hitchkock": first name right, surname close
+            full = lex.close_names(two, 0.85)
+            if full:
                 return i + 2, full[0], f"read {st.words(i, i + 2)!r} as {lex.display_name(full[0])}"
         return None
 
@@ -308,6 +316,14 @@ class RequestParser:
                 key = st.phrase(i, n)
                 if not key:
                     continue
+                if key in lex.compounds:  # "rom-com": romance and comedy
+                    st.claim(i, i + n, "categorical")
+                    for pairs in lex.compounds[key]:
+                        st.matches.append(_Match(i, i + n, "categorical", condition=Condition(
+                            facet=pairs[0][0], fields=list(dict.fromkeys(f for f, _ in pairs)), type="categorical",
+                            values=list(dict.fromkeys(v for _, v in pairs)), text=st.words(i, i + n))))
+                    i += n
+                    break
                 if key in lex.categorical:
                     pairs = lex.categorical[key]
                     facets = list(dict.fromkeys(f for f, _ in pairs))
@@ -316,6 +332,7 @@ class RequestParser:
                     st.matches.append(_Match(i, i + n, "categorical", condition=Condition(
                         facet=facets[0], fields=facets, type="categorical", values=values,
                         text=st.words(i, i + n))))
+                    self._kind_inside(st, i, n, facets)
                     i += n
                     break
                 missing = lex.missing_kinds.get(key) or lex.missing_genres.get(key)
@@ -328,6 +345,19 @@ class RequestParser:
                     break
             else:
                 i += 1
+
+    def _kind_inside(self, st: _State, i: int, n: int, facets: list[str]) -> None:
+        """A phrase like "family film" or "horror movie" names a genre and, in a catalog of several kinds, a kind:
+        its last word still says which kind."""
+        kind = self.lexicon.facets.kind()
+        last = st.tokens[i + n - 1].key
+        if n < 2 or kind is None or kind.name in facets:
+            return
+        pairs = [p for p in self.lexicon.categorical.get(last, ()) if p[0] == kind.name]
+        if pairs:
+            st.matches.append(_Match(i + n - 1, i + n, "categorical", condition=Condition(
+                facet=kind.name, fields=[kind.name], type="categorical",
+                values=list(dict.fromkeys(v for _, v in pairs)), text=st.tokens[i + n - 1].text)))
 
     # ---- negation ------------------------------------------------------------------------------------------------
     def _negation_scopes(self, st: _State) -> list[tuple[int, int, int]]:
@@ -441,10 +471,20 @@ class RequestParser:
 
     def _soft_text(self, st: _State, in_scope: list[bool]) -> str:
         """The request without its negated parts, anchors and numbers: what the embedding should look for."""
-        keep = [t for k, t in enumerate(st.tokens)
+        kept = [k for k, t in enumerate(st.tokens)
                 if not in_scope[k] and st.owner[k] not in ("anchor", "numeric", "negation")]
-        text = " ".join(t.text for t in keep if t.key not in (",", ";"))
-        return text if any(t.key not in _STOP and not t.punct for t in keep) else ""
+        if not any(st.tokens[k].key not in _STOP and not st.tokens[k].punct for k in kept):
+            return ""
+        # Neighbouring kept tokens keep what stood between them in the text ("rom-com", "Samuel L. Jackson").
+        parts = []
+        for n, k in enumerate(kept):
+            t = st.tokens[k]
+            if n and kept[n - 1] == k - 1:
+                parts.append(st.text[st.tokens[k - 1].end:t.start])
+            elif n:
+                parts.append(" ")
+            parts.append(t.text)
+        return "".join(parts).strip(" ,;")
 
 
 def _merge(a: Condition, b: Condition) -> Condition:

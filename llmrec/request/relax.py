@@ -77,3 +77,8 @@ def relax(interpretation: RequestInterpretation, index: FacetIndex, exclude: set
     if not said:
         return stages, [f"{first}; exclusions are never relaxed"]
     return stages, [f"{first}; relaxed: {', '.join(said)} (items meeting more conditions come first)"]
+
+
+def stage_of(values: dict, stages: list[list[Condition]]) -> int:
+    """The first (strictest) condition set an item with these facet values meets; ``len(stages)`` if none."""
+    return next((s for s, conditions in enumerate(stages) if all(c.test(values) for c in conditions)), len(stages))

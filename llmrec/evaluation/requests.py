@@ -1,0 +1,341 @@
+"""The request benchmark: do answers honour what a request states as a condition?
+
+Each benchmark request (``data/requests-*.jsonl``, written for this project) carries what a careful reader takes as
+its hard conditions, in the ``--where`` language (``genres=War``, ``year<1970``, ``director=Alfred Hitchcock``,
+``like=Toy Story`` for an anchor). The checker is computed from the catalog's own metadata: an answered item
+satisfies a condition when its facet values do (``Condition.test``), so nothing is judged by hand or by a model.
+
+Reported per system (the embedding retriever alone, the rules, the rules with the LLM chooser, the served pipeline
+without and with parsing): constraint precision@5 and @10 (share of returned items meeting every expected
+condition, over requests that have some), the share of requests with any violation in the top 5, exclusion
+violations, how often the interpretation was exactly right (overall and per condition type), and latency.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from llmrec.request.conditions import Condition, RequestInterpretation, parse_expression
+from llmrec.request.facets import CatalogFacets
+
+REQUEST_SETS = ("demo", "ml-100k", "ml-latest-small")
+
+
+class BenchmarkRequest(BaseModel):
+    id: str
+    text: str
+    expect: list[str] = Field(default_factory=list, description="conditions (--where syntax) and like=<title>")
+    tags: list[str] = Field(default_factory=list, description="words, typo, negation, none: for the breakdown")
+
+
+def load_requests(name: str) -> list[BenchmarkRequest]:
+    """A request set shipped with llmrec: ``demo``, ``ml-100k`` (with details.json) or ``ml-latest-small``."""
+    if name not in REQUEST_SETS:
+        raise ValueError(f"unknown request set {name!r}; choose one of {', '.join(REQUEST_SETS)}")
+    text = resources.files("llmrec.evaluation").joinpath(f"data/requests-{name}.jsonl").read_text(encoding="utf-8")
+    return [BenchmarkRequest.model_validate_json(line) for line in text.splitlines() if line.strip()]
+
+
+def expected(request: BenchmarkRequest, facets: CatalogFacets) -> tuple[list[Condition], list[str]]:
+    """The request's expected conditions (parsed against this catalog's facets) and anchor titles."""
+    conditions, anchors = [], []
+    for e in request.expect:
+        if e.startswith("like="):
+            anchors.append(e[len("like="):])
+        else:
+            conditions.append(parse_expression(e, facets))
+    return conditions, anchors
+
+
+def condition_type(c: Condition, facets: CatalogFacets) -> str:
+    """A condition's kind for the per-type breakdown: kind, genre, exclusion, decade, before, after, year, length,
+    rating, count, person."""
+    facet = facets.get(c.facet)
+    if c.type == "people":
+        return "person (excluded)" if c.negate else "person"
+    if c.type == "categorical":
+        if c.negate:
+            return "exclusion"
+        return "kind" if facet is not None and facet.role == "kind" else "genre/category"
+    unit = facet.unit if facet else "count"
+    if unit == "year":
+        if c.negate:
+            return "year range (excluded)"
+        if c.low is not None and c.high is not None:
+            return "year" if c.low == c.high else ("decade" if c.high - c.low == 9 else "year range")
+        return "before" if c.high is not None else "after"
+    return {"minutes": "length", "rating10": "rating"}.get(unit or "", "count")
+
+
+def interpretation_matches(interpretation: RequestInterpretation | None, conditions: list[Condition],
+                           anchors: list[str]) -> bool:
+    """Exactly right: the same conditions (by expression) and the same anchor titles, nothing more, nothing less."""
+    if interpretation is None:
+        return not conditions and not anchors
+    got = {c.expression for c in interpretation.conditions}
+    want = {c.expression for c in conditions}
+    return got == want and {a.title for a in interpretation.anchors} == set(anchors)
+
+
+class RequestOutcome(BaseModel):
+    id: str
+    text: str
+    returned: list[str]
+    satisfied: list[bool] = Field(description="per returned item: meets every expected condition")
+    attainable: int = Field(0, description="catalog items meeting every expected condition (excluding nothing)")
+    excluded_hit: bool = Field(False, description="an item an expected exclusion rules out is in the top 5")
+    exact: bool | None = None
+    understood: str = ""
+    seconds: float = 0.0
+    parse_ms: float | None = None
+
+
+# A system answers a request: (item ids best first, its interpretation or None, seconds)
+System = Callable[[BenchmarkRequest], tuple[list[str], RequestInterpretation | None, float]]
+
+
+def run_system(system: System, requests: list[BenchmarkRequest], facets: CatalogFacets,
+               values: dict[str, dict], progress: Callable = lambda it, total, desc: it,
+               name: str = "") -> list[RequestOutcome]:
+    out = []
+    for req in progress(requests, len(requests), name):
+        conditions, anchors = expected(req, facets)
+        ids, interpretation, seconds = system(req)
+        ok = [all(c.test(values.get(i, {})) for c in conditions) for i in ids]
+        attainable = sum(all(c.test(v) for c in conditions) for v in values.values()) if conditions else len(values)
+        excluded = [c for c in conditions if c.negate]
+        hit = any(not c.test(values.get(i, {})) for c in excluded for i in ids[:5])
+        out.append(RequestOutcome(
+            id=req.id, text=req.text, returned=ids, satisfied=ok, attainable=attainable, excluded_hit=hit,
+            exact=None if interpretation is None else interpretation_matches(interpretation, conditions, anchors),
+            understood=interpretation.summary if interpretation is not None else "", seconds=round(seconds, 4),
+            parse_ms=interpretation.parse_ms if interpretation is not None and interpretation.parsed else None))
+    return out
+
+
+def _percentile(xs: list[float], q: float) -> float | None:
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
+
+
+def summarise(outcomes: list[RequestOutcome], requests: list[BenchmarkRequest], facets: CatalogFacets) -> dict:
+    """The report row of one system on one request set."""
+    by_id = {r.id: r for r in requests}
+    # Requests with conditions some catalog item meets: where fewer than n items meet them, the answer is right to
+    # show those first and relaxed ones after (and says so), so precision@n is out of what the catalog can give.
+    constrained = [o for o in outcomes if expected(by_id[o.id], facets)[0] and o.attainable]
+
+    def precision(o: RequestOutcome, n: int) -> float:
+        want = min(n, o.attainable)
+        return sum(o.satisfied[:want]) / want
+
+    def violated(o: RequestOutcome) -> bool:
+        return not all(o.satisfied[:min(5, o.attainable)])
+
+    types: dict[str, list[bool]] = defaultdict(list)
+    tags: dict[str, list[bool]] = defaultdict(list)
+    for o in outcomes:
+        if o.exact is None:
+            continue
+        conditions, anchors = expected(by_id[o.id], facets)
+        kinds = {condition_type(c, facets) for c in conditions} | ({"like"} if anchors else set())
+        for kind in kinds or {"no condition"}:
+            types[kind].append(o.exact)
+        for tag in by_id[o.id].tags:
+            tags[tag].append(o.exact)
+    with_exclusion = [o for o in outcomes if any(c.negate for c in expected(by_id[o.id], facets)[0])]
+    parse = [o.parse_ms for o in outcomes if o.parse_ms is not None]
+    seconds = [o.seconds for o in outcomes]
+    exact = [o.exact for o in outcomes if o.exact is not None]
+    return {
+        "requests": len(outcomes), "with_conditions": len(constrained),
+        "precision@5": round(statistics.mean(precision(o, 5) for o in constrained), 4) if constrained else None,
+        "precision@10": round(statistics.mean(precision(o, 10) for o in constrained), 4) if constrained else None,
+        "any_violation@5": round(sum(violated(o) for o in constrained) / len(constrained), 4)
+        if constrained else None,
+        "fewer_than_5_attainable": sum(o.attainable < 5 for o in constrained),
+        "exclusion_requests": len(with_exclusion),
+        "exclusion_violations@5": sum(o.excluded_hit for o in with_exclusion),
+        "exact_interpretation": round(sum(exact) / len(exact), 4) if exact else None,
+        "exact_by_type": {k: [round(sum(v) / len(v), 4), len(v)] for k, v in sorted(types.items())},
+        "exact_by_tag": {k: [round(sum(v) / len(v), 4), len(v)] for k, v in sorted(tags.items())},
+        "parse_ms_p50": _percentile(parse, 0.5), "parse_ms_p95": _percentile(parse, 0.95),
+        "seconds_p50": _percentile(seconds, 0.5), "seconds_p95": _percentile(seconds, 0.95),
+    }
+
+
+# --- the systems -----------------------------------------------------------------------------------------------------
+
+def systems_for(recommender, k: int = 10, served: bool = True) -> dict[str, System]:
+    """The compared systems over one workspace's ``Recommender`` (justifications off: they do not change the list)."""
+    from llmrec.schema import AskRequest
+
+    recommender.config.justification.enabled = False
+    total = recommender.workspace.item_count()
+
+    def retriever_alone(req: BenchmarkRequest):
+        t0 = time.perf_counter()
+        found = recommender.retriever.retrieve(req.text, [], set(), k)
+        return [c.id for c in found], None, time.perf_counter() - t0
+
+    def rules(chooser: bool) -> System:
+        def run(req: BenchmarkRequest):
+            recommender.config.request.llm_chooser = chooser
+            try:
+                t0 = time.perf_counter()
+                found = recommender.retrieve(AskRequest(query=req.text, k=k), [], set(), total)
+                ids = found.in_stage_order([c.id for c in found.candidates])[:k]
+                return ids, found.interpretation, time.perf_counter() - t0
+            finally:
+                recommender.config.request.llm_chooser = False
+        return run
+
+    def pipeline(parse: bool) -> System:
+        def run(req: BenchmarkRequest):
+            t0 = time.perf_counter()
+            rec = recommender.ask(req.text, k=k, parse=parse)
+            return [it.item_id for it in rec.items], rec.interpretation if parse else None, \
+                time.perf_counter() - t0
+        return run
+
+    systems = {"retriever alone": retriever_alone, "rules": rules(False), "rules + LLM chooser": rules(True)}
+    if served:
+        systems["served, no parsing (before)"] = pipeline(False)
+        systems["served"] = pipeline(True)
+    return systems
+
+
+def benchmark_workspace(recommender, request_set: str, served: bool = True, only: list[str] | None = None,
+                        progress: Callable = lambda it, total, desc: it) -> dict:
+    """Every system on one request set over one workspace: the summaries and each request's outcome."""
+    requests = load_requests(request_set)
+    index = recommender.facet_index()
+    result = {"request_set": request_set, "workspace": str(recommender.workspace.root),
+              "items": recommender.workspace.item_count(), "systems": {}, "outcomes": {}}
+    for name, system in systems_for(recommender, served=served).items():
+        if only and name not in only:
+            continue
+        outcomes = run_system(system, requests, index.facets, index.values, progress, name)
+        result["systems"][name] = summarise(outcomes, requests, index.facets)
+        result["outcomes"][name] = [o.model_dump() for o in outcomes]
+    return result
+
+
+def write_report(results: list[dict], out_dir: Path, provenance: dict) -> tuple[Path, Path]:
+    """``requests.json`` (everything) and ``requests.md`` (the tables and the requests that went wrong)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "requests.json", out_dir / "requests.md"
+    json_path.write_text(json.dumps({"provenance": provenance, "results": results}, indent=1, ensure_ascii=False),
+                         encoding="utf-8")
+    md_path.write_text(render_markdown(results, provenance), encoding="utf-8")
+    return json_path, md_path
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def render_markdown(results: list[dict], provenance: dict) -> str:
+    lines = ["# Request benchmark: do answers honour the conditions a request states?", "",
+             "Produced by `llmrec eval --requests` (llmrec/evaluation/requests.py); requests in "
+             "llmrec/evaluation/data/requests-*.jsonl, each checked against the catalog's own metadata. "
+             "Precision@n: share of the top min(n, m) meeting every expected condition, where m is how many catalog "
+             "items meet them (when m < n the answer shows those first, then relaxed ones, and says so), over "
+             "requests with conditions. "
+             "Exact: the interpretation equals the expected conditions and anchors.", "",
+             "```", json.dumps(provenance, indent=1), "```", ""]
+    for r in results:
+        lines += [f"## {r['request_set']} ({r['items']:,} items; {next(iter(r['systems'].values()))['requests']} "
+                  "requests)", "",
+                  "| system | P@5 | P@10 | any violation @5 | exclusion violations @5 | exact reading | parse ms p50 / "
+                  "p95 | seconds p50 / p95 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, s in r["systems"].items():
+            lines.append(f"| {name} | {_fmt(s['precision@5'])} | {_fmt(s['precision@10'])} | "
+                         f"{_fmt(s['any_violation@5'])} | {s['exclusion_violations@5']} of "
+                         f"{s['exclusion_requests']} | {_fmt(s['exact_interpretation'])} | "
+                         f"{_fmt(s['parse_ms_p50'])} / {_fmt(s['parse_ms_p95'])} | "
+                         f"{_fmt(s['seconds_p50'])} / {_fmt(s['seconds_p95'])} |")
+        best = r["systems"].get("served") or r["systems"].get("rules")
+        if best:
+            lines += ["", "Exact reading by condition type (share, requests): " +
+                      "; ".join(f"{k} {v[0]:.2f} ({v[1]})" for k, v in best["exact_by_type"].items()),
+                      "", "By tag: " + "; ".join(f"{k} {v[0]:.2f} ({v[1]})" for k, v in best["exact_by_tag"].items())]
+        name = "served" if "served" in r["outcomes"] else "rules"
+        wrong = [o for o in r["outcomes"].get(name, [])
+                 if o["exact"] is False or not all(o["satisfied"][:min(5, o["attainable"])])]
+        if wrong:
+            lines += ["", f"Requests the {name} system read or answered wrongly:", ""]
+            for o in wrong:
+                bad = sum(not x for x in o["satisfied"][:min(5, o["attainable"])])
+                lines.append(f"- `{o['id']}` \"{o['text']}\" → {o['understood'] or '(nothing)'}"
+                             f"{'' if o['exact'] else ' (reading not exact)'}"
+                             f"{f'; {bad} of top 5 violate' if bad else ''}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# --- workspaces and the whole run ------------------------------------------------------------------------------------
+
+def prepare_workspace(request_set: str, data: Path | None, cache: Path, log: Callable[[str], None] = print,
+                      progress: Callable = lambda it, total, desc: it) -> Path:
+    """The workspace a request set runs on, ingested once into ``cache`` (re-ingest is incremental): the demo
+    catalog, or a MovieLens folder under ``data`` (ml-100k with its details.json). No posters and no collaborative
+    model: the requests are anonymous, and text alone decides what they can find."""
+    from llmrec.config import LLMRecConfig
+    from llmrec.errors import CatalogError
+    from llmrec.ingest import ingest
+
+    root = cache / f"{request_set}-workspace"
+    config = LLMRecConfig()
+    config.collaborative.fit_on_ingest = False
+    if request_set == "demo":
+        from llmrec.demo_catalog import write_demo_catalog
+
+        written = write_demo_catalog(cache / "demo-catalog")
+        source, interactions = written.catalog, written.interactions
+    else:
+        if data is None or not (data / request_set).is_dir():
+            raise CatalogError(f"the {request_set} request set needs {data / request_set if data else request_set}: "
+                               "pass --data with the folder holding the MovieLens releases")
+        source, interactions = data / request_set, None
+    log(f"ingesting {source} into {root} (once; later runs reuse it)")
+    ingest(source, root, interactions=interactions, config=config, progress=progress, log=log)
+    return root
+
+
+def run_benchmark(sets: list[str], data: Path | None, cache: Path, out: Path | None, served: bool = True,
+                  log: Callable[[str], None] = print, progress: Callable = lambda it, total, desc: it) -> list[dict]:
+    """Every request set on its workspace; writes ``requests.{json,md}`` into ``out`` when given."""
+    import warnings
+
+    from llmrec.evaluation.provenance import versions
+    from llmrec.recommender import Recommender
+
+    results = []
+    for name in sets:
+        root = prepare_workspace(name, data, cache, log, progress)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            recommender = Recommender(root)
+            results.append(benchmark_workspace(recommender, name, served=served, progress=progress))
+        for system, row in results[-1]["systems"].items():
+            log(f"{name} · {system}: P@5 {_fmt(row['precision@5'])}, exact {_fmt(row['exact_interpretation'])}, "
+                f"exclusion violations {row['exclusion_violations@5']}/{row['exclusion_requests']}")
+    if out is not None:
+        provenance = {"versions": versions(("torch", "transformers", "chromadb")), "sets": sets,
+                      "served": served, "model": "as configured (default smollm2-135m)", "k": 10}
+        json_path, md_path = write_report(results, out, provenance)
+        log(f"wrote {json_path} and {md_path}")
+    return results
