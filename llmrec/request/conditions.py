@@ -97,7 +97,8 @@ class Condition(BaseModel):
             return f"{name}{'!=' if self.negate else '='}{'|'.join(self.values)}"
         if self.low is not None and self.high is not None:
             if self.low_inclusive and self.high_inclusive:
-                return f"{name}{'!=' if self.negate else '='}{_num(self.low)}..{_num(self.high)}"
+                value = _num(self.low) if self.low == self.high else f"{_num(self.low)}..{_num(self.high)}"
+                return f"{name}{'!=' if self.negate else '='}{value}"
         bound = []
         if self.low is not None:
             bound.append(f"{name}{'>=' if self.low_inclusive else '>'}{_num(self.low)}")

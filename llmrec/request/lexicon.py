@@ -177,13 +177,16 @@ class Lexicon:
         return self.people[key][0][1]
 
     def people_facets(self, key: str, role: str | None) -> list[str]:
-        """The people facets a mention of this person conditions on: those of ``role`` ("directed by") when the
-        person has such credits; with no role ("a Spielberg movie", "by Spielberg"), the direction credits if any
-        (that is what "a film by" means), else every credit."""
-        facets = [f for f, _ in self.people.get(key, [])]
-        wanted = role if role not in (None, "any") else "direct"
-        narrowed = [f for f in facets if (self.facets.get(f) and self.facets.get(f).role == wanted)]
-        return narrowed or facets
+        """The people facets a mention of this person conditions on: those of ``role`` ("directed by", "starring")
+        when the person has such credits; after "by", the direction credits if any (what "a film by" means); with no
+        cue ("a De Niro crime movie"), the credit the catalog gives this person most often."""
+        credits = {f: self.facets.get(f).values.get(name, 0) for f, name in self.people.get(key, [])
+                   if self.facets.get(f) is not None}
+        if not credits:
+            return []
+        wanted = {"any": "direct"}.get(role or "", role)
+        narrowed = [f for f in credits if wanted and self.facets.get(f).role == wanted]
+        return narrowed or [max(credits, key=lambda f: credits[f])]
 
     # ---- titles --------------------------------------------------------------------------------------------------
     def best_item(self, ids: list[str]) -> str:

@@ -31,24 +31,42 @@ def cue_keys(cue: str) -> tuple[str, ...]:
     return tuple(t.key for t in tokenize(cue))
 
 
-def cue_before(st: _State, i: int, cues: list[str]) -> tuple[int, str]:
-    """(length, cue) of the longest free cue ending right before token ``i``; (0, "") when none."""
-    best = (0, "")
+@cache
+def _by_edge(cues: tuple[str, ...], last: bool) -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    """Cues indexed by their first (or last) token key: a lookup per token instead of a scan of every cue."""
+    index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
     for cue in cues:
         keys = cue_keys(cue)
+        if keys:
+            index.setdefault(keys[-1] if last else keys[0], []).append((keys, cue))
+    return index
+
+
+def cue_before(st: _State, i: int, cues: list[str], hyphen: bool = False) -> tuple[int, str]:
+    """(length, cue) of the longest free cue ending right before token ``i``; (0, "") when none. With ``hyphen``, a
+    hyphen between cue and token belongs to the cue ("pre-1960")."""
+    if hyphen and i > 0 and st.tokens[i - 1].key == "-":
+        n, cue = cue_before(st, i - 1, cues)
+        if n:
+            return n + 1, cue
+    if i == 0:
+        return 0, ""
+    best = (0, "")
+    for keys, cue in _by_edge(tuple(cues), True).get(st.tokens[i - 1].key, ()):
         n = len(keys)
-        if n and i - n >= 0 and st.free(i - n, i) and tuple(t.key for t in st.tokens[i - n:i]) == keys:
+        if i - n >= 0 and st.free(i - n, i) and tuple(t.key for t in st.tokens[i - n:i]) == keys:
             best = max(best, (n, cue))
     return best
 
 
 def cue_after(st: _State, j: int, cues: list[str]) -> tuple[int, str]:
     """(length, cue) of the longest free cue starting at token ``j``."""
+    if j >= len(st.tokens):
+        return 0, ""
     best = (0, "")
-    for cue in cues:
-        keys = cue_keys(cue)
+    for keys, cue in _by_edge(tuple(cues), False).get(st.tokens[j].key, ()):
         n = len(keys)
-        if n and st.free(j, j + n) and tuple(t.key for t in st.tokens[j:j + n]) == keys:
+        if st.free(j, j + n) and tuple(t.key for t in st.tokens[j:j + n]) == keys:
             best = max(best, (n, cue))
     return best
 
@@ -122,8 +140,8 @@ class NumberRules:
         return self._year_condition(st, i, end, low, high)
 
     def _year_condition(self, st: _State, start: int, end: int, low: int, high: int):
-        before, cue = cue_before(st, start, VOCABULARY.year_cues_before)
-        after, cue2 = cue_before(st, start, VOCABULARY.year_cues_after)
+        before, cue = cue_before(st, start, VOCABULARY.year_cues_before, hyphen=True)
+        after, cue2 = cue_before(st, start, VOCABULARY.year_cues_after, hyphen=True)
         between = cue_before(st, start, ["between", "from"])[0] if high > low else 0
         trail_after = cue_after(st, end, VOCABULARY.year_trailing_after)[0]
         trail_before = cue_after(st, end, VOCABULARY.year_trailing_before)[0]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from llmrec.request.conditions import Anchor, Condition, RequestInterpretation
 from llmrec.request.lexicon import PHRASE_TOKENS, TITLE_TOKENS, Lexicon
-from llmrec.request.numbers import NumberRules, cue_keys
+from llmrec.request.numbers import NumberRules, cue_after, cue_before, cue_keys
 from llmrec.request.tokens import Token, tokenize
 from llmrec.request.vocabulary import VOCABULARY
 
@@ -79,22 +79,11 @@ class _State:
 
     def cue_before(self, i: int, cues: list[str]) -> int:
         """Length (in tokens) of the longest free cue phrase ending right before ``i``; 0 when none."""
-        best = 0
-        for cue in cues:
-            parts = cue_keys(cue)
-            n = len(parts)
-            if n and i - n >= 0 and self.free(i - n, i) and tuple(t.key for t in self.tokens[i - n:i]) == parts:
-                best = max(best, n)
-        return best
+        return cue_before(self, i, cues)[0]
 
     def cue_at(self, i: int, cues: list[str]) -> int:
-        best = 0
-        for cue in cues:
-            parts = cue_keys(cue)
-            n = len(parts)
-            if n and self.free(i, i + n) and tuple(t.key for t in self.tokens[i:i + n]) == parts:
-                best = max(best, n)
-        return best
+        """Length (in tokens) of the longest free cue phrase starting at ``i``; 0 when none."""
+        return cue_after(self, i, cues)[0]
 
 
 class RequestParser:
@@ -245,6 +234,13 @@ class RequestParser:
         misspelling only when capitalised (or right after a cue such as "directed by")."""
         lex = self.lexicon
         tokens = st.tokens
+        # "Francis Ford Copola" is a misspelt director, not the actor Francis Ford: three capitalised words close to
+        # a full name win over an exact match of their first two
+        if i + 3 <= len(tokens) and all(t.cap for t in tokens[i:i + 3]) and st.phrase(i, 3) and \
+                st.phrase(i, 3) not in lex.people:
+            close = lex.close_names(st.phrase(i, 3), 0.9)
+            if close:
+                return i + 3, close[0], f"read {st.words(i, i + 3)!r} as {lex.display_name(close[0])}"
         for n in range(min(4, len(tokens) - i), 0, -1):
             key = st.phrase(i, n)
             if key and key in lex.people and (n > 1 or cued or tokens[i].cap):
@@ -260,7 +256,9 @@ class RequestParser:
             return None  # "for kids" is a genre; a surname that is also a catalog word is not guessed at
         if at_start and t.cap and not cued and not self._followed_by_kind(st, i):
             return None
-        if t.key in lex.surnames:
+        if t.key in lex.surnames and (cued or lex.person_items[lex.surnames[t.key][0]] >= 2):
+            # a surname alone names someone the catalog credits more than once ("Hitchcock films"), not a
+            # one-credit writer who shares a studio's name ("a Disney musical")
             keys = lex.surnames[t.key]
             note = ""
             if len(keys) > 1:
@@ -275,8 +273,8 @@ class RequestParser:
                 full = lex.close_names(two, 0.85)
                 if full:
                     return i + 2, full[0], f"read {st.words(i, i + 2)!r} as {lex.display_name(full[0])}"
-            close = lex.close_names(t.key, 0.8, surnames_only=True)
-            if close:
+            close = lex.close_names(t.key, 0.8, surnames_only=True) if t.key not in lex.surnames else []
+            if close and (cued or lex.person_items[lex.surnames[close[0]][0]] >= 2):
                 key = lex.surnames[close[0]][0]
                 return i + 1, key, f"read {t.text!r} as {lex.display_name(key)}"
         if two and tokens[i + 1].key not in lex.words:  # "Alfred Hitchkock": first name right, surname close
@@ -341,6 +339,7 @@ class RequestParser:
                     st.notes.append(f"this catalog has no {what} ({st.words(i, i + n)!r}); kept as words of the "
                                     "request")
                     st.claim(i, i + n, "missing")
+                    self._kind_inside(st, i, n, [])
                     i += n
                     break
             else:

@@ -220,3 +220,23 @@ def test_with_a_token_the_page_asks_for_it_and_sends_it(browser, web_workspace, 
         _ask(browser, url, "a podcast about money", k=1, token=TOKEN)
         assert not browser.find_element(By.ID, "error").is_displayed()
         assert len(browser.find_elements(By.CSS_SELECTOR, "#results li.result")) == 1
+
+
+def test_the_page_shows_how_the_request_was_read_and_a_condition_can_be_removed(browser, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _ask(browser, server, "a podcast about owls at night", k=2)
+    box = browser.find_element(By.ID, "understood")
+    assert box.is_displayed()
+    chips = [c.text for c in box.find_elements(By.CSS_SELECTOR, ".chip")]
+    assert any(c.startswith("kind = podcast") for c in chips), chips
+    shown = [r.get_attribute("data-item-id") for r in browser.find_elements(By.CSS_SELECTOR, "#results li.result")]
+    assert set(shown) <= {"p1", "p2", "p3", "owl"}
+    _screenshot(browser, "web_page_understood_as")
+
+    kind_chip = next(c for c in box.find_elements(By.CSS_SELECTOR, ".chip") if c.text.startswith("kind ="))
+    kind_chip.find_element(By.CSS_SELECTOR, ".chip-remove").click()
+    WebDriverWait(browser, 180).until(lambda d: not any(
+        c.text.startswith("kind =") for c in d.find_elements(By.CSS_SELECTOR, "#understood .chip")))
+    assert browser.find_elements(By.CSS_SELECTOR, "#results li.result")
