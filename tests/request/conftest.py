@@ -14,7 +14,7 @@ ROWS = [
     ("f1", "Starlight Drift", {"kind": "film", "genres": "Science fiction, Drama", "year": "1984",
                                "director": "Alfred Hitchcock", "cast": "Tom Hanks, Meg Ryan", "runtime": "128 min",
                                "imdb_rating": "8.1/10"}),
-    ("f2", "Blood Harvest", {"kind": "film", "genres": "Horror", "year": "1979", "director": "Wes Craven",
+    ("f2", "Blood Harvest", {"kind": "film", "genres": "Horror", "year": "1979", "director": "Alfred Hitchcock",
                              "cast": "Bruce Willis", "runtime": "1h 35min", "imdb_rating": "6.2/10"}),
     ("f3", "Laugh Track", {"kind": "film", "genres": "Comedy, Horror", "year": "1996", "director": "Rob Reiner",
                            "cast": "Meg Ryan, Robin Williams", "runtime": "88 min", "imdb_rating": "7.0/10"}),
