@@ -17,7 +17,7 @@ from llmrec.request.lexicon import forms
 from llmrec.request.vocabulary import VOCABULARY
 
 if TYPE_CHECKING:
-    from llmrec.request.parser import _State
+    from llmrec.request.state import ParseState
 
 _YEARS = (1870, 2035)
 _HOUR_WORDS = ("an", "a", "one")
@@ -42,7 +42,7 @@ def _by_edge(cues: tuple[str, ...], last: bool) -> dict[str, list[tuple[tuple[st
     return index
 
 
-def cue_before(st: _State, i: int, cues: list[str], hyphen: bool = False) -> tuple[int, str]:
+def cue_before(st: ParseState, i: int, cues: list[str], hyphen: bool = False) -> tuple[int, str]:
     """(length, cue) of the longest free cue ending right before token ``i``; (0, "") when none. With ``hyphen``, a
     hyphen between cue and token belongs to the cue ("pre-1960")."""
     if hyphen and i > 0 and st.tokens[i - 1].key == "-":
@@ -59,7 +59,7 @@ def cue_before(st: _State, i: int, cues: list[str], hyphen: bool = False) -> tup
     return best
 
 
-def cue_after(st: _State, j: int, cues: list[str]) -> tuple[int, str]:
+def cue_after(st: ParseState, j: int, cues: list[str]) -> tuple[int, str]:
     """(length, cue) of the longest free cue starting at token ``j``."""
     if j >= len(st.tokens):
         return 0, ""
@@ -84,7 +84,7 @@ class NumberRules:
                 self.counts[f] = facet
         self.strict = set(VOCABULARY.strict_cues)
 
-    def read(self, st: _State) -> list[tuple[int, int, Condition]]:
+    def read(self, st: ParseState) -> list[tuple[int, int, Condition]]:
         """Every numeric condition in the request, claiming the tokens it reads (cues included)."""
         out = []
         i = 0
@@ -103,7 +103,7 @@ class NumberRules:
         return out
 
     # ---- years ---------------------------------------------------------------------------------------------------
-    def _decade(self, st: _State, i: int):
+    def _decade(self, st: ParseState, i: int):
         t = st.tokens[i]
         if t.decade is None:
             return None
@@ -121,7 +121,7 @@ class NumberRules:
             return start, end, None
         return cond
 
-    def _year(self, st: _State, i: int):
+    def _year(self, st: ParseState, i: int):
         t = st.tokens[i]
         if t.value is None or t.value != int(t.value) or not _YEARS[0] <= t.value <= _YEARS[1]:
             return None
@@ -139,7 +139,7 @@ class NumberRules:
                 high, end = int(second), end + 2
         return self._year_condition(st, i, end, low, high)
 
-    def _year_condition(self, st: _State, start: int, end: int, low: int, high: int):
+    def _year_condition(self, st: ParseState, start: int, end: int, low: int, high: int):
         before, cue = cue_before(st, start, VOCABULARY.year_cues_before, hyphen=True)
         after, cue2 = cue_before(st, start, VOCABULARY.year_cues_after, hyphen=True)
         between = cue_before(st, start, ["between", "from"])[0] if high > low else 0
@@ -172,7 +172,7 @@ class NumberRules:
         return text_start, end, cond
 
     # ---- lengths, ratings, counts --------------------------------------------------------------------------------
-    def _amount(self, st: _State, i: int) -> tuple[float, int] | None:
+    def _amount(self, st: ParseState, i: int) -> tuple[float, int] | None:
         """(value, index after it) of an amount at ``i``: "90", "1.5", "an" (hour), "half an" (hour), "two and a
         half"."""
         tokens = st.tokens
@@ -189,7 +189,7 @@ class NumberRules:
             value, j = value + 0.5, j + 3
         return value, j
 
-    def _unit_after(self, st: _State, j: int) -> tuple[int, str, Facet | None]:
+    def _unit_after(self, st: ParseState, j: int) -> tuple[int, str, Facet | None]:
         """(tokens, unit, count facet) of a unit at ``j`` ("minutes", "-minute", "hours", "/10", "pages")."""
         tokens = st.tokens
         k = j + 1 if j < len(tokens) and tokens[j].key == "-" else j
@@ -209,7 +209,7 @@ class NumberRules:
             return k + 1 - j, "count", self.counts[key]
         return 0, "", None
 
-    def _quantity(self, st: _State, i: int):
+    def _quantity(self, st: ParseState, i: int):
         amount = self._amount(st, i)
         if amount is None:
             return None
@@ -252,7 +252,7 @@ class NumberRules:
             cond.text = st.words(start, end)
         return start, end, cond
 
-    def _compare(self, st: _State, i: int, end: int, value: float, fields: list[str], unit: str):
+    def _compare(self, st: ParseState, i: int, end: int, value: float, fields: list[str], unit: str):
         less, less_cue = cue_before(st, i, VOCABULARY.less_cues)
         more, more_cue = cue_before(st, i, VOCABULARY.more_cues)
         about, _ = cue_before(st, i, VOCABULARY.about_cues)
@@ -277,7 +277,7 @@ class NumberRules:
         spread = max(5.0, round(value * 0.1)) if unit == "minutes" else max(1.0, round(value * 0.1))
         return start, end, self._condition(fields, value - spread, value + spread, st, start, end)
 
-    def _condition(self, fields: list[str], low: float | None, high: float | None, st: _State, start: int,
+    def _condition(self, fields: list[str], low: float | None, high: float | None, st: ParseState, start: int,
                    end: int, low_inclusive: bool = True, high_inclusive: bool = True, exact: bool = False
                    ) -> Condition:
         return Condition(facet=fields[0], fields=fields, type="numeric", low=low, high=high,
