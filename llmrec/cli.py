@@ -117,8 +117,6 @@ def _print_recommendation(rec) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from rich.console import Console
-
     title = escape(rec.query or "(no request text)") + (f" — user {escape(rec.user_id)}" if rec.user_id else "")
     reading = rec.interpretation
     if reading is not None and reading.parsed and not reading.is_plain():
