@@ -96,6 +96,7 @@ class RequestOutcome(BaseModel):
     understood: str = ""
     seconds: float = 0.0
     parse_ms: float | None = None
+    llm_conditions: list[str] = Field(default_factory=list, description="conditions the LLM chooser added")
 
 
 # A system answers a request: (item ids best first, its interpretation or None, seconds)
@@ -117,7 +118,9 @@ def run_system(system: System, requests: list[BenchmarkRequest], facets: Catalog
             id=req.id, text=req.text, returned=ids, satisfied=ok, attainable=attainable, excluded_hit=hit,
             exact=None if interpretation is None else interpretation_matches(interpretation, conditions, anchors),
             understood=interpretation.summary if interpretation is not None else "", seconds=round(seconds, 4),
-            parse_ms=interpretation.parse_ms if interpretation is not None and interpretation.parsed else None))
+            parse_ms=interpretation.parse_ms if interpretation is not None and interpretation.parsed else None,
+            llm_conditions=[c.expression for c in interpretation.conditions if c.source == "llm"]
+            if interpretation is not None else []))
     return out
 
 
@@ -154,6 +157,8 @@ def summarise(outcomes: list[RequestOutcome], requests: list[BenchmarkRequest], 
         for tag in by_id[o.id].tags:
             tags[tag].append(o.exact)
     with_exclusion = [o for o in outcomes if any(c.negate for c in expected(by_id[o.id], facets)[0])]
+    llm = [(o, c) for o in outcomes for c in o.llm_conditions]
+    llm_right = sum(c in {x.expression for x in expected(by_id[o.id], facets)[0]} for o, c in llm)
     parse = [o.parse_ms for o in outcomes if o.parse_ms is not None]
     seconds = [o.seconds for o in outcomes]
     exact = [o.exact for o in outcomes if o.exact is not None]
@@ -167,6 +172,7 @@ def summarise(outcomes: list[RequestOutcome], requests: list[BenchmarkRequest], 
         "exclusion_requests": len(with_exclusion),
         "exclusion_violations@5": sum(o.excluded_hit for o in with_exclusion),
         "exact_interpretation": round(sum(exact) / len(exact), 4) if exact else None,
+        "llm_conditions": len(llm), "llm_conditions_expected": llm_right,
         "exact_by_type": {k: [round(sum(v) / len(v), 4), len(v)] for k, v in sorted(types.items())},
         "exact_by_tag": {k: [round(sum(v) / len(v), 4), len(v)] for k, v in sorted(tags.items())},
         "parse_ms_p50": _percentile(parse, 0.5), "parse_ms_p95": _percentile(parse, 0.95),
@@ -267,6 +273,10 @@ def render_markdown(results: list[dict], provenance: dict) -> str:
                          f"{s['exclusion_requests']} | {_fmt(s['exact_interpretation'])} | "
                          f"{_fmt(s['parse_ms_p50'])} / {_fmt(s['parse_ms_p95'])} | "
                          f"{_fmt(s['seconds_p50'])} / {_fmt(s['seconds_p95'])} |")
+        chooser = r["systems"].get("rules + LLM chooser")
+        if chooser:
+            lines += ["", f"The LLM chooser added {chooser['llm_conditions']} condition(s), "
+                          f"{chooser['llm_conditions_expected']} of them expected."]
         best = r["systems"].get("served") or r["systems"].get("rules")
         if best:
             lines += ["", "Exact reading by condition type (share, requests): " +

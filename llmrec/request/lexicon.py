@@ -50,6 +50,13 @@ def title_forms(title: str) -> set[str]:
     key = value_key(title)
     words = key.split()
     out = {key}
+    # MovieLens gives a second title in parentheses ("Amelie (Fabuleux destin d'Amélie Poulain, Le)"): people type
+    # either one
+    if "(" in title and title.rstrip().endswith(")"):
+        first, _, second = title.rstrip()[:-1].partition("(")
+        for part in (first, second.removeprefix("a.k.a. ")):
+            if value_key(part):
+                out |= title_forms(part.strip())
     if len(words) > 1 and words[-1] in _ARTICLES:  # MovieLens' "Godfather, The"
         out.add(" ".join([words[-1]] + words[:-1]))
         out.add(" ".join(words[:-1]))
