@@ -23,7 +23,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from llmrec.catalog.schema import Interaction
+from llmrec.catalog.interactions import InteractionLog
 from llmrec.evaluation.metrics import ranking_metrics, recall_curve, target_ranks
 from llmrec.evaluation.splits import (TieBreak, count_stats, k_core, leave_one_out, llamarec_item_order,
                                       natural_item_key, user_sequences)
@@ -87,7 +87,7 @@ class SequenceDataset:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def build_dataset(interactions: Sequence[Interaction], tie_break: TieBreak = "row", min_user: int = 5,
+def build_dataset(log: InteractionLog, tie_break: TieBreak = "row", min_user: int = 5,
                   min_item: int = 5, llamarec_ties: bool = True) -> SequenceDataset:
     """k-core filter, order, split leave-one-out and integer-code an interaction log.
 
@@ -97,12 +97,12 @@ def build_dataset(interactions: Sequence[Interaction], tie_break: TieBreak = "ro
             rather than numerically; needed to reproduce its splits exactly.
     Items are coded in ``natural_item_key`` order, so codes do not depend on the tie rule.
     """
-    kept = k_core(interactions, min_user=min_user, min_item=min_item)
-    if not kept:
+    kept = k_core(log, min_user=min_user, min_item=min_item)
+    if not len(kept):
         raise ValueError(f"no interactions survive {min_user}/{min_item}-core filtering")
     order = llamarec_item_order(kept) if tie_break == "item" and llamarec_ties else None
     split = leave_one_out(user_sequences(kept, tie_break=tie_break, item_order=order))
-    item_ids = sorted({r.item_id for r in kept}, key=natural_item_key)
+    item_ids = sorted(kept.present_items(), key=natural_item_key)
     code = {item: i for i, item in enumerate(item_ids)}
     user_ids = list(split.train)
     row_of = {user: u for u, user in enumerate(user_ids)}

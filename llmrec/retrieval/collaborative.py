@@ -152,11 +152,10 @@ def workspace_sequences(workspace: Workspace) -> tuple[list[str], list[str], lis
     """
     from llmrec.evaluation.splits import natural_item_key, user_sequences
 
-    catalog = set(workspace.all_item_ids())
-    interactions = [i for i in workspace.all_interactions() if i.item_id in catalog]
-    sequences = user_sequences(interactions, tie_break="row")
+    log = workspace.interaction_log().with_items(workspace.all_item_ids())
+    sequences = user_sequences(log, tie_break="row")
     users = list(sequences)
-    item_ids = sorted({i.item_id for i in interactions}, key=natural_item_key)
+    item_ids = sorted(log.present_items(), key=natural_item_key)
     return item_ids, users, [sequences[u] for u in users]
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from itertools import groupby
 
 from llmrec.ranking.ranker import LLMRanker
 from llmrec.retrieval.collaborative import CollaborativeIndex
@@ -33,10 +32,9 @@ class RankingExample:
 
 def user_sequences(workspace: Workspace) -> dict[str, list[str]]:
     """Each user's catalog items, oldest first (ties by original row)."""
-    known = set(workspace.all_item_ids())
-    events = sorted(workspace.all_interactions(), key=lambda i: (i.user_id, i.timestamp, i.row))
-    return {user: [e.item_id for e in group if e.item_id in known]
-            for user, group in groupby(events, key=lambda i: i.user_id)}
+    from llmrec.evaluation.splits import user_sequences as ordered
+
+    return ordered(workspace.interaction_log().with_items(workspace.all_item_ids()), tie_break="row")
 
 
 def build_examples(workspace: Workspace, retriever: CandidateRetriever, ranker: LLMRanker, n_candidates: int,
