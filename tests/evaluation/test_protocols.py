@@ -5,8 +5,8 @@ import pytest
 
 from llmrec.catalog.interactions import InteractionLog
 from llmrec.catalog.schema import Interaction
-from llmrec.evaluation.protocols import (build_dataset, evaluate_full_ranking, evaluate_sampled, masked_scores,
-                                         sample_candidates)
+from llmrec.evaluation.protocols import build_dataset, evaluate_full_ranking, evaluate_sampled, sample_candidates
+from llmrec.retrieval.protocol import masked_scores
 
 
 class FixedScores:
