@@ -74,7 +74,6 @@ def register(app: typer.Typer) -> None:
         if data is None and dataset == "csv":
             raise CatalogError("--dataset csv needs --data PATH to a CSV with user_id,item_id,timestamp columns")
         data = dataset_path(dataset, data).resolve()
-        program = "llmrec eval"
         if ranker is not None or train_ranker is not None:
             from llmrec.evaluation.ranker.run import main as ranker_main
 
@@ -89,7 +88,7 @@ def register(app: typer.Typer) -> None:
                 argv += ["--max-train-examples", str(max_train_examples)]
             if out is not None:
                 argv += ["--out", str(out)]
-            ranker_main(argv, program=f"{program} --ranker")
+            ranker_main(argv)  # recorded as the equivalent `python eval/ranker_protocol.py ...`
             return
         from llmrec.evaluation.llamarec.run import main as llamarec_main
 
@@ -99,4 +98,4 @@ def register(app: typer.Typer) -> None:
                 argv += [flag, str(value)]
         if refit:
             argv.append("--refit")
-        llamarec_main(argv, program=program)
+        llamarec_main(argv, program="llmrec eval")  # every flag passed on is one of llmrec eval's
