@@ -9,12 +9,15 @@ few places that look at single events of a small log.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from llmrec.catalog.schema import Interaction
+
+TieBreak = Literal["item", "row"]
 
 
 def _codes(values: Iterable[str]) -> tuple[np.ndarray, list[str]]:
@@ -132,3 +135,56 @@ class InteractionLog:
         """(user id, item id, timestamp, rating or None, row) per event: the workspace's table row."""
         ratings = [None if r != r else r for r in self.ratings.tolist()]  # NaN != NaN
         return zip(self.user_column(), self.item_column(), self.timestamps.tolist(), ratings, self.rows.tolist())
+
+
+def natural_item_key(item_id: str) -> tuple[int, int | str]:
+    """Sort key for external item ids: numerically when the id is an integer (MovieLens), else as text.
+
+    Integers sort before non-integer strings so a mixed vocabulary still has one total order.
+    """
+    stripped = item_id.strip()
+    if stripped.lstrip("-").isdigit():
+        return (0, int(stripped))
+    return (1, item_id)
+
+
+def _item_ranks(log: InteractionLog, item_order: Mapping[str, int] | None) -> np.ndarray:
+    """(I,) a sort rank per item code, equal for items that order the same: ``item_order`` or natural order."""
+    present = set(log.present_items())
+    if item_order is not None:
+        missing = present - item_order.keys()
+        if missing:
+            raise ValueError(f"item_order lacks {len(missing)} item id(s), e.g. {sorted(missing)[:3]}")
+        keys = [item_order.get(i, 0) for i in log.item_ids]
+    else:
+        keys = [natural_item_key(i) for i in log.item_ids]
+    distinct = sorted(set(keys))
+    rank = {key: r for r, key in enumerate(distinct)}
+    return np.array([rank[k] for k in keys], dtype=np.int64)
+
+
+def user_sequences(log: InteractionLog, tie_break: TieBreak = "row",
+                   item_order: Mapping[str, int] | None = None) -> dict[str, list[str]]:
+    """Each user's item ids in time order, users in order of first appearance in the log.
+
+    Args:
+        tie_break: ``"row"`` orders same-timestamp events by their file row (the honest variant); ``"item"`` by
+            item id (LlamaRec's order). Events equal on both keep their order in the log.
+        item_order: for ``tie_break="item"``, the rank of each item id (e.g. ``llamarec_item_order``); default:
+            ``natural_item_key``.
+    """
+    if tie_break not in ("item", "row"):
+        raise ValueError(f"tie_break must be 'item' or 'row', got {tie_break!r}")
+    if not len(log):
+        return {}
+    tie = log.rows if tie_break == "row" else _item_ranks(log, item_order)[log.items]
+    # Users in order of first appearance: rank each user code by the position of its first event.
+    codes, first = np.unique(log.users, return_index=True)
+    user_rank = np.empty(len(log.user_ids), dtype=np.int64)
+    user_rank[codes[np.argsort(first, kind="stable")]] = np.arange(len(codes))
+    order = np.lexsort((tie, log.timestamps, user_rank[log.users]))  # stable: full ties keep log order
+    users, items = log.users[order], log.items[order]
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    item_ids = log.item_ids
+    return {log.user_ids[users[s]]: [item_ids[i] for i in chunk.tolist()]
+            for s, chunk in zip(starts.tolist(), np.split(items, starts[1:]))}

@@ -23,11 +23,10 @@ from typing import Literal
 
 import numpy as np
 
-from llmrec.catalog.interactions import InteractionLog
+from llmrec.catalog.interactions import InteractionLog, TieBreak, natural_item_key, user_sequences
 from llmrec.evaluation.metrics import ranking_metrics, recall_curve, target_ranks
+from llmrec.evaluation.splits import count_stats, k_core, leave_one_out, llamarec_item_order
 from llmrec.retrieval.protocol import Holdout, TrainingData, VectorModel, full_ranking_ranks, scores
-from llmrec.evaluation.splits import (TieBreak, count_stats, k_core, leave_one_out, llamarec_item_order,
-                                      natural_item_key, user_sequences)
 
 Stage = Literal["valid", "test"]
 

@@ -88,7 +88,7 @@ def workspace_sequences(workspace: Workspace) -> tuple[list[str], list[str], lis
     items missing from the catalog are dropped (retrieval can only return catalog items). The vocabulary is every
     interacted catalog item, numeric ids numerically (MovieLens) and others as text.
     """
-    from llmrec.evaluation.splits import natural_item_key, user_sequences
+    from llmrec.catalog.interactions import natural_item_key, user_sequences
 
     log = workspace.interaction_log().with_items(workspace.all_item_ids())
     sequences = user_sequences(log, tie_break="row")

@@ -21,6 +21,7 @@ from llmrec.errors import TrainingError
 from llmrec.evaluation.metrics import ndcg_at_k, target_ranks
 from llmrec.retrieval.protocol import TrainingData, VectorModel
 
+
 class ProfileConfig(BaseModel):
     """How a content profile weighs a history. Fixed, not tuned: the baseline should not be a fitted model."""
 

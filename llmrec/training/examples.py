@@ -130,7 +130,7 @@ class RetrieverCandidates:
 
 def user_sequences(workspace: Workspace) -> dict[str, list[str]]:
     """Each user's catalog items, oldest first (ties by original row)."""
-    from llmrec.evaluation.splits import user_sequences as ordered
+    from llmrec.catalog.interactions import user_sequences as ordered
 
     return ordered(workspace.interaction_log().with_items(workspace.all_item_ids()), tie_break="row")
 

@@ -213,7 +213,8 @@ class AdapterTrainer:
             "metrics": {"best_valid_ndcg@10": state.best_ndcg, "best_step": state.best_step, "evals": state.evals,
                         "train_examples": train_n, "valid_examples": valid_n, "steps": state.step,
                         "finished": final},
-            "versions": versions(("torch", "transformers", "peft")), "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "versions": versions(("torch", "transformers", "peft")),
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         if self.training_data:
             manifest["training_data"] = self.training_data

@@ -1,9 +1,8 @@
 """k-core filtering, per-user ordering with both tie rules, and leave-one-out."""
 
-from llmrec.catalog.interactions import InteractionLog
+from llmrec.catalog.interactions import InteractionLog, natural_item_key, user_sequences
 from llmrec.catalog.schema import Interaction
-from llmrec.evaluation.splits import (k_core, leave_one_out, llamarec_item_order, natural_item_key,
-                                      user_sequences)
+from llmrec.evaluation.splits import k_core, leave_one_out, llamarec_item_order
 
 
 def log(*rows: tuple[str, str, float]) -> InteractionLog:

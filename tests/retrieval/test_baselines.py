@@ -10,6 +10,7 @@ from llmrec.retrieval.baselines import (BPRConfig, BPRRecommender, PopularityCon
 from llmrec.retrieval.protocol import Holdout, TrainingData
 from llmrec.testing.retrieval_contract import RetrievalModelContract
 
+
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread():
     """Tiny models run fastest on one thread, and the suite shares a small CPU."""

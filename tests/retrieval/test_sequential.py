@@ -19,6 +19,7 @@ from llmrec.retrieval.sequential import SequentialConfig, SequentialRecommender
 from llmrec.retrieval.sequential.training import validation_ndcg
 from llmrec.testing.retrieval_contract import RetrievalModelContract
 
+
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread():
     """Tiny models run fastest on one thread, and the suite shares a small CPU."""

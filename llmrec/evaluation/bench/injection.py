@@ -34,8 +34,8 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 from llmrec.evaluation.options import RESULTS

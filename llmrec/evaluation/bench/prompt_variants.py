@@ -28,8 +28,8 @@ import os
 import random
 import sys
 import time
-from datetime import datetime, timezone
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
