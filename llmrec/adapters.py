@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from llmrec.errors import ModelNotFoundError
 
+ADAPTERS_ENV = "LLMREC_ADAPTERS"
+
 
 def adapters_dir() -> Path:
-    """The project's ``adapters/`` folder (beside the package in a checkout), else ``./adapters``."""
-    here = Path(__file__).resolve().parent.parent / "adapters"
-    return here if here.is_dir() else Path("adapters").resolve()
+    """Where adapters are found by name: ``$LLMREC_ADAPTERS``, else ``./adapters`` in the current folder.
+
+    The same rule for a checkout (run from its root, that is its ``adapters/``) and an installed wheel, which has no
+    project folder beside the package: a path next to the installed package would be site-packages.
+    """
+    return Path(os.environ.get(ADAPTERS_ENV) or "adapters").expanduser().resolve()
 
 
 def resolve_adapter(name_or_path: str | None) -> Path | None:

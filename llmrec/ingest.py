@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 
 from llmrec.cards import CARD_TEMPLATE, card_hash, render_card
 from llmrec.catalog.readers import read_catalog, read_interactions
-from llmrec.catalog.schema import CatalogItem, Interaction
+from llmrec.catalog.interactions import InteractionLog
+from llmrec.catalog.schema import CatalogItem
 from llmrec.config import LLMRecConfig
 from llmrec.errors import CatalogError, MediaError
 from llmrec.prompts import default_library
@@ -58,7 +59,7 @@ def _no_progress(it: Iterable, total: int, desc: str) -> Iterable:
 
 
 def load_source(catalog: Path, config: LLMRecConfig, posters: Path | None = None, details: Path | None = None,
-                strict: bool = False) -> tuple[list[CatalogItem], list[Interaction], list[str]]:
+                strict: bool = False) -> tuple[list[CatalogItem], InteractionLog, list[str]]:
     """Items (and interactions, for MovieLens folders) from a catalog file or a MovieLens folder."""
     catalog = Path(catalog)
     if catalog.is_dir():
@@ -70,7 +71,7 @@ def load_source(catalog: Path, config: LLMRecConfig, posters: Path | None = None
         items, interactions = read_movielens(catalog, posters=posters, details=details)
         return items, interactions, []
     result = read_catalog(catalog, config.catalog, strict=strict)
-    return result.items, [], result.problems
+    return result.items, InteractionLog.empty(), result.problems
 
 
 class Ingestor:
@@ -228,7 +229,7 @@ class Ingestor:
                                    log=self.log)
         report.collaborative = result.summary()
 
-    def run(self, items: list[CatalogItem], interactions: list[Interaction] | None = None,
+    def run(self, items: list[CatalogItem], interactions: InteractionLog | None = None,
             rejected: list[str] | None = None) -> IngestReport:
         t0 = time.perf_counter()
         report = IngestReport(workspace=str(self.workspace.root), items_read=len(items),
@@ -244,9 +245,8 @@ class Ingestor:
             self.sync_facets(report)
             if interactions:
                 known = set(self.workspace.all_item_ids())
-                report.interactions_unknown_items = sum(1 for i in interactions if i.item_id not in known)
-                report.interactions_added = self.workspace.add_interactions(
-                    self.progress(interactions, len(interactions), "interactions"))
+                report.interactions_unknown_items = len(interactions) - len(interactions.with_items(known))
+                report.interactions_added = self.workspace.add_interactions(interactions, progress=self.progress)
             self.workspace.set_meta("config", json.dumps(self.config.model_dump(mode="json")))
             if self.config.collaborative.fit_on_ingest and self.workspace.interaction_count():
                 self.fit_collaborative(report)

@@ -11,11 +11,12 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from llmrec.catalog.interactions import InteractionLog
 from llmrec.catalog.schema import CatalogItem, Interaction
 from llmrec.config import LLMRecConfig
 from llmrec.errors import UnknownUserError, WorkspaceError
@@ -280,20 +281,21 @@ class Workspace:
         return dict(self.connect().db.execute("SELECT id, title FROM items"))
 
     # ---- interactions ------------------------------------------------------------------------------------------
-    def add_interactions(self, interactions: Iterable[Interaction], batch: int = 50_000) -> int:
-        """Append interactions; exact repeats (same user, item, timestamp) are ignored, so re-ingest is safe."""
-        added = 0
-        rows = []
+    def add_interactions(self, interactions: InteractionLog | Iterable[Interaction], batch: int = 50_000,
+                         progress: Callable[[Iterable, int, str], Iterable] | None = None) -> int:
+        """Append interactions; exact repeats (same user, item, timestamp) are ignored, so re-ingest is safe.
+
+        Rows are numbered after the log's last: ``row`` keeps the order of everything ever added. ``progress``
+        (iterable, total, description) wraps the batches, for a progress bar.
+        """
         db = self.connect().db
         base = db.execute("SELECT COALESCE(MAX(row) + 1, 0) FROM interactions").fetchone()[0]
-        for i in interactions:
-            rows.append((i.user_id, i.item_id, i.timestamp, i.rating, base + i.row))
-            if len(rows) >= batch:
-                added += self._insert_interactions(rows)
-                rows = []
-        if rows:
-            added += self._insert_interactions(rows)
-        return added
+        records = (interactions.records() if isinstance(interactions, InteractionLog) else
+                   ((i.user_id, i.item_id, i.timestamp, i.rating, i.row) for i in interactions))
+        batches = _batches(((u, i, t, r, base + row) for u, i, t, r, row in records), batch)
+        if progress is not None and isinstance(interactions, InteractionLog):
+            batches = progress(batches, -(-len(interactions) // batch), "interactions")
+        return sum(self._insert_interactions(rows) for rows in batches)
 
     def _insert_interactions(self, rows: list[tuple]) -> int:
         with self.connect() as db:
@@ -319,10 +321,26 @@ class Workspace:
     def interaction_count(self) -> int:
         return self.connect().db.execute("SELECT COUNT(*) FROM interactions").fetchone()[0]
 
-    def all_interactions(self) -> list[Interaction]:
-        return [Interaction.model_construct(user_id=r[0], item_id=r[1], timestamp=r[2], rating=r[3], row=r[4])
-                for r in self.connect().db.execute(
-                    "SELECT user_id, item_id, timestamp, rating, row FROM interactions ORDER BY row")]
+    def interaction_log(self) -> InteractionLog:
+        """Every interaction, as columns, in the order they were added (``row``)."""
+        columns: tuple[list, ...] = ([], [], [], [], [])  # filled row by row: no list of a million tuples
+        appends = [column.append for column in columns]
+        for record in self.connect().db.execute(
+                "SELECT user_id, item_id, timestamp, rating, row FROM interactions ORDER BY row"):
+            for append, value in zip(appends, record):
+                append(value)
+        return InteractionLog.from_columns(*columns)
+
+
+def _batches(records: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
+    batch = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _enable_wal(db: sqlite3.Connection, wait: float = 60.0) -> None:

@@ -1,6 +1,6 @@
 """Proof that the audit works: run it on hand-labelled explanations over the demo catalog and score its flags.
 
-The set (``tests/audit/data/labelled_explanations.jsonl``) holds true explanations built from card facts and false
+The set (``llmrec/audit/data/labelled_explanations.jsonl``) holds true explanations built from card facts and false
 ones with one planted error each (wrong person, year, number or genre, an invented award, an item that was not among
 the candidates, a history item the user never saw). The hallucination flag is scored as a binary classifier: the
 positive class is "has a planted error".
@@ -14,6 +14,7 @@ import json
 import tempfile
 import time
 from collections import Counter
+from importlib.resources import files
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -22,7 +23,8 @@ from llmrec.audit.checks import ExplanationChecker, ExplanationVerdict
 from llmrec.claims import Grounds
 from llmrec.config import AuditConfig
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "audit" / "data"
+# Package data, found the way an installed wheel has it (a checkout is the same tree).
+DATA_DIR = Path(str(files("llmrec.audit") / "data"))
 LABELLED_SET = DATA_DIR / "labelled_explanations.jsonl"
 MEDIA_TEXT = DATA_DIR / "demo_media_text.json"
 
@@ -209,7 +211,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-judge", action="store_true", help="rules and word overlap only")
     parser.add_argument("--threshold", type=float, default=None, help="judge threshold (default: AuditConfig's)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "eval" / "results")
+    parser.add_argument("--out", type=Path, default=Path("eval") / "results", help="results folder (default: "
+                        "eval/results in the current folder)")
     args = parser.parse_args(argv)
     config = AuditConfig(judge=not args.no_judge)
     if args.threshold is not None:

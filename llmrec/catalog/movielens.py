@@ -16,20 +16,21 @@ fails with every bad row listed.
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import math
 import re
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import methodcaller
 from pathlib import Path
 from typing import Any
 
-from llmrec.catalog.schema import CatalogItem, Interaction
+import numpy as np
+
+from llmrec.catalog.interactions import InteractionLog
+from llmrec.catalog.schema import CatalogItem
 from llmrec.errors import CatalogError
 
 # Files that must all be present for a folder to be read as that layout, checked in this order.
@@ -111,7 +112,7 @@ def detect_movielens(path: Path) -> str | None:
 
 
 def read_movielens(path: Path, posters: Path | None = None,
-                   details: Path | None = None) -> tuple[list[CatalogItem], list[Interaction]]:
+                   details: Path | None = None) -> tuple[list[CatalogItem], InteractionLog]:
     """Read a MovieLens folder into catalog items (file order) and interactions (ratings-file order).
 
     Args:
@@ -211,34 +212,14 @@ def _pipe_genres(cell: str) -> list[str]:
 
 # --- interactions --------------------------------------------------------------------------------------------------
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building a million small objects.
-
-    None of them form cycles, but each allocation burst triggers generation scans over everything built so far,
-    which roughly doubles the time to load ML-1M.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _read_ratings(path: Path, separator: str, encoding: str, header: bool) -> list[Interaction]:
-    """Parse ``user, movie, rating, timestamp`` rows; ``row`` is the 0-based data-row index in the file."""
+def _read_ratings(path: Path, separator: str, encoding: str, header: bool) -> InteractionLog:
+    """Parse ``user, movie, rating, timestamp`` rows into columns; ``row`` is the 0-based data-row index in the
+    file."""
     columns = _rating_columns_fast(_read_text(path, encoding), separator, header)
     if columns is None:  # anything unusual (quotes, padding, CRLF, bad rows): go line by line, naming bad rows
         columns = _rating_columns_by_line(path, separator, encoding, header)
     users, movies, ratings, stamps = columns
-    with _gc_paused():
-        return list(map(_interaction, users, movies, stamps, ratings, range(len(users))))
-
-
-def _interaction(user: str, movie: str, stamp: float, rating: float, row: int) -> Interaction:
-    return Interaction(user_id=user, item_id=movie, timestamp=stamp, rating=rating, row=row)
+    return InteractionLog.from_columns(users, movies, stamps, ratings)
 
 
 def _read_text(path: Path, encoding: str) -> str:
@@ -320,9 +301,11 @@ def _rating_cells(cells: list[str]) -> tuple[str, str, float, float]:
     return user, movie, values[0], values[1]
 
 
-def _check_rated_movies_exist(movies: list[_Movie], interactions: list[Interaction], ratings_name: str) -> None:
+def _check_rated_movies_exist(movies: list[_Movie], interactions: InteractionLog, ratings_name: str) -> None:
     known = {m.id for m in movies}
-    unknown = Counter(i.item_id for i in interactions if i.item_id not in known)
+    counts = np.bincount(interactions.items, minlength=len(interactions.item_ids))
+    unknown = Counter({item: int(n) for item, n in zip(interactions.item_ids, counts.tolist())
+                       if n and item not in known})
     if unknown:
         listed = ", ".join(f"{movie} ({n} rating(s))" for movie, n in unknown.most_common(MAX_PROBLEMS_SHOWN))
         raise CatalogError(f"{ratings_name} rates {len(unknown)} movie id(s) missing from the movie list: {listed}; "
@@ -337,7 +320,7 @@ def _capped(problems: list[str]) -> list[str]:
 
 # --- ml-latest-small -----------------------------------------------------------------------------------------------
 
-def _read_latest_small(path: Path) -> tuple[list[_Movie], list[Interaction]]:
+def _read_latest_small(path: Path) -> tuple[list[_Movie], InteractionLog]:
     movies = [_Movie(id=cells[0].strip(), raw_title=cells[1], source=f"movies.csv:{n}", genres=_pipe_genres(cells[2]))
               for n, cells in _checked_rows(path / "movies.csv", ",", "utf-8", True, 3)]
     by_id = {m.id: m for m in movies}
@@ -383,7 +366,7 @@ def _top_tags(tags: Path) -> dict[str, list[str]]:
 
 # --- ml-100k -------------------------------------------------------------------------------------------------------
 
-def _read_100k(path: Path) -> tuple[list[_Movie], list[Interaction]]:
+def _read_100k(path: Path) -> tuple[list[_Movie], InteractionLog]:
     genre_names = _ml100k_genre_names(path / "u.genre")
     movies = [_ml100k_movie(number, cells, genre_names)
               for number, cells in _checked_rows(path / "u.item", "|", "latin-1", False, 5 + len(genre_names))]
@@ -412,7 +395,7 @@ def _ml100k_movie(number: int, cells: list[str], genre_names: tuple[str, ...]) -
 
 # --- ml-1m ---------------------------------------------------------------------------------------------------------
 
-def _read_1m(path: Path) -> tuple[list[_Movie], list[Interaction]]:
+def _read_1m(path: Path) -> tuple[list[_Movie], InteractionLog]:
     movies = [_Movie(id=cells[0].strip(), raw_title=cells[1], source=f"movies.dat:{n}", genres=_pipe_genres(cells[2]))
               for n, cells in _checked_rows(path / "movies.dat", "::", "latin-1", False, 3)]
     links = path / "imdb_links.dat"  # not part of the GroupLens release; used when a copy carries it
@@ -433,7 +416,7 @@ def _ml1m_ids_by_title(ml1m: Path) -> dict[str, str] | None:
             for _, cells in _delimited_rows(movies_dat, "::", "latin-1", False) if len(cells) >= 2}
 
 
-_READERS: dict[str, Callable[[Path], tuple[list[_Movie], list[Interaction]]]] = {
+_READERS: dict[str, Callable[[Path], tuple[list[_Movie], InteractionLog]]] = {
     "ml-latest-small": _read_latest_small,
     "ml-100k": _read_100k,
     "ml-1m": _read_1m,

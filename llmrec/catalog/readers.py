@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmrec.catalog.schema import CatalogItem, Interaction
+from llmrec.catalog.interactions import InteractionLog
+from llmrec.catalog.schema import CatalogItem
 from llmrec.config import CatalogConfig
 from llmrec.errors import CatalogError
 
@@ -32,7 +33,7 @@ class ReadResult:
     """Rows that passed validation, and every problem found in the others."""
 
     items: list[CatalogItem] = field(default_factory=list)
-    interactions: list[Interaction] = field(default_factory=list)
+    interactions: InteractionLog = field(default_factory=InteractionLog.empty)
     problems: list[str] = field(default_factory=list)
 
     def raise_if(self, strict: bool, what: str) -> None:
@@ -290,11 +291,13 @@ def read_interactions(path: str | Path, strict: bool = False) -> ReadResult:
     """Read a CSV (or tab-separated ``.tsv``) interaction log ``user_id,item_id,timestamp[,rating]``.
 
     Timestamps may be numbers (epoch seconds) or ISO-8601 strings. ``row`` keeps file order for honest tie-breaking.
+    Each row is validated on its own (so every bad row is named); the valid ones come back as one columnar log.
     """
     from datetime import datetime
 
     path = Path(path)
     result = ReadResult()
+    columns: tuple[list, ...] = ([], [], [], [], [])  # user ids, item ids, timestamps, ratings, rows
     reader, numbers = _csv_reader(path, result.problems)
     required = {"user_id", "item_id", "timestamp"}
     if reader.fieldnames is None or not required <= set(reader.fieldnames):
@@ -329,10 +332,11 @@ def read_interactions(path: str | Path, strict: bool = False) -> ReadResult:
                 except ValueError:
                     result.problems.append(f"{where}: rating: {raw_rating[:20]!r} is not a number")
                     continue
-            result.interactions.append(Interaction(user_id=user, item_id=item, timestamp=stamp, rating=rating,
-                                                   row=index))
+            for column, value in zip(columns, (user, item, stamp, rating, index)):
+                column.append(value)
     except csv.Error as e:
         result.problems.append(f"{path.name}:{_file_line(reader, numbers)}: malformed CSV ({e}); "
                                "rows after it were not read")
+    result.interactions = InteractionLog.from_columns(*columns)
     result.raise_if(strict, f"interaction log {path}")
     return result

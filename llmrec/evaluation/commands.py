@@ -1,8 +1,9 @@
-"""``llmrec eval``: run the evaluation harness (``eval/llamarec_protocol.py``) from the ``llmrec`` command.
+"""``llmrec eval``: run the evaluation protocols (``llmrec.evaluation.llamarec``, ``llmrec.evaluation.ranker``).
 
-Thin on purpose: the protocol, its reports and their format live in the eval script, which stays runnable on its own
-(``python eval/llamarec_protocol.py``). This command finds the script in the source checkout, defaults the data to
-``../shared/data/<dataset>`` when present and fails with one clear line when the data is missing.
+Thin on purpose: the protocols, their reports and their format live in the package (``eval/*.py`` are the same
+drivers as scripts), so an installed llmrec runs them as well as a checkout. The data defaults to
+``$LLMREC_DATA/<dataset>`` or ``../shared/data/<dataset>``, reports go to ``eval/results`` (both relative to the
+current directory), and missing data fails with one clear line.
 """
 
 from __future__ import annotations
@@ -15,15 +16,6 @@ import typer
 DATASETS = ("ml-latest-small", "ml-100k", "ml-1m", "csv")
 
 
-def checkout_root() -> Path:
-    """The folder holding ``llmrec/`` and ``eval/`` (a source checkout)."""
-    return Path(__file__).resolve().parents[2]
-
-
-def default_data(dataset: str) -> Path:
-    return checkout_root().parent / "shared" / "data" / dataset
-
-
 def register(app: typer.Typer) -> None:
     """Add the ``eval`` command to the ``llmrec`` app."""
 
@@ -31,9 +23,10 @@ def register(app: typer.Typer) -> None:
     def evaluate(
         dataset: Annotated[str, typer.Option(help="ml-latest-small, ml-100k, ml-1m or csv (a user_id,item_id,"
                                              "timestamp log given with --data)")] = "ml-latest-small",
-        data: Annotated[Optional[Path], typer.Option(help="dataset folder or CSV; default: ../shared/data/DATASET "
-                                                     "next to the checkout")] = None,
-        out: Annotated[Optional[Path], typer.Option(help="results folder; default: eval/results")] = None,
+        data: Annotated[Optional[Path], typer.Option(help="dataset folder or CSV; default: $LLMREC_DATA/DATASET or "
+                                                     "../shared/data/DATASET")] = None,
+        out: Annotated[Optional[Path], typer.Option(help="results folder; default: eval/results (in the current "
+                                                    "folder)")] = None,
         methods: Annotated[Optional[str], typer.Option(
             help="comma-separated methods. Default set: popularity, bpr, ease, lru+sasrec (LRU and SASRec trained "
                  "as one model), lru+sasrec/lru and lru+sasrec/sasrec (its members scored alone), lru+sasrec+ease "
@@ -74,17 +67,16 @@ def register(app: typer.Typer) -> None:
         number train it here with --train-ranker, which builds examples from the protocol's training split only.
         """
         from llmrec.errors import CatalogError
+        from llmrec.evaluation.options import dataset_path
 
         if dataset not in DATASETS:
             raise CatalogError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
-        if data is None:
-            if dataset == "csv":
-                raise CatalogError("--dataset csv needs --data PATH to a CSV with user_id,item_id,timestamp columns")
-            data = default_data(dataset)
-        if not data.exists():
-            raise CatalogError(f"evaluation data not found: {data} does not exist; put the {dataset} release there "
-                               "(see ../shared/data/README.md) or pass --data PATH")
+        if data is None and dataset == "csv":
+            raise CatalogError("--dataset csv needs --data PATH to a CSV with user_id,item_id,timestamp columns")
+        data = dataset_path(dataset, data).resolve()
         if ranker is not None or train_ranker is not None:
+            from llmrec.evaluation.ranker.run import main as ranker_main
+
             if dataset != "ml-latest-small":
                 raise CatalogError("the ranker evaluation runs on ml-latest-small (LlamaRec's benchmark)")
             argv = ["--data", str(data), "--seed", str(seed), "--threads", str(threads)]
@@ -96,38 +88,14 @@ def register(app: typer.Typer) -> None:
                 argv += ["--max-train-examples", str(max_train_examples)]
             if out is not None:
                 argv += ["--out", str(out)]
-            _run(load_script("ranker_protocol"), argv)
+            ranker_main(argv)  # recorded as the equivalent `python eval/ranker_protocol.py ...`
             return
+        from llmrec.evaluation.llamarec.run import main as llamarec_main
+
         argv = ["--dataset", dataset, "--data", str(data), "--seed", str(seed), "--threads", str(threads)]
         for flag, value in (("--out", out), ("--methods", methods), ("--variants", variants), ("--epochs", epochs)):
             if value is not None:
                 argv += [flag, str(value)]
         if refit:
             argv.append("--refit")
-        _run(load_script("llamarec_protocol"), argv)
-
-
-def _run(script, argv: list[str]) -> None:
-    from llmrec.errors import LLMRecError
-
-    try:
-        script.main(argv)
-    except SystemExit as e:  # the scripts report bad data and options this way
-        if e.code not in (None, 0):
-            raise LLMRecError(str(e.code)) from None
-
-
-def load_script(name: str):
-    """Import ``eval/<name>.py`` from the checkout (eval/ is not part of the installed package)."""
-    import importlib.util
-
-    from llmrec.errors import LLMRecError
-
-    path = checkout_root() / "eval" / f"{name}.py"
-    if not path.is_file():
-        raise LLMRecError(f"{path} not found: `llmrec eval` runs the scripts in eval/ of a source checkout; "
-                          "clone the repository and run it there")
-    spec = importlib.util.spec_from_file_location(f"llmrec_eval_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+        llamarec_main(argv, program="llmrec eval")  # every flag passed on is one of llmrec eval's

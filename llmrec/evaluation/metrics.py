@@ -59,10 +59,7 @@ def recall_at_k(ranks: np.ndarray, k: int) -> float:
 def ndcg_at_k(ranks: np.ndarray, k: int) -> float:
     """Mean NDCG@k with one relevant item: 1/log2(rank+2) inside the top k, 0 outside."""
     ranks = _check(ranks, k)
-    if not ranks.size:
-        return 0.0
-    gains = np.where(ranks < k, 1.0 / np.log2(ranks.astype(np.float64) + 2.0), 0.0)
-    return float(gains.mean())
+    return float(per_user_ndcg(ranks, k).mean()) if ranks.size else 0.0
 
 
 def mrr_at_k(ranks: np.ndarray, k: int) -> float:
@@ -84,9 +81,10 @@ def ranking_metrics(ranks: np.ndarray, ks: Iterable[int] = (5, 10)) -> dict[str,
 
 
 def per_user_ndcg(ranks: np.ndarray, k: int) -> np.ndarray:
-    """(U,) each user's NDCG@k (one relevant item): the per-user values ``ndcg_at_k`` averages, for paired tests."""
+    """(U,) each user's NDCG@k (one relevant item): the per-user values ``ndcg_at_k`` averages, for paired tests.
+    The one place the gain 1/log2(rank + 2) is written."""
     ranks = np.asarray(ranks)
-    return np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
+    return np.where(ranks < k, 1.0 / np.log2(ranks.astype(np.float64) + 2.0), 0.0)
 
 
 def random_order_ndcg(k: int, n: int) -> float:

@@ -19,29 +19,16 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 
-from llmrec.catalog.schema import Interaction
+from llmrec.catalog.interactions import InteractionLog, TieBreak, natural_item_key, user_sequences
 from llmrec.evaluation.metrics import ranking_metrics, recall_curve, target_ranks
-from llmrec.evaluation.splits import (TieBreak, count_stats, k_core, leave_one_out, llamarec_item_order,
-                                      natural_item_key, user_sequences)
+from llmrec.evaluation.splits import count_stats, k_core, leave_one_out, llamarec_item_order
+from llmrec.retrieval.protocol import Holdout, TrainingData, VectorModel, full_ranking_ranks, scores
 
 Stage = Literal["valid", "test"]
-
-
-class CollaborativeModel(Protocol):
-    """What the harness (and the vector store) needs from a collaborative model.
-
-    ``users`` are row indices into the training sequences the model was fitted on; history-based models ignore them,
-    transductive ones (BPR) need them.
-    """
-
-    def user_vectors(self, histories: Sequence[Sequence[int]],
-                     users: Sequence[int] | None = None) -> np.ndarray: ...  # (U, D)
-
-    def item_vectors(self) -> np.ndarray: ...  # (I, D)
 
 
 @dataclass
@@ -81,13 +68,21 @@ class SequenceDataset:
             full[u].append(int(item))
         return full
 
+    def training_data(self, refit: bool = False) -> TrainingData:
+        """What a retrieval model is fitted on: the training sequences with the validation holdout (``refit``: the
+        training sequences with their validation items appended and no holdout, for a refit after selection)."""
+        if refit:
+            return TrainingData.of(self.item_ids, self.train_with_validation())
+        histories, targets = self.inputs("valid")
+        return TrainingData.of(self.item_ids, self.train, Holdout.of(histories, targets, self.eval_rows))
+
     def fingerprint(self) -> str:
         """sha256 (first 16 hex digits) of the vocabulary, sequences and targets: which data a model saw."""
         blob = json.dumps([self.item_ids, self.user_ids, self.train, self.valid.tolist(), self.test.tolist()])
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def build_dataset(interactions: Sequence[Interaction], tie_break: TieBreak = "row", min_user: int = 5,
+def build_dataset(log: InteractionLog, tie_break: TieBreak = "row", min_user: int = 5,
                   min_item: int = 5, llamarec_ties: bool = True) -> SequenceDataset:
     """k-core filter, order, split leave-one-out and integer-code an interaction log.
 
@@ -97,12 +92,12 @@ def build_dataset(interactions: Sequence[Interaction], tie_break: TieBreak = "ro
             rather than numerically; needed to reproduce its splits exactly.
     Items are coded in ``natural_item_key`` order, so codes do not depend on the tie rule.
     """
-    kept = k_core(interactions, min_user=min_user, min_item=min_item)
-    if not kept:
+    kept = k_core(log, min_user=min_user, min_item=min_item)
+    if not len(kept):
         raise ValueError(f"no interactions survive {min_user}/{min_item}-core filtering")
     order = llamarec_item_order(kept) if tie_break == "item" and llamarec_ties else None
     split = leave_one_out(user_sequences(kept, tie_break=tie_break, item_order=order))
-    item_ids = sorted({r.item_id for r in kept}, key=natural_item_key)
+    item_ids = sorted(kept.present_items(), key=natural_item_key)
     code = {item: i for i, item in enumerate(item_ids)}
     user_ids = list(split.train)
     row_of = {user: u for u, user in enumerate(user_ids)}
@@ -121,44 +116,6 @@ def build_dataset(interactions: Sequence[Interaction], tie_break: TieBreak = "ro
 LLAMAREC_MASKED = 200  # LlamaRec masks only the model's input, the last max_len = 200 items of the history
 
 
-def _scores(model: CollaborativeModel, histories: Sequence[Sequence[int]],
-            users: Sequence[int] | None) -> np.ndarray:
-    """(U, I) float64 scores: one dot product per item, or the model's own ``fused_scores`` for a ranking that is
-    not one (rank fusion of several lists)."""
-    if hasattr(model, "fused_scores"):
-        return np.asarray(model.fused_scores(histories, users), dtype=np.float64)
-    return np.asarray(model.user_vectors(histories, users) @ model.item_vectors().T, dtype=np.float64)
-
-
-def masked_scores(model: CollaborativeModel, histories: Sequence[Sequence[int]],
-                  users: Sequence[int] | None = None, mask_last: int | None = None) -> np.ndarray:
-    """(U, I) dot-product scores with each user's history items set to -inf (never recommend what was seen).
-
-    ``mask_last=200`` masks only the newest 200, as LlamaRec's code does (it masks the truncated model input), so
-    numbers compare with its published ones; users with longer histories can then be shown older seen items.
-    """
-    scores = _scores(model, histories, users)
-    if mask_last is not None:
-        histories = [list(h)[-mask_last:] for h in histories]
-    rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
-    cols = np.fromiter((i for h in histories for i in h), dtype=np.int64, count=len(rows))
-    scores[rows, cols] = -np.inf
-    return scores
-
-
-def full_ranking_ranks(model: CollaborativeModel, histories: Sequence[Sequence[int]], targets: np.ndarray,
-                       users: Sequence[int] | None = None, batch_size: int = 512,
-                       mask_last: int | None = None) -> np.ndarray:
-    """(U,) pessimistic 0-based rank of each target among all items, history masked; computed in user batches."""
-    ranks = []
-    for start in range(0, len(histories), batch_size):
-        stop = start + batch_size
-        batch_users = None if users is None else users[start:stop]
-        scores = masked_scores(model, histories[start:stop], batch_users, mask_last)  # (B, I)
-        ranks.append(target_ranks(scores, targets[start:stop]))
-    return np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
-
-
 @dataclass
 class RankingResult:
     """Per-user ranks and the metrics derived from them."""
@@ -168,7 +125,7 @@ class RankingResult:
     curve: list[float]  # Recall@k for k = 1..len(curve)
 
 
-def evaluate_full_ranking(model: CollaborativeModel, data: SequenceDataset, stage: Stage = "test",
+def evaluate_full_ranking(model: VectorModel, data: SequenceDataset, stage: Stage = "test",
                           ks: Sequence[int] = (5, 10, 20, 50), curve_k: int = 50,
                           mask_last: int | None = None) -> RankingResult:
     """LlamaRec protocol: rank each user's target among all items with the input history masked (all of it, or
@@ -202,13 +159,13 @@ def sample_candidates(data: SequenceDataset, stage: Stage = "test", negatives: i
     return out
 
 
-def evaluate_sampled(model: CollaborativeModel, data: SequenceDataset, stage: Stage = "test", negatives: int = 19,
+def evaluate_sampled(model: VectorModel, data: SequenceDataset, stage: Stage = "test", negatives: int = 19,
                      seed: int = 0, ks: Sequence[int] = (1, 5, 10)) -> RankingResult:
     """Sampled-20 protocol: rank the target among itself and ``negatives`` sampled unseen items."""
     histories, _ = data.inputs(stage)
     candidates = sample_candidates(data, stage, negatives, seed)  # (U, C), column 0 = target
-    scores = _scores(model, histories, data.eval_rows.tolist())  # (U, I)
-    picked = np.take_along_axis(scores, candidates, axis=1)  # (U, C)
+    scored = scores(model, histories, data.eval_rows.tolist())  # (U, I)
+    picked = np.take_along_axis(scored, candidates, axis=1)  # (U, C)
     ranks = target_ranks(picked, np.zeros(len(candidates), dtype=np.int64))
     return RankingResult(ranks=ranks, metrics=ranking_metrics(ranks, ks),
                          curve=recall_curve(ranks, candidates.shape[1]).tolist())

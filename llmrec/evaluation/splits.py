@@ -1,6 +1,7 @@
-"""From an interaction log to per-user sequences and leave-one-out splits.
+"""From an interaction log to leave-one-out splits: k-core filtering, LlamaRec's tie order, the split itself.
 
-Two ways to order a user's events that share a timestamp:
+Per-user sequences come from ``llmrec.catalog.interactions.user_sequences``, with one of two ways to order a user's
+events that share a timestamp:
 
 - ``"item"``: by item id, as LlamaRec (and most sequential-recommendation code derived from BERT4Rec's) does. It is
   needed to reproduce published numbers, but it puts information into the order that was never in the log: the last
@@ -13,86 +14,46 @@ Only ties are affected; distinct timestamps always order events.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
-from llmrec.catalog.schema import Interaction
+import numpy as np
 
-TieBreak = Literal["item", "row"]
+from llmrec.catalog.interactions import InteractionLog, natural_item_key
 
 
-def k_core(interactions: Sequence[Interaction], min_user: int = 5, min_item: int = 5) -> list[Interaction]:
+def k_core(log: InteractionLog, min_user: int = 5, min_item: int = 5) -> InteractionLog:
     """Keep only users with >= ``min_user`` and items with >= ``min_item`` interactions, repeated to a fixpoint.
 
     Dropping a sparse item can push a user below the threshold and vice versa, so one pass is not enough; LlamaRec
     iterates too (its ``filter_triplets``), which is what yields 610 users, 3,650 items and 90,274 interactions on
     ml-latest-small with 5-core. The input order is preserved.
     """
-    rows = list(interactions)
+    kept = np.arange(len(log))
     while True:
-        users = Counter(r.user_id for r in rows)
-        items = Counter(r.item_id for r in rows)
-        kept = [r for r in rows if users[r.user_id] >= min_user and items[r.item_id] >= min_item]
-        if len(kept) == len(rows):
-            return kept
-        rows = kept
+        users, items = log.users[kept], log.items[kept]
+        user_counts = np.bincount(users, minlength=len(log.user_ids))
+        item_counts = np.bincount(items, minlength=len(log.item_ids))
+        keep = (user_counts[users] >= min_user) & (item_counts[items] >= min_item)
+        if keep.all():
+            return log.select(kept)
+        kept = kept[keep]
 
 
-def natural_item_key(item_id: str) -> tuple[int, int | str]:
-    """Sort key for external item ids: numerically when the id is an integer (MovieLens), else as text.
-
-    Integers sort before non-integer strings so a mixed vocabulary still has one total order.
-    """
-    stripped = item_id.strip()
-    if stripped.lstrip("-").isdigit():
-        return (0, int(stripped))
-    return (1, item_id)
-
-
-def llamarec_item_order(interactions: Sequence[Interaction]) -> dict[str, int]:
+def llamarec_item_order(log: InteractionLog) -> dict[str, int]:
     """Each item's index under LlamaRec's ``densify_index``: the iteration order of a Python ``set`` of the ids.
 
     LlamaRec breaks timestamp ties by this dense index, not by the MovieLens id. For integer ids the set's iteration
     order is a deterministic function of the ids and their insertion order (int hashes are not randomised), so
-    building the same set in the same order reproduces LlamaRec's tie order exactly. The interactions must be in file
-    order and already filtered the way LlamaRec filters them (5-core). Non-integer ids fall back to
-    ``natural_item_key`` order, because string hashes are randomised per process.
+    building the same set in the same order reproduces LlamaRec's tie order exactly. The log must be in file order
+    and already filtered the way LlamaRec filters it (5-core). Non-integer ids fall back to ``natural_item_key``
+    order, because string hashes are randomised per process.
     """
-    ids = [r.item_id for r in interactions]
+    ids = log.item_column()
     if not all(natural_item_key(i)[0] == 0 for i in ids):
         return {item: n for n, item in enumerate(sorted(set(ids), key=natural_item_key), start=1)}
     by_int = {int(i): i for i in ids}
     return {by_int[value]: n for n, value in enumerate(set(int(i) for i in ids), start=1)}
-
-
-def user_sequences(interactions: Sequence[Interaction], tie_break: TieBreak = "row",
-                   item_order: Mapping[str, int] | None = None) -> dict[str, list[str]]:
-    """Each user's item ids in time order, users in order of first appearance in the log.
-
-    Args:
-        tie_break: ``"row"`` orders same-timestamp events by ``Interaction.row`` (file order, the honest variant);
-            ``"item"`` by item id (LlamaRec's order).
-        item_order: for ``tie_break="item"``, the rank of each item id (e.g. ``llamarec_item_order``); default:
-            ``natural_item_key``.
-    """
-    if tie_break not in ("item", "row"):
-        raise ValueError(f"tie_break must be 'item' or 'row', got {tie_break!r}")
-    key: Callable[[Interaction], tuple]
-    if tie_break == "row":
-        key = lambda r: (r.timestamp, r.row)  # noqa: E731
-    elif item_order is not None:
-        missing = {r.item_id for r in interactions} - item_order.keys()
-        if missing:
-            raise ValueError(f"item_order lacks {len(missing)} item id(s), e.g. {sorted(missing)[:3]}")
-        key = lambda r: (r.timestamp, item_order[r.item_id])  # noqa: E731
-    else:
-        key = lambda r: (r.timestamp, natural_item_key(r.item_id))  # noqa: E731
-    grouped: dict[str, list[Interaction]] = {}
-    for r in interactions:
-        grouped.setdefault(r.user_id, []).append(r)
-    return {user: [r.item_id for r in sorted(events, key=key)] for user, events in grouped.items()}
 
 
 @dataclass
@@ -131,8 +92,6 @@ def leave_one_out(sequences: Mapping[str, Sequence[str]]) -> LeaveOneOut:
     return LeaveOneOut(train=train, valid=valid, test=test, too_short=too_short)
 
 
-def count_stats(interactions: Iterable[Interaction]) -> dict[str, int]:
+def count_stats(log: InteractionLog) -> dict[str, int]:
     """Users, items and interactions in a log (the numbers papers report after filtering)."""
-    rows = list(interactions)
-    return {"users": len({r.user_id for r in rows}), "items": len({r.item_id for r in rows}),
-            "interactions": len(rows)}
+    return {"users": len(np.unique(log.users)), "items": len(np.unique(log.items)), "interactions": len(log)}

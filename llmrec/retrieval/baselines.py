@@ -6,7 +6,8 @@
   is addressed by training row (``users``), not by history.
 
 Both express their scores as dot products (popularity as a 1-d vector product, BPR's item bias folded into an extra
-coordinate), so the evaluation harness and a vector store treat all models alike.
+coordinate), so the evaluation harness and a vector store treat all models alike. Both are fitted the one way every
+retrieval model is (``llmrec.retrieval.protocol``): ``model.fit(data, config)``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmrec.errors import TrainingError
-from llmrec.retrieval.sequential import flush_denormals
+from llmrec.retrieval.protocol import TrainingData
+from llmrec.retrieval.training_loop import EarlyStopping, flush_denormals, progress_bar
 
-# (histories, targets, users) in codes / training rows: what BPR early-stops on.
-BPRValidationSet = tuple[Sequence[Sequence[int]], Sequence[int], Sequence[int]]
+
+class PopularityConfig(BaseModel):
+    """Popularity has nothing to tune; the empty config keeps the one ``fit(data, config)`` shape."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PopularityRecommender:
@@ -34,17 +39,19 @@ class PopularityRecommender:
     Equal counts give equal scores; the metrics count such ties against the target (see ``llmrec.evaluation``).
     """
 
-    def __init__(self, n_items: int):
-        if n_items < 1:
-            raise TrainingError("the item vocabulary is empty: there is nothing to recommend")
-        self.n_items = n_items
-        self.counts = np.zeros(n_items, dtype=np.float64)
+    def __init__(self) -> None:
+        self.config: PopularityConfig | None = None
+        self.counts = np.zeros(0, dtype=np.float64)
 
-    def fit(self, sequences: Sequence[Sequence[int]]) -> "PopularityRecommender":
-        codes = np.fromiter((i for seq in sequences for i in seq), dtype=np.int64)
-        if codes.size and (codes.min() < 0 or codes.max() >= self.n_items):
-            raise TrainingError(f"item code out of range [0, {self.n_items}) in a training sequence")
-        self.counts = np.bincount(codes, minlength=self.n_items).astype(np.float64)  # (I,)
+    @property
+    def n_items(self) -> int:
+        return len(self.counts)
+
+    def fit(self, data: TrainingData, config: PopularityConfig | None = None) -> "PopularityRecommender":
+        if not data.n_items:
+            raise TrainingError("the item vocabulary is empty: there is nothing to recommend")
+        self.config = config or PopularityConfig()
+        self.counts = np.bincount(data.sequences.codes, minlength=data.n_items).astype(np.float64)  # (I,)
         return self
 
     def user_vectors(self, histories: Sequence[Sequence[int]], users: Sequence[int] | None = None) -> np.ndarray:
@@ -78,53 +85,59 @@ class BPRConfig(BaseModel):
 class BPRRecommender:
     """Matrix factorisation with an item bias, trained on (user, seen item, unseen item) triples.
 
-    score(u, i) = p_u · q_i + b_i, stored as user vector [p_u, 1] and item vector [q_i, b_i].
+    score(u, i) = p_u · q_i + b_i, stored as user vector [p_u, 1] and item vector [q_i, b_i]. Users are the rows
+    of the training sequences: a holdout must name them (``Holdout.users``).
     """
 
-    def __init__(self, n_items: int, config: BPRConfig | None = None):
-        if n_items < 1:
-            raise TrainingError("the item vocabulary is empty: there is nothing to recommend")
-        self.n_items = n_items
-        self.config = config or BPRConfig()
+    def __init__(self) -> None:
+        self.config: BPRConfig | None = None
         self.users: torch.Tensor | None = None  # (U, D) after fit
-        self.items = torch.zeros(n_items, self.config.dim)  # (I, D)
-        self.bias = torch.zeros(n_items)  # (I,)
+        self.items = torch.zeros(0, 0)  # (I, D)
+        self.bias = torch.zeros(0)  # (I,)
         self.metrics: dict[str, Any] = {}
         self.history: list[dict[str, float]] = []
 
-    def fit(self, sequences: Sequence[Sequence[int]], valid: BPRValidationSet | None = None,
-            progress: bool = True, on_epoch: Callable[[dict[str, float]], None] | None = None) -> "BPRRecommender":
-        """Train on every (user row, item) pair in ``sequences``; one negative per pair per epoch.
+    @property
+    def n_items(self) -> int:
+        return len(self.bias)
 
-        ``valid = (histories, targets, users)`` enables early stopping on NDCG@10 (history masked); the best epoch's
+    def fit(self, data: TrainingData, config: BPRConfig | None = None, *, progress: bool = False,
+            on_epoch: Callable[[dict[str, float]], None] | None = None) -> "BPRRecommender":
+        """Train on every (user row, item) pair of ``data.sequences``; one negative per pair per epoch.
+
+        ``data.valid`` (with its user rows) enables early stopping on NDCG@10 (history masked); the best epoch's
         weights are kept. Reproducible from ``config.seed``.
         """
-        cfg = self.config
-        user_of = np.repeat(np.arange(len(sequences)), [len(s) for s in sequences])  # (P,)
-        item_of = np.fromiter((i for s in sequences for i in s), dtype=np.int64, count=len(user_of))  # (P,)
+        from llmrec.evaluation.metrics import ndcg_at_k
+        from llmrec.retrieval.protocol import holdout_ranks
+
+        cfg = self.config = config or self.config or BPRConfig()
+        n_items, sequences, valid = data.n_items, data.sequences, data.valid
+        if not n_items:
+            raise TrainingError("the item vocabulary is empty: there is nothing to recommend")
+        if valid is not None and valid.users is None:
+            raise TrainingError("BPR validates on users it was trained on: the holdout must give their rows")
+        user_of = np.repeat(np.arange(len(sequences)), sequences.lengths())  # (P,)
+        item_of = sequences.codes  # (P,)
         if not len(item_of):
             raise TrainingError("no interactions to train BPR on")
-        if item_of.min() < 0 or item_of.max() >= self.n_items:
-            raise TrainingError(f"item code out of range [0, {self.n_items}) in a training sequence")
-        seen_keys = np.unique(user_of * self.n_items + item_of)  # sorted (user, item) keys for negative rejection
+        seen_keys = np.unique(user_of * n_items + item_of)  # sorted (user, item) keys for negative rejection
         generator = torch.Generator().manual_seed(cfg.seed)
         users = torch.nn.Parameter(torch.randn(len(sequences), cfg.dim, generator=generator) * 0.1)
-        items = torch.nn.Parameter(torch.randn(self.n_items, cfg.dim, generator=generator) * 0.1)
-        bias = torch.nn.Parameter(torch.zeros(self.n_items))
+        items = torch.nn.Parameter(torch.randn(n_items, cfg.dim, generator=generator) * 0.1)
+        bias = torch.nn.Parameter(torch.zeros(n_items))
         optimizer = torch.optim.Adam([users, items, bias], lr=cfg.lr)
         rng = np.random.default_rng(cfg.seed)
         n_batches = math.ceil(len(item_of) / cfg.batch_size)
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=cfg.epochs * n_batches, disable=not progress, unit="batch", desc="bpr", dynamic_ncols=True)
+        bar = progress_bar(cfg.epochs * n_batches, progress, "bpr")
         self.history = []
-        best_ndcg, best_epoch, best_state, stale = -1.0, 0, None, 0
+        stopping = EarlyStopping(cfg.patience)
         started = time.perf_counter()
         with flush_denormals():
             for epoch in range(1, cfg.epochs + 1):
                 t0 = time.perf_counter()
                 order = rng.permutation(len(item_of))
-                negatives = self._sample_negatives(user_of, seen_keys, rng)  # (P,)
+                negatives = sample_negatives(n_items, user_of, seen_keys, rng)  # (P,)
                 total = 0.0
                 for start in range(0, len(order), cfg.batch_size):
                     batch = order[start:start + cfg.batch_size]
@@ -140,50 +153,28 @@ class BPRRecommender:
                     optimizer.step()
                     total += float(loss.detach()) * len(batch)
                     bar.update(1)
-                    bar.set_postfix(epoch=epoch, loss=f"{float(loss.detach()):.3f}", best_ndcg10=f"{best_ndcg:.4f}")
+                    bar.set_postfix(epoch=epoch, loss=f"{float(loss.detach()):.3f}",
+                                    best_ndcg10=f"{stopping.best_score:.4f}")
                 self.users, self.items, self.bias = (users.detach().clone(), items.detach().clone(),
                                                      bias.detach().clone())
                 record = {"epoch": epoch, "loss": total / len(order), "seconds": time.perf_counter() - t0}
                 if valid is not None:
-                    record["valid_ndcg10"] = self._validation_ndcg(valid)
+                    record["valid_ndcg10"] = ndcg_at_k(holdout_ranks(self, valid), 10)
                 self.history.append(record)
                 if on_epoch is not None:
                     on_epoch(record)
-                if valid is None:
-                    continue
-                if record["valid_ndcg10"] > best_ndcg:
-                    best_ndcg, best_epoch, stale = record["valid_ndcg10"], epoch, 0
-                    best_state = (self.users, self.items, self.bias)  # fresh clones each epoch: safe to keep
-                else:
-                    stale += 1
-                    if cfg.patience and stale >= cfg.patience:
-                        break
+                # fresh clones each epoch: safe to keep as the snapshot
+                if valid is not None and stopping.update(epoch, record["valid_ndcg10"],
+                                                         lambda: (self.users, self.items, self.bias)):
+                    break
         bar.close()
-        if best_state is not None:
-            self.users, self.items, self.bias = best_state
+        if stopping.best_state is not None:
+            self.users, self.items, self.bias = stopping.best_state
         self.metrics.update({"epochs_run": len(self.history), "train_seconds": time.perf_counter() - started,
                              "final_loss": self.history[-1]["loss"]})
         if valid is not None:
-            self.metrics.update({"best_epoch": best_epoch, "valid_ndcg10": best_ndcg})
+            self.metrics.update({"best_epoch": stopping.best_epoch, "valid_ndcg10": stopping.best_score})
         return self
-
-    def _sample_negatives(self, user_of: np.ndarray, seen_keys: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One uniformly drawn item per pair that the pair's user has not interacted with (rejection sampling)."""
-        negatives = rng.integers(0, self.n_items, size=len(user_of))
-        redo = np.isin(user_of * self.n_items + negatives, seen_keys, assume_unique=False)
-        for _ in range(100):  # a user who saw almost every item could loop long; 100 rounds leave ~0 collisions
-            if not redo.any():
-                break
-            negatives[redo] = rng.integers(0, self.n_items, size=int(redo.sum()))
-            redo[redo] = np.isin(user_of[redo] * self.n_items + negatives[redo], seen_keys)
-        return negatives
-
-    def _validation_ndcg(self, valid: BPRValidationSet) -> float:
-        from llmrec.evaluation.metrics import ndcg_at_k
-        from llmrec.evaluation.protocols import full_ranking_ranks
-
-        histories, targets, users = valid
-        return ndcg_at_k(full_ranking_ranks(self, list(histories), np.asarray(targets), users=list(users)), 10)
 
     def user_vectors(self, histories: Sequence[Sequence[int]], users: Sequence[int] | None = None) -> np.ndarray:
         """(U, D+1) ``[p_u, 1]`` for training rows ``users``; ``histories`` only fixes U (BPR cannot fold them in)."""
@@ -203,3 +194,17 @@ class BPRRecommender:
     def score(self, histories: Sequence[Sequence[int]], users: Sequence[int] | None = None) -> np.ndarray:
         """(U, I) unmasked scores."""
         return self.user_vectors(histories, users) @ self.item_vectors().T
+
+
+def sample_negatives(n_items: int, user_of: np.ndarray, seen_keys: np.ndarray,
+                     rng: np.random.Generator) -> np.ndarray:
+    """One uniformly drawn item per (user, item) pair that the pair's user has not interacted with (rejection
+    sampling; ``seen_keys`` are the sorted ``user * n_items + item`` keys of every pair)."""
+    negatives = rng.integers(0, n_items, size=len(user_of))
+    redo = np.isin(user_of * n_items + negatives, seen_keys, assume_unique=False)
+    for _ in range(100):  # a user who saw almost every item could loop long; 100 rounds leave ~0 collisions
+        if not redo.any():
+            break
+        negatives[redo] = rng.integers(0, n_items, size=int(redo.sum()))
+        redo[redo] = np.isin(user_of[redo] * n_items + negatives[redo], seen_keys)
+    return negatives

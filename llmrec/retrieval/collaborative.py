@@ -1,15 +1,12 @@
-"""The workspace's collaborative retriever: the sequential model fitted on its interaction log, served from Chroma.
+"""The workspace's collaborative retriever: the served model fitted on its interaction log, served from Chroma.
 
-``fit_collaborative`` trains ``SequentialRecommender`` on every user's history (time order, ties by log row), saves
-it under ``<workspace>/collab/`` (``model.safetensors`` + ``manifest.json``: config, data hash, counts, validation
-metrics, versions, time) and writes its item vectors into the ``collab`` collection of the workspace's vector store,
-beside the text vectors. It is incremental: when the data hash and config match the saved manifest nothing is
-trained. ``CollaborativeIndex`` answers requests: history → user vector → nearest item vectors in the store.
-
-With ``[collaborative] ease`` on (the default, catalogs up to ``ease_max_items``), the served model is
-``FusedCollaborative``: the sequential model and EASE (``llmrec.retrieval.ease``) as one, their vectors concatenated
-with weights fitted on the validation holdout, so it is still one dot product per item; EASE's weights and the
-fusion are saved beside the sequential model (``ease.safetensors``, ``ease.json``, ``fusion.json``).
+``fit_collaborative`` runs named steps: read the log into coded sequences, keep the saved model when nothing changed,
+hold out each user's newest item for validation, fit the served model (``llmrec.retrieval.collab_model``: the
+sequential model, fused with EASE by default, refitted on everything), save it under ``<workspace>/collab/``
+(``model.safetensors`` + ``manifest.json``: config, data hash, counts, validation metrics, versions, time; EASE's
+weights and the fusion beside them) and write its item vectors into the ``collab`` collection of the workspace's
+vector store, beside the text vectors. ``CollaborativeIndex`` answers requests: history → user vector → nearest
+item vectors in the store.
 
 The store searches by cosine, so item vectors go in through ``to_cosine_space`` (every item padded to one norm, the
 query padded with 0): the cosine order of items is then exactly the model's dot-product order for each user.
@@ -30,65 +27,16 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from llmrec.config import LLMRecConfig
+from llmrec.retrieval.protocol import Holdout, TrainingData
 from llmrec.retrieval.stores.base import AnnSettings, VectorCollection, VectorStore
 from llmrec.workspace import Workspace
 
 COLLAB_COLLECTION = "collab"
 MODEL_FOLDER = "collab"
+MANIFEST_FILE = "manifest.json"  # the sequential model's, written last by a save: a folder with it is complete
 # Chroma's defaults (M 16, ef 100) found 90% of the exact top-50 on a synthetic 3,000-item model; these find 99.8%
 # there (tests/retrieval/test_collaborative.py) for about 1.5x the build time and the same query time.
 COLLAB_ANN = AnnSettings(search_ef=400, construction_ef=400, max_neighbors=32)
-FUSION_FILE = "fusion.json"
-# EASE's λ/decay and the fusion weights are chosen on at most this many validation users (seeded sample): both
-# score every item for every one of them, (users × items) matrices that must fit in memory on a big log.
-EASE_TUNING_USERS = 3000
-
-
-class FusedCollaborative:
-    """The sequential model and EASE served as one: ``w_s · s_seq / σ_seq + w_e · s_ease / σ_ease`` per item, by
-    concatenated vectors (``FusionRecommender``). Vocabulary, encoding, data hash and counts are the sequential
-    model's; EASE is indexed by the same item codes."""
-
-    def __init__(self, sequential, ease, weights: dict[str, float] | None = None,
-                 scales: dict[str, float] | None = None):
-        from llmrec.retrieval.fusion import FusionRecommender
-
-        if ease.n_items != len(sequential.item_ids):
-            raise ValueError(f"EASE covers {ease.n_items} items, the sequential model {len(sequential.item_ids)}")
-        self.sequential, self.ease = sequential, ease
-        self.fusion = FusionRecommender({"sequential": sequential, "ease": ease}, weights, scales)
-
-    item_ids = property(lambda self: self.sequential.item_ids)
-    metrics = property(lambda self: self.sequential.metrics)
-    data_hash = property(lambda self: self.sequential.data_hash,
-                         lambda self, value: setattr(self.sequential, "data_hash", value))
-    counts = property(lambda self: self.sequential.counts,
-                      lambda self, value: setattr(self.sequential, "counts", value))
-
-    def encode(self, histories):
-        return self.sequential.encode(histories)
-
-    @property
-    def vector_dim(self) -> int:
-        return self.sequential.vector_dim + self.ease.vector_dim
-
-    def user_vectors(self, histories, users=None) -> np.ndarray:
-        return self.fusion.user_vectors(histories, users).astype(np.float32)
-
-    def item_vectors(self) -> np.ndarray:
-        return self.fusion.item_vectors().astype(np.float32)
-
-    def fit_weights(self, histories, targets) -> dict:
-        """Fusion weights and scales on validation NDCG@10 (see ``FusionRecommender.fit_weights``)."""
-        return self.fusion.fit_weights(histories, targets)
-
-    def save(self, directory: str | Path) -> Path:
-        directory = self.sequential.save(directory)
-        self.ease.save(directory)
-        (directory / FUSION_FILE).write_text(json.dumps(
-            {"fused": True, "weights": self.fusion.weights, "scales": self.fusion.scales}, indent=1) + "\n",
-            encoding="utf-8")
-        return directory
 
 
 def collab_ann(model) -> AnnSettings:
@@ -97,23 +45,13 @@ def collab_ann(model) -> AnnSettings:
     99.96% with that and 64 neighbours per node, 11 ms a query), so a fused model is searched with ``search_ef`` of
     at least the catalog size and M = 64. EASE is only fused for catalogs of up to ``ease_max_items``, which bounds
     that cost."""
+    from llmrec.retrieval.collab_model import FusedCollaborative
+
     if not isinstance(model, FusedCollaborative):
         return COLLAB_ANN
     n = len(model.item_ids)
     return AnnSettings(search_ef=max(COLLAB_ANN.search_ef, n), construction_ef=max(COLLAB_ANN.construction_ef,
                        min(n, 1000)), max_neighbors=64)
-
-
-def load_collaborative(folder: Path):
-    """The saved served model: ``FusedCollaborative`` when the folder holds a fusion, else the sequential model."""
-    from llmrec.retrieval.ease import EASERecommender
-    from llmrec.retrieval.sequential import SequentialRecommender
-
-    sequential = SequentialRecommender.load(folder)
-    fusion = _read_manifest(folder / FUSION_FILE)
-    if not fusion or not fusion.get("fused"):
-        return sequential
-    return FusedCollaborative(sequential, EASERecommender.load(folder), fusion["weights"], fusion["scales"])
 
 
 class FitReport(BaseModel):
@@ -150,13 +88,12 @@ def workspace_sequences(workspace: Workspace) -> tuple[list[str], list[str], lis
     items missing from the catalog are dropped (retrieval can only return catalog items). The vocabulary is every
     interacted catalog item, numeric ids numerically (MovieLens) and others as text.
     """
-    from llmrec.evaluation.splits import natural_item_key, user_sequences
+    from llmrec.catalog.interactions import natural_item_key, user_sequences
 
-    catalog = set(workspace.all_item_ids())
-    interactions = [i for i in workspace.all_interactions() if i.item_id in catalog]
-    sequences = user_sequences(interactions, tie_break="row")
+    log = workspace.interaction_log().with_items(workspace.all_item_ids())
+    sequences = user_sequences(log, tie_break="row")
     users = list(sequences)
-    item_ids = sorted({i.item_id for i in interactions}, key=natural_item_key)
+    item_ids = sorted(log.present_items(), key=natural_item_key)
     return item_ids, users, [sequences[u] for u in users]
 
 
@@ -166,6 +103,22 @@ def data_hash(item_ids: Sequence[str], users: Sequence[str], sequences: Sequence
     for user, seq in zip(users, sequences):
         digest.update(json.dumps([user, list(seq)]).encode())
     return digest.hexdigest()[:16]
+
+
+def holdout_split(item_ids: Sequence[str], sequences: Sequence[Sequence[str]], validate: bool
+                  ) -> tuple[TrainingData, TrainingData]:
+    """(training data, every interaction) as coded sequences. With ``validate``, each user's newest item validates
+    (LlamaRec's split); users with under 3 items keep everything for training, since holding out one of two items
+    would leave nothing to learn from."""
+    code = {item: c for c, item in enumerate(item_ids)}
+    codes = [[code[i] for i in seq if i in code] for seq in sequences]
+    everything = TrainingData.of(item_ids, codes)
+    held = [j for j, seq in enumerate(codes) if len(seq) >= 3] if validate else []
+    if not held:
+        return everything, everything
+    train = [seq[:-1] if len(seq) >= 3 else seq for seq in codes]
+    valid = Holdout.of([codes[j][:-1] for j in held], [codes[j][-1] for j in held])
+    return TrainingData.of(item_ids, train, valid), everything
 
 
 def model_dir(workspace: Workspace) -> Path:
@@ -180,8 +133,6 @@ def log_marks(workspace: Workspace) -> dict[str, int]:
 
 def model_stamp(workspace: Workspace) -> tuple[int, int, int] | None:
     """Identity of the saved model's manifest (inode, size, mtime); a refit swaps the folder, so this changes."""
-    from llmrec.retrieval.sequential import MANIFEST_FILE
-
     try:
         st = (model_dir(workspace) / MANIFEST_FILE).stat()
     except OSError:
@@ -197,9 +148,7 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
     The caller holds the workspace write lock (``ingest`` does; ``llmrec fit`` takes it). ``epochs`` overrides
     ``collaborative.epochs`` for this run; ``force`` refits even when data and config are unchanged.
     """
-    from llmrec.evaluation.metrics import ndcg_at_k, recall_at_k
-    from llmrec.evaluation.protocols import full_ranking_ranks
-    from llmrec.retrieval.sequential import MANIFEST_FILE, SequentialRecommender
+    from llmrec.retrieval.collab_model import FusedCollaborative, fit_served
     from llmrec.retrieval.stores import open_store
 
     t0 = time.perf_counter()
@@ -210,98 +159,65 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
     settings = config.collaborative
     if epochs is not None:
         settings = settings.model_copy(update={"epochs": epochs})
-    model_config = settings.model_settings()
     digest = data_hash(item_ids, users, sequences)
     folder = model_dir(workspace)
-    _finish_interrupted_swap(folder, MANIFEST_FILE)
+    _finish_interrupted_swap(folder)
     store = store or open_store(config.store, workspace.root)
-
     want_ease = settings.ease and settings.validate_holdout and len(item_ids) <= settings.ease_max_items
-    manifest = _read_manifest(folder / MANIFEST_FILE)
-    if (not force and manifest is not None and manifest.get("data_hash") == digest
-            and _saved_config(manifest) == model_config and (folder / FUSION_FILE).is_file() == want_ease):
-        model = load_collaborative(folder)
-        status = "unchanged"
-        if not CollaborativeIndex(model, store.collection(COLLAB_COLLECTION, ann=collab_ann(model))).is_consistent():
-            index_item_vectors(model, store)  # e.g. a fresh Chroma server, or a fit killed before indexing
-            status = "reindexed"
-        return FitReport(status=status, reason="data and config match the saved model", model_dir=str(folder),
-                         data_hash=digest, metrics=_float_metrics(model.metrics), seconds=time.perf_counter() - t0,
-                         **counts)
+    if not force:
+        kept = _keep_unchanged(folder, store, digest, settings.model_settings(), want_ease)
+        if kept is not None:
+            model, status = kept
+            return FitReport(status=status, reason="data and config match the saved model", model_dir=str(folder),
+                             data_hash=digest, metrics=_float_metrics(model.metrics),
+                             seconds=time.perf_counter() - t0, **counts)
 
     log(f"fitting the collaborative model on {counts['interactions']:,} interactions of {counts['users']:,} users "
         f"({counts['items']:,} items)")
-    model = SequentialRecommender(item_ids, model_config)
-    codes = model.encode(sequences)
-    valid = None
-    train = codes
-    if settings.validate_holdout:
-        # Each user's newest item validates (LlamaRec's split); users with under 3 items keep everything for
-        # training, since holding out one of two items would leave nothing to learn from.
-        held = [j for j, seq in enumerate(codes) if len(seq) >= 3]
-        if held:
-            train = [seq[:-1] if len(seq) >= 3 else seq for seq in codes]
-            valid = ([codes[j][:-1] for j in held], np.array([codes[j][-1] for j in held], dtype=np.int64))
-    model.fit(train, valid, progress=progress)
-    fused = None
-    if valid is not None:
-        ranks = full_ranking_ranks(model, valid[0], valid[1])
-        model.metrics.update({"valid_users": len(valid[1]), "valid_ndcg10": ndcg_at_k(ranks, 10),
-                              "valid_recall10": recall_at_k(ranks, 10), "valid_recall50": recall_at_k(ranks, 50)})
-        if want_ease:
-            from llmrec.retrieval.ease import EASERecommender
-
-            tuning = valid
-            if len(valid[1]) > EASE_TUNING_USERS:
-                rows = np.sort(np.random.default_rng(settings.seed).choice(len(valid[1]), EASE_TUNING_USERS,
-                                                                           replace=False))
-                tuning = ([valid[0][j] for j in rows], valid[1][rows])
-            log(f"fitting EASE on {len(item_ids):,} items and choosing λ and decay on {len(tuning[1]):,} "
-                "validation users (one items × items inverse per λ)")
-            ease = EASERecommender(len(item_ids)).fit(train)
-            ease.select(*tuning)
-            fused = FusedCollaborative(model, ease)
-            search = fused.fit_weights(*tuning)
-            ranks = full_ranking_ranks(fused, valid[0], valid[1])
-            # valid_* now describe what is served (the fusion); the sequential model's own stay beside them
-            model.metrics.update({**{f"sequential_{k}": model.metrics[k] for k in
-                                     ("valid_ndcg10", "valid_recall10", "valid_recall50")},
-                                  "valid_ndcg10": ndcg_at_k(ranks, 10), "valid_recall10": recall_at_k(ranks, 10),
-                                  "valid_recall50": recall_at_k(ranks, 50), "ease_weight": search["weights"]["ease"],
-                                  "ease_valid_ndcg10": ease.metrics["valid_NDCG@10"], "ease_l2": ease.config.l2,
-                                  "ease_decay": ease.config.decay})
-            log(f"EASE fused with weight {search['weights']['ease']:.1f} (λ {ease.config.l2:g}, decay "
-                f"{ease.config.decay:g}): validation NDCG@10 {model.metrics['sequential_valid_ndcg10']:.4f} → "
-                f"{model.metrics['valid_ndcg10']:.4f}")
-        if settings.refit_on_all and model.metrics.get("best_epoch"):
-            # The validated model never saw each user's newest item, which is the most telling one at serving
-            # time: train again on everything for the chosen number of epochs and serve that. The validation
-            # metrics above stay those of the held-out run (the only honest ones).
-            epochs_chosen = int(model.metrics["best_epoch"])
-            log(f"refitting on every interaction for the validated {epochs_chosen} epoch(s)")
-            final = model.refit(codes, progress=progress)  # same schedule, same length, same validated mix
-            final.metrics = {**model.metrics, "refit_on_all": True, "refit_epochs": epochs_chosen,
-                             "refit_seconds": final.metrics["train_seconds"]}
-            model, train = final, codes
-            if fused is not None:  # EASE refitted on everything too, with its validated λ and decay
-                from llmrec.retrieval.ease import EASERecommender
-
-                ease = EASERecommender(len(item_ids), fused.ease.config).fit(codes)
-                ease.metrics = fused.ease.metrics
-                fused = FusedCollaborative(final, ease, fused.fusion.weights, fused.fusion.scales)
-    if fused is not None:
-        model = fused
+    train, everything = holdout_split(item_ids, sequences, settings.validate_holdout)
+    model = fit_served(train, everything, settings, want_ease, progress=progress, log=log)
+    trained_on = everything if model.metrics.get("refit_on_all") else train
     model.data_hash = digest
-    model.counts = {**counts, "train_sequences": sum(1 for s in train if len(s) >= 2),
-                    "valid_users": 0 if valid is None else len(valid[1]), **log_marks(workspace)}
-    # Index first, then swap the folder in: a crash in between leaves vectors that do not match the saved model,
-    # which ``is_consistent`` notices (the next fit re-indexes; asks fall back to text) instead of silently serving
-    # the wrong neighbours.
+    model.counts = {**counts, "train_sequences": int((trained_on.sequences.lengths() >= 2).sum()),
+                    "valid_users": 0 if train.valid is None else len(train.valid.targets), **log_marks(workspace)}
+    _save_and_index(model, folder, store, no_fusion_reason=(
+        "no validation users" if want_ease and not isinstance(model, FusedCollaborative) else None))
+    return FitReport(status="trained", model_dir=str(folder), data_hash=digest, metrics=_float_metrics(model.metrics),
+                     seconds=time.perf_counter() - t0, **counts)
+
+
+def _keep_unchanged(folder: Path, store: VectorStore, digest: str, model_config, want_ease: bool):
+    """(saved model, "unchanged" or "reindexed") when the saved model was fitted on this data with this config;
+    re-indexes its vectors when the store lost them (e.g. a fresh Chroma server, a fit killed before indexing).
+    None when a fit is needed."""
+    from llmrec.retrieval.collab_model import FUSION_FILE, load_collaborative, read_json
+
+    manifest = read_json(folder / MANIFEST_FILE)
+    if (manifest is None or manifest.get("data_hash") != digest or _saved_config(manifest) != model_config
+            or (folder / FUSION_FILE).is_file() != want_ease):
+        return None
+    model = load_collaborative(folder)
+    if CollaborativeIndex(model, store.collection(COLLAB_COLLECTION, ann=collab_ann(model))).is_consistent():
+        return model, "unchanged"
+    index_item_vectors(model, store)
+    return model, "reindexed"
+
+
+def _save_and_index(model, folder: Path, store: VectorStore, no_fusion_reason: str | None) -> None:
+    """Save to ``<folder>.partial``, index the vectors, then swap the folder in.
+
+    Index first, then swap: a crash in between leaves vectors that do not match the saved model, which
+    ``is_consistent`` notices (the next fit re-indexes; asks fall back to text) instead of silently serving the
+    wrong neighbours. ``no_fusion_reason``: EASE was asked for but not possible (no user with 3+ items to validate
+    on): the saved folder says so, so the next fit does not take the missing fusion for a changed config.
+    """
+    from llmrec.retrieval.collab_model import FUSION_FILE
+
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     model.save(partial)
-    if want_ease and fused is None:  # asked for but not possible (no user with 3+ items to validate on): say so
-        (partial / FUSION_FILE).write_text(json.dumps({"fused": False, "reason": "no validation users"}) + "\n",
+    if no_fusion_reason:
+        (partial / FUSION_FILE).write_text(json.dumps({"fused": False, "reason": no_fusion_reason}) + "\n",
                                            encoding="utf-8")
     index_item_vectors(model, store)
     retired = folder.with_name(folder.name + ".old")
@@ -310,30 +226,42 @@ def fit_collaborative(workspace: Workspace, config: LLMRecConfig, epochs: int | 
         folder.rename(retired)
     partial.rename(folder)
     shutil.rmtree(retired, ignore_errors=True)
-    return FitReport(status="trained", model_dir=str(folder), data_hash=digest, metrics=_float_metrics(model.metrics),
-                     seconds=time.perf_counter() - t0, **counts)
 
 
-def _finish_interrupted_swap(folder: Path, manifest_file: str) -> None:
+def _finish_interrupted_swap(folder: Path) -> None:
     """Put back the model a fit killed mid-swap left under ``.partial`` (newer) or ``.old`` (previous).
 
     The swap renames ``collab`` to ``collab.old`` and then ``collab.partial`` to ``collab``; a kill between the two
     leaves no ``collab``, and refitting from scratch would throw away a finished model. A folder counts as complete
     when it holds the manifest, which ``save`` writes last. Runs under the workspace write lock, like the swap.
     """
-    if (folder / manifest_file).is_file():
+    if (folder / MANIFEST_FILE).is_file():
         return
     for source in (folder.with_name(folder.name + ".partial"), folder.with_name(folder.name + ".old")):
-        if (source / manifest_file).is_file():
+        if (source / MANIFEST_FILE).is_file():
             shutil.rmtree(folder, ignore_errors=True)
             source.rename(folder)
             return
 
 
+def to_cosine_space(user_vectors: np.ndarray, item_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map dot-product search to cosine search without changing any user's ranking.
+
+    Vector stores configured for cosine distance normalise vectors, which would drop the item norms the model's
+    scores depend on. Append one coordinate: items get ``sqrt(M² - |v|²)`` (M = largest item norm) so every item has
+    norm M, users get 0. Then cos(u', v') = u·v / (|u|·M): a positive per-user constant times the dot product, so
+    each user's order of items is unchanged (Bachrach et al., 2014). Returns (U, D+1) and (I, D+1) float32.
+    """
+    items = np.asarray(item_vectors, dtype=np.float64)
+    norms_sq = (items**2).sum(axis=1)  # (I,)
+    extra = np.sqrt(np.maximum(norms_sq.max() - norms_sq, 0.0))[:, None]  # (I, 1)
+    users = np.asarray(user_vectors, dtype=np.float64)
+    return (np.hstack([users, np.zeros((len(users), 1))]).astype(np.float32),
+            np.hstack([items, extra]).astype(np.float32))
+
+
 def index_item_vectors(model, store: VectorStore) -> VectorCollection:
     """Replace the ``collab`` collection with the model's item vectors (cosine space, see the module docstring)."""
-    from llmrec.retrieval.sequential import to_cosine_space
-
     # Dropped, not upserted over: a refit may change the vector width or the vocabulary.
     store.drop(COLLAB_COLLECTION)
     collection = store.collection(COLLAB_COLLECTION, space="cosine", ann=collab_ann(model))
@@ -354,11 +282,11 @@ class CollaborativeIndex:
     def open(cls, workspace: Workspace, store: VectorStore,
              warn: Callable[[str], None] = lambda s: None) -> "CollaborativeIndex | None":
         """The workspace's index, or None when it has no fitted model (or the store lost its vectors)."""
-        from llmrec.retrieval.sequential import MANIFEST_FILE
-
         folder = model_dir(workspace)
         if not (folder / MANIFEST_FILE).is_file():
             return None
+        from llmrec.retrieval.collab_model import load_collaborative
+
         index = cls(load_collaborative(folder), store.collection(COLLAB_COLLECTION, ann=COLLAB_ANN))
         marks = log_marks(workspace)
         if any(index.model.counts.get(k) != v for k, v in marks.items()):  # something was added: compare exactly
@@ -389,8 +317,6 @@ class CollaborativeIndex:
 
     def key_vectors(self) -> tuple[list[str], np.ndarray]:
         """(item ids, (I, D+2) keys) exactly as indexed."""
-        from llmrec.retrieval.sequential import to_cosine_space
-
         _, keys = to_cosine_space(np.zeros((0, self.model.vector_dim), dtype=np.float32), self.model.item_vectors())
         return self.model.item_ids, keys
 
@@ -425,14 +351,6 @@ class CollaborativeIndex:
         exclude = exclude or set()
         order = np.argsort(-scores, kind="stable")
         return [self.model.item_ids[c] for c in order if self.model.item_ids[c] not in exclude][:n]
-
-
-def _read_manifest(path: Path) -> dict | None:
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
 
 
 def _saved_config(manifest: dict):

@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmrec.evaluation.metrics import ndcg_at_k, target_ranks
+from llmrec.retrieval.protocol import Holdout, TrainingData
 
 MAX_ITEMS = 20_000  # I × I float64 is 3.2 GB here; beyond this EASE is the wrong tool
 WEIGHTS_FILE = "ease.safetensors"
@@ -49,26 +50,36 @@ DECAY_GRID = (0.6, 0.7, 0.8, 0.9)
 
 
 class EASERecommender:
-    def __init__(self, n_items: int, config: EASEConfig | None = None):
-        if n_items > MAX_ITEMS:
-            raise ValueError(f"EASE inverts an items × items matrix: {n_items:,} items is more than {MAX_ITEMS:,}")
-        self.n_items = n_items
-        self.config = config or EASEConfig()
+    """EASE as a retrieval model: ``EASERecommender().fit(data, EASEConfig(...))``. With a validation holdout in
+    ``data``, λ and decay are chosen on it (``select``); without one, the config's are used (a refit)."""
+
+    def __init__(self) -> None:
+        self.config: EASEConfig | None = None
+        self.n_items = 0
         self.gram: np.ndarray | None = None
         self.weights: np.ndarray | None = None  # B, (I, I), zero diagonal
         self.factors: tuple[np.ndarray, np.ndarray] | None = None  # (P, Q), B ≈ P Qᵀ, when rank < items
         self.metrics: dict = {}
 
-    def fit(self, sequences: Sequence[Sequence[int]], chunk: int = 2048) -> "EASERecommender":
+    def fit(self, data: TrainingData, config: EASEConfig | None = None, *, chunk: int = 2048) -> "EASERecommender":
+        if data.n_items > MAX_ITEMS:
+            raise ValueError(f"EASE inverts an items × items matrix: {data.n_items:,} items is more than "
+                             f"{MAX_ITEMS:,}")
+        self.config = config or self.config or EASEConfig()
+        self.n_items = data.n_items
         # XᵀX accumulated over user chunks: memory is items² + chunk × items, whatever the number of users
         self.gram = np.zeros((self.n_items, self.n_items))
+        sequences = data.sequences
         for start in range(0, len(sequences), chunk):
             x = np.zeros((len(sequences[start:start + chunk]), self.n_items))
             for row, seq in enumerate(sequences[start:start + chunk]):
                 x[row, list(seq)] = 1.0
             self.gram += x.T @ x
-        self.weights = self._solve(self.config.l2)
-        self._factorise()
+        if data.valid is not None:
+            self.select(data.valid)  # solves and factorises at the chosen λ
+        else:
+            self.weights = self._solve(self.config.l2)
+            self._factorise()
         return self
 
     def _factorise(self) -> None:
@@ -93,13 +104,13 @@ class EASERecommender:
         np.fill_diagonal(b, 0.0)
         return b
 
-    def select(self, histories: Sequence[Sequence[int]], targets: np.ndarray,
-               l2_grid: Sequence[float] = L2_GRID, decay_grid: Sequence[float] = DECAY_GRID) -> dict:
+    def select(self, holdout: Holdout, l2_grid: Sequence[float] = L2_GRID,
+               decay_grid: Sequence[float] = DECAY_GRID) -> dict:
         """Keep the (λ, decay) with the best validation NDCG@10, full ranking with the history masked (the fitted
         Gram matrix is reused: one inverse per λ). Returns the search record, also kept in ``metrics``."""
         if self.gram is None:
             raise ValueError("fit the model before selecting its settings")
-        targets = np.asarray(targets, dtype=np.int64)
+        histories, targets = holdout.histories, holdout.targets
         results: dict[tuple[float, float], float] = {}
         best_weights, best = None, None
         for l2 in l2_grid:
@@ -165,14 +176,14 @@ class EASERecommender:
             weights = tensors["weights"]
             if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
                 raise ValueError(f"{directory / WEIGHTS_FILE}: EASE weights must be square, got {weights.shape}")
-            model = cls(len(weights), config)
-            model.weights = weights
+            model = cls()
+            model.n_items, model.config, model.weights = len(weights), config, weights
         else:
             p, q = tensors["user_factors"], tensors["item_factors"]
             if p.shape != q.shape or p.ndim != 2:
                 raise ValueError(f"{directory / WEIGHTS_FILE}: EASE factors must have one shape, got {p.shape}, "
                                  f"{q.shape}")
-            model = cls(len(p), config)
-            model.factors = (p, q)
+            model = cls()
+            model.n_items, model.config, model.factors = len(p), config, (p, q)
         model.metrics = dict(saved.get("metrics") or {})
         return model

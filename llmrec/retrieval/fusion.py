@@ -15,41 +15,54 @@ import itertools
 from collections.abc import Sequence
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
+from llmrec.errors import TrainingError
 from llmrec.evaluation.metrics import ndcg_at_k, target_ranks
+from llmrec.retrieval.protocol import TrainingData, VectorModel
 
-# Exponential recency decay of a content profile: the last item weighs 1, the one before 0.9, ...; the 50 most
-# recent items count. Fixed, not tuned: the baseline should not be a fitted model.
-PROFILE_DECAY = 0.9
-PROFILE_WINDOW = 50
+
+class ProfileConfig(BaseModel):
+    """How a content profile weighs a history. Fixed, not tuned: the baseline should not be a fitted model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    decay: float = Field(0.9, gt=0, le=1, description="weight of an item one step older (the newest weighs 1)")
+    window: int = Field(50, ge=1, description="newest history items in the profile")
 
 
 class ProfileRecommender:
     """Content-based scores: cosine between an item's vector and the user's recency-weighted history profile.
 
     ``vectors`` (I, D) are indexed by item code; rows of zeros (items without that modality, e.g. no poster) score
-    0 and do not move a profile.
+    0 and do not move a profile. There is nothing to learn: ``fit`` checks the vocabulary and takes the config.
     """
 
-    def __init__(self, vectors: np.ndarray, decay: float = PROFILE_DECAY, window: int = PROFILE_WINDOW):
+    def __init__(self, vectors: np.ndarray):
         vectors = np.asarray(vectors, dtype=np.float64)
         if vectors.ndim != 2 or not len(vectors):
             raise ValueError(f"item vectors must be a non-empty (items, dim) array, got shape {vectors.shape}")
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         self.vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-        self.decay, self.window = decay, window
+        self.config = ProfileConfig()
 
     @property
     def n_items(self) -> int:
         return len(self.vectors)
 
+    def fit(self, data: TrainingData, config: ProfileConfig | None = None) -> "ProfileRecommender":
+        if data.n_items != self.n_items:
+            raise ValueError(f"{self.n_items} item vectors for a vocabulary of {data.n_items} items")
+        self.config = config or self.config
+        return self
+
     def user_vectors(self, histories: Sequence[Sequence[int]], users: Sequence[int] | None = None) -> np.ndarray:
         out = np.zeros((len(histories), self.vectors.shape[1]))
         for row, history in enumerate(histories):
-            recent = list(history)[-self.window:]
+            recent = list(history)[-self.config.window:]
             if not recent:
                 continue
-            weights = self.decay ** np.arange(len(recent) - 1, -1, -1, dtype=np.float64)  # newest = 1
+            weights = self.config.decay ** np.arange(len(recent) - 1, -1, -1, dtype=np.float64)  # newest = 1
             profile = weights @ self.vectors[recent]
             norm = np.linalg.norm(profile)
             out[row] = profile / norm if norm > 0 else profile
@@ -59,16 +72,37 @@ class ProfileRecommender:
         return self.vectors.copy()
 
 
-class FusionRecommender:
-    """Weighted concatenation of modality blocks; each block is a model with ``user_vectors``/``item_vectors``."""
+class FusionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def __init__(self, blocks: dict[str, object], weights: dict[str, float] | None = None,
+    step: float = Field(0.1, gt=0, le=1, description="spacing of the weight grid on the simplex")
+
+
+class FusionRecommender:
+    """Weighted concatenation of modality blocks, each a fitted model with ``user_vectors``/``item_vectors``.
+
+    ``fit(data, config)`` chooses the weights on ``data.valid`` (the blocks are not refitted); ``weights`` and
+    ``scales`` given here serve a fusion fitted before (a refit reuses the held-out run's).
+    """
+
+    def __init__(self, blocks: dict[str, VectorModel], weights: dict[str, float] | None = None,
                  scales: dict[str, float] | None = None):
         if not blocks:
             raise ValueError("fusion needs at least one block")
         self.blocks = dict(blocks)
         self.weights = {name: 1.0 / len(blocks) for name in blocks} if weights is None else dict(weights)
         self.scales = {name: 1.0 for name in blocks} if scales is None else dict(scales)
+        self.config: FusionConfig | None = None
+        self.search: dict = {}
+
+    def fit(self, data: TrainingData, config: FusionConfig | None = None) -> "FusionRecommender":
+        """Weights and scales on ``data.valid`` (``fit_weights``); the search record is kept in ``search``."""
+        if data.valid is None:
+            raise TrainingError("fusion weights are chosen on a validation holdout; the data has none")
+        self.config = config or self.config or FusionConfig()
+        valid = data.valid
+        self.search = self.fit_weights(valid.histories, valid.targets, valid.users, step=self.config.step)
+        return self
 
     def user_vectors(self, histories: Sequence[Sequence[int]], users: Sequence[int] | None = None) -> np.ndarray:
         return np.concatenate([self.weights[n] * np.asarray(m.user_vectors(histories, users), dtype=np.float64)

@@ -33,7 +33,7 @@ def train_adapter(workspace: str | Path, out: str | Path, base: str | None = Non
     from llmrec.prompts import default_library
     from llmrec.ranking.ranker import LLMRanker
     from llmrec.recommender import Recommender
-    from llmrec.training.examples import build_examples, examples_hash
+    from llmrec.training.examples import examples_hash, workspace_examples
     from llmrec.training.trainer import AdapterTrainer
 
     ws = Workspace(workspace)
@@ -66,9 +66,9 @@ def train_adapter(workspace: str | Path, out: str | Path, base: str | None = Non
     # The collaborative model does give each option its evidence level, as it will at serving. It was fitted on these
     # same logs, so here the level is more reliable than for tomorrow's requests and the adapter may trust it more
     # than it should; eval/ranker_protocol.py measures the effect on held-out items.
-    train, valid = build_examples(ws, retriever, ranker, config.retrieval.n_candidates, tc.examples_per_user,
-                                  tc.validation_users, progress or (lambda it, total, desc: it),
-                                  collab=rec.retriever.collab)
+    train, valid = workspace_examples(ws, retriever, ranker, config.retrieval.n_candidates, tc.examples_per_user,
+                                      tc.validation_users, progress or (lambda it, total, desc: it),
+                                      collab=rec.retriever.collab)
     if tc.max_train_examples:
         train = train[: tc.max_train_examples]
     log(f"{len(train)} training and {len(valid)} validation examples")

@@ -8,9 +8,7 @@ unpickled). The best adapter by validation NDCG@10 is what ends up in the output
 from __future__ import annotations
 
 import json
-import math
 import os
-import platform
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -20,6 +18,8 @@ import numpy as np
 
 from llmrec.config import LLMRecConfig
 from llmrec.errors import TrainingError
+from llmrec.evaluation.metrics import ndcg_at_k, recall_at_k
+from llmrec.evaluation.provenance import versions
 from llmrec.models import file_digest, model_id, resolve_model
 from llmrec.training.examples import RankingExample
 
@@ -40,15 +40,6 @@ class TrainState:
     losses: list[float] = field(default_factory=list)
     data_hash: str = ""           # what the run trains on: a checkpoint only continues the run that made it
     config_hash: str = ""
-
-
-def _versions() -> dict:
-    import peft
-    import torch
-    import transformers
-
-    return {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
-            "python": platform.python_version()}
 
 
 CHECKPOINT_FOLDERS = ("checkpoint", ".checkpoint-tmp", ".checkpoint-old")
@@ -85,11 +76,6 @@ def _config_hash(config: LLMRecConfig, base: str) -> str:
     blob = json.dumps([base, config.ranker.model_dump(mode="json"), config.train.model_dump(mode="json")],
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def ndcg_at_10(rank: int) -> float:
-    """NDCG@10 with one relevant item at 0-based ``rank``."""
-    return 1.0 / math.log2(rank + 2) if rank < 10 else 0.0
 
 
 class AdapterTrainer:
@@ -205,18 +191,16 @@ class AdapterTrainer:
         import torch
 
         self.model.eval()
-        ndcgs, hits = [], []
+        ranks = []
         with torch.inference_mode():
             for e in examples:
                 logp = torch.log_softmax(self._logits(e.prompt), -1)
                 scores = [logp[self._letter_id(letter)].item() for letter in e.letters]
                 target = scores[e.letters.index(e.target_letter)]
-                rank = sum(s > target for s in scores)  # pessimistic ties are impossible with float logprobs
-                ndcgs.append(ndcg_at_10(rank))
-                hits.append(rank == 0)
+                ranks.append(sum(s > target for s in scores))  # pessimistic ties are impossible with float logprobs
         self.model.train()
-        return {"ndcg@10": float(np.mean(ndcgs)) if ndcgs else 0.0, "hit@1": float(np.mean(hits)) if hits else 0.0,
-                "n": len(examples)}
+        ranks = np.array(ranks, dtype=np.int64)
+        return {"ndcg@10": ndcg_at_k(ranks, 10), "hit@1": recall_at_k(ranks, 1), "n": len(examples)}
 
     def _save_adapter(self, state: TrainState, data_hash: str, train_n: int, valid_n: int, final: bool) -> None:
         tmp = self.out / ".adapter-tmp"
@@ -229,7 +213,8 @@ class AdapterTrainer:
             "metrics": {"best_valid_ndcg@10": state.best_ndcg, "best_step": state.best_step, "evals": state.evals,
                         "train_examples": train_n, "valid_examples": valid_n, "steps": state.step,
                         "finished": final},
-            "versions": _versions(), "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "versions": versions(("torch", "transformers", "peft")),
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         if self.training_data:
             manifest["training_data"] = self.training_data

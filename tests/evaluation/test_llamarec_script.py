@@ -1,23 +1,24 @@
-"""eval/llamarec_protocol.py end to end on a tiny CSV log, and its message when data is missing."""
+"""The LlamaRec protocol (``llmrec.evaluation.llamarec``) end to end on a tiny CSV log, and its message when data
+is missing."""
 
-import importlib.util
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "eval" / "llamarec_protocol.py"
+from llmrec.errors import CatalogError
+from llmrec.evaluation.llamarec import methods, run
+from llmrec.retrieval.sequential import SequentialRecommender
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("llamarec_protocol", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return SimpleNamespace(main=run.main, SEQUENTIALS=methods.SEQUENTIALS, PairMember=methods.PairMember,
+                           ServedCandidates=methods.ServedCandidates)
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ def test_a_pair_member_scores_as_that_member_alone_and_leaves_the_pair_as_it_was
     log = write_log(tmp_path / "log.csv")
     data = build_dataset(read_interactions(log, strict=True).interactions, tie_break="item")
     config = script.SEQUENTIALS["lru+sasrec"].model_copy(update={"epochs": 1, "seed": 0})
-    pair = script.SequentialRecommender(data.item_ids, config).fit(data.train, valid=data.inputs("valid"))
+    pair = SequentialRecommender().fit(data.training_data(), config)
     histories, _ = data.inputs("test")
     w = float(pair.network.mix[0])
     before = pair.score(histories)
@@ -112,7 +113,7 @@ def test_the_pair_runs_on_request_and_refit_tests_a_model_trained_on_the_validat
 
 
 def test_script_says_where_it_looked_when_data_is_missing(script, tmp_path):
-    with pytest.raises(SystemExit, match="data not found: .*nowhere"):
+    with pytest.raises(CatalogError, match="data not found: .*nowhere"):
         script.main(["--data", str(tmp_path / "nowhere")])
 
 
@@ -181,7 +182,7 @@ class Vectors:
 
 def test_the_served_row_fuses_the_collaborative_and_history_text_lists_as_the_retriever_does(script):
     from llmrec.config import RetrievalConfig
-    from llmrec.evaluation.protocols import full_ranking_ranks
+    from llmrec.retrieval.protocol import full_ranking_ranks
     from llmrec.retrieval.retriever import reciprocal_rank_fusion
 
     collab = Vectors([1.0], [[5.0], [4.0], [3.0], [2.0], [1.0], [0.0]])  # ranks items 0 > 1 > 2 > ...

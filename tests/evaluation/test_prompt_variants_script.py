@@ -1,4 +1,5 @@
-"""eval/prompt_variants.py end to end on a tiny MovieLens folder with the packaged model; its exact random baseline."""
+"""The prompt-variants benchmark (``llmrec.evaluation.bench.prompt_variants``) end to end on a tiny MovieLens folder
+with the packaged model; its exact random baseline."""
 
 import json
 import math
@@ -6,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from llmrec.evaluation.commands import load_script
+from llmrec.evaluation.bench import prompt_variants
 from llmrec.testing.catalogs import write_tiny_movielens
-
 
 
 @pytest.fixture(scope="module")
 def script():
-    return load_script("prompt_variants")
+    return prompt_variants
 
 
 def write_movielens(folder: Path) -> Path:

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from llmrec.catalog.interactions import InteractionLog
 from llmrec.catalog.schema import Interaction
-from llmrec.evaluation.protocols import (build_dataset, evaluate_full_ranking, evaluate_sampled, masked_scores,
-                                         sample_candidates)
+from llmrec.evaluation.protocols import build_dataset, evaluate_full_ranking, evaluate_sampled, sample_candidates
+from llmrec.retrieval.protocol import masked_scores
 
 
 class FixedScores:
@@ -41,7 +42,7 @@ def wide_log() -> list[Interaction]:
 
 @pytest.fixture
 def data():
-    return build_dataset(chain_log(), tie_break="row", min_user=1, min_item=1)
+    return build_dataset(InteractionLog.from_events(chain_log()), tie_break="row", min_user=1, min_item=1)
 
 
 def test_dataset_holds_out_the_last_two_items(data):
@@ -94,7 +95,7 @@ def test_llamarec_masking_leaves_history_older_than_its_input_window_rankable(da
 
 
 def test_sampled_candidates_exclude_everything_the_user_saw():
-    data = build_dataset(wide_log(), min_user=1, min_item=1)
+    data = build_dataset(InteractionLog.from_events(wide_log()), min_user=1, min_item=1)
     candidates = sample_candidates(data, "test", negatives=19, seed=3)
     assert candidates.shape == (5, 20)
     for j, row in enumerate(data.eval_rows):
@@ -105,7 +106,7 @@ def test_sampled_candidates_exclude_everything_the_user_saw():
 
 
 def test_sampled_candidates_are_reproducible_from_the_seed():
-    big = build_dataset(wide_log(), min_user=1, min_item=1)
+    big = build_dataset(InteractionLog.from_events(wide_log()), min_user=1, min_item=1)
     assert np.array_equal(sample_candidates(big, seed=1), sample_candidates(big, seed=1))
     assert not np.array_equal(sample_candidates(big, seed=1), sample_candidates(big, seed=2))
 
@@ -125,13 +126,13 @@ class TargetOracle:
 
 
 def test_sampled_protocol_puts_a_top_scored_target_first():
-    big = build_dataset(wide_log(), min_user=1, min_item=1)
+    big = build_dataset(InteractionLog.from_events(wide_log()), min_user=1, min_item=1)
     result = evaluate_sampled(TargetOracle(big), big, "test", negatives=19, seed=0)
     assert result.metrics["NDCG@1"] == 1.0
     assert result.ranks.tolist() == [0, 0, 0, 0, 0]
 
 
 def test_sampled_protocol_gives_constant_scores_the_last_rank():
-    big = build_dataset(wide_log(), min_user=1, min_item=1)
+    big = build_dataset(InteractionLog.from_events(wide_log()), min_user=1, min_item=1)
     result = evaluate_sampled(FixedScores(np.zeros(big.n_items)), big, "test", negatives=19, seed=0)
     assert result.ranks.tolist() == [19, 19, 19, 19, 19]

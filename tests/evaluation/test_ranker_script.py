@@ -1,19 +1,23 @@
-"""eval/ranker_protocol.py: the LLM ranker re-ranks the retriever's top-20 on the LlamaRec protocol, base vs adapter."""
+"""The ranker protocol (``llmrec.evaluation.ranker``): the LLM ranker re-ranks the retriever's top-20 on the LlamaRec
+protocol, base vs adapter."""
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from llmrec.evaluation.commands import load_script
+from llmrec.errors import CatalogError
+from llmrec.evaluation.candidates import CatalogItems
+from llmrec.evaluation.ranker import run, scoring
 from llmrec.testing.catalogs import write_tiny_movielens
-
 
 
 @pytest.fixture(scope="module")
 def script():
-    return load_script("ranker_protocol")
+    return SimpleNamespace(main=run.main, training_examples=run.training_examples, N_CANDIDATES=run.N_CANDIDATES,
+                           fused_ranks=scoring.fused_ranks, best_prior=scoring.best_prior)
 
 
 def write_movielens(folder: Path) -> Path:
@@ -62,7 +66,7 @@ def test_training_examples_never_use_the_validation_or_test_item(script, tmp_pat
             return -super().item_vectors()
 
     examples = script.training_examples(PopularityRetriever(data.n_items), ReversePopularity(data.n_items), data,
-                                        script.Items(catalog, data), ranker, per_user=3)
+                                        CatalogItems(catalog), ranker, per_user=3)
     assert len(examples) == 3 * len(data.user_ids)
     held_out = {(data.user_ids[u], data.item_ids[int(v)]) for u, v in zip(data.eval_rows, data.valid)} | \
         {(data.user_ids[u], data.item_ids[int(t)]) for u, t in zip(data.eval_rows, data.test)}
@@ -103,5 +107,5 @@ def test_script_trains_an_adapter_and_reports_it_beside_base_and_retriever(scrip
 
 
 def test_missing_data_is_one_clear_line(script, tmp_path):
-    with pytest.raises(SystemExit, match="data not found"):
+    with pytest.raises(CatalogError, match="data not found"):
         script.main(["--data", str(tmp_path / "nowhere")])

@@ -12,14 +12,16 @@ import pytest
 import torch
 
 from llmrec.catalog.schema import Interaction
-from llmrec.config import LLMRecConfig, SequentialConfig
+from llmrec.config import CollaborativeConfig, LLMRecConfig, SequentialConfig
 from llmrec.ingest import ingest
 from llmrec.recommender import Recommender
+from llmrec.retrieval.collab_model import FusedCollaborative
 from llmrec.retrieval.collaborative import COLLAB_COLLECTION, CollaborativeIndex, index_item_vectors
 from llmrec.retrieval.retriever import CandidateRetriever
 from llmrec.retrieval.sequential import SequentialRecommender
 from llmrec.retrieval.stores import open_store
 from llmrec.testing.catalogs import TEXT_ITEMS, write_text_catalog
+from llmrec.testing.retrieval_contract import RetrievalModelContract
 from llmrec.workspace import Workspace
 
 OLD_IDS = [row[0] for row in TEXT_ITEMS]
@@ -27,6 +29,16 @@ NEW_ITEM = {"id": "n1", "title": "Volcano Diaries", "kind": "podcast", "genres":
             "description": "A podcast about volcanoes, lava and the people who live beside them."}
 TINY = {"dim": 16, "layers": 1, "heads": 2, "max_len": 8, "dropout": 0.0, "epochs": 30, "batch_size": 16,
         "lr": 0.01, "weight_decay": 0.0, "seed": 0, "patience": 0}
+
+
+class TestFusedCollaborativeContract(RetrievalModelContract):
+    """What a workspace serves by default: the sequential pair fused with EASE, fitted as one model."""
+
+    def make_model(self):
+        return FusedCollaborative()
+
+    def make_config(self):
+        return CollaborativeConfig(**{**TINY, "dim": 8, "heads": 1})
 
 
 def next_item(item_id: str) -> str:
@@ -189,8 +201,9 @@ def test_fit_command_trains_skips_unchanged_data_reindexes_a_lost_collection_and
 
 def synthetic_model(n_items: int) -> SequentialRecommender:
     """An untrained model with spread-out item vectors and biases, like a trained model's (init ones are near 0)."""
-    model = SequentialRecommender([f"i{i}" for i in range(n_items)],
-                                  SequentialConfig(dim=32, layers=1, heads=2, max_len=20, architecture="lru"))
+    model = SequentialRecommender.initialised([f"i{i}" for i in range(n_items)],
+                                              SequentialConfig(dim=32, layers=1, heads=2, max_len=20,
+                                                               architecture="lru"))
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         model.network.items.weight[1:] = torch.randn(n_items, 32, generator=generator)
@@ -331,7 +344,7 @@ def test_a_model_saved_before_a_config_field_existed_is_not_refit_for_it(tmp_pat
 
 def test_the_served_fusion_scores_each_item_by_the_weighted_sum_of_both_models(fitted):
     """One dot product per item in the store, equal to w_s·s_seq/σ_seq + w_e·s_ease/σ_ease; reloading changes nothing."""
-    from llmrec.retrieval.collaborative import FusedCollaborative, load_collaborative
+    from llmrec.retrieval.collab_model import FusedCollaborative, load_collaborative
 
     ws, _, _ = fitted
     served = load_collaborative(ws.root / "collab")
@@ -359,9 +372,9 @@ def test_turning_ease_off_refits_and_serves_the_sequential_model_alone(tmp_path)
 
 
 def test_on_a_big_log_ease_is_tuned_on_a_sample_of_the_validation_users(tmp_path, monkeypatch):
-    import llmrec.retrieval.collaborative as collaborative
+    import llmrec.retrieval.collab_model as collab_model
 
-    monkeypatch.setattr(collaborative, "EASE_TUNING_USERS", 10)
+    monkeypatch.setattr(collab_model, "EASE_TUNING_USERS", 10)
     ws, report, _ = make_workspace(tmp_path, {**TINY, "epochs": 2})
     assert "EASE fused at weight" in report.collaborative
     metrics = json.loads((ws.root / "collab" / "manifest.json").read_text())["metrics"]

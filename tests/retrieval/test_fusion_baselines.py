@@ -3,12 +3,50 @@
 import numpy as np
 import pytest
 
-from llmrec.retrieval.fusion import FusionRecommender, ProfileRecommender
+from llmrec.errors import TrainingError
+from llmrec.retrieval.baselines import PopularityRecommender
+from llmrec.retrieval.fusion import FusionConfig, FusionRecommender, ProfileConfig, ProfileRecommender
+from llmrec.retrieval.protocol import TrainingData
+from llmrec.testing.retrieval_contract import RetrievalModelContract, group_vectors, taste_group_data
+
+
+class TestProfileContract(RetrievalModelContract):
+    seeded = False
+
+    def make_model(self):
+        return ProfileRecommender(group_vectors())
+
+    def make_config(self):
+        return ProfileConfig(decay=0.5)
+
+
+class TestFusionContract(RetrievalModelContract):
+    seeded = False
+
+    def make_model(self):
+        data = taste_group_data()
+        return FusionRecommender({"content": ProfileRecommender(group_vectors()).fit(data),
+                                  "popularity": PopularityRecommender().fit(data)})
+
+    def make_config(self):
+        return FusionConfig(step=0.25)
+
+
+def test_fusion_weights_need_a_validation_holdout():
+    data = taste_group_data().without_validation()
+    with pytest.raises(TrainingError, match="holdout"):
+        FusionRecommender({"content": ProfileRecommender(group_vectors())}).fit(data)
+
+
+def test_a_profile_checks_it_has_a_vector_per_item():
+    with pytest.raises(ValueError, match="item vectors"):
+        ProfileRecommender(np.eye(3)).fit(TrainingData.of(["a", "b"], [[0, 1]]))
 
 
 def test_a_profile_leans_towards_the_most_recent_items():
     vectors = np.eye(3)  # item i points along axis i
-    profile = ProfileRecommender(vectors, decay=0.5).user_vectors([[0, 1]])[0]
+    model = ProfileRecommender(vectors).fit(TrainingData.of(["a", "b", "c"], [[0, 1]]), ProfileConfig(decay=0.5))
+    profile = model.user_vectors([[0, 1]])[0]
     assert profile[1] > profile[0] > 0 and profile[2] == 0
     assert np.linalg.norm(profile) == pytest.approx(1.0)
 

@@ -13,8 +13,12 @@ from pydantic import ValidationError
 
 from llmrec.errors import ModelNotFoundError, TrainingError
 from llmrec.evaluation.metrics import ndcg_at_k, recall_at_k
-from llmrec.evaluation.protocols import full_ranking_ranks
-from llmrec.retrieval.sequential import SequentialConfig, SequentialRecommender, to_cosine_space
+from llmrec.retrieval.collaborative import to_cosine_space
+from llmrec.retrieval.protocol import Holdout, TrainingData, full_ranking_ranks
+from llmrec.retrieval.sequential import SequentialConfig, SequentialRecommender
+from llmrec.retrieval.sequential.training import validation_ndcg
+from llmrec.testing.retrieval_contract import RetrievalModelContract
+
 
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread():
@@ -40,10 +44,33 @@ def item_ids() -> list[str]:
     return [f"item{i}" for i in range(N_ITEMS)]
 
 
+def coded(sequences, valid=None) -> TrainingData:
+    """Training data over the test vocabulary; ``valid`` = (histories, targets)."""
+    return TrainingData.of(item_ids(), sequences, None if valid is None else Holdout.of(*valid))
+
+
+class TestSequentialContract(RetrievalModelContract):
+    def make_model(self):
+        return SequentialRecommender()
+
+    def make_config(self):
+        return SequentialConfig(**{**TINY, "epochs": 30, "dim": 8, "heads": 1}, architecture="lru+sasrec")
+
+
+class TestSASRecContract(TestSequentialContract):
+    def make_config(self):
+        return SequentialConfig(**{**TINY, "epochs": 30, "dim": 8, "heads": 1}, architecture="sasrec")
+
+
+class TestLRUContract(TestSequentialContract):
+    def make_config(self):
+        return SequentialConfig(**{**TINY, "epochs": 30, "dim": 8, "heads": 1}, architecture="lru")
+
+
 @pytest.fixture(scope="module", params=["sasrec", "lru", "lru+sasrec"])
 def trained(one_torch_thread, request) -> SequentialRecommender:
     config = SequentialConfig(**TINY, architecture=request.param)
-    return SequentialRecommender(item_ids(), config).fit(successor_sequences(), progress=False)
+    return SequentialRecommender().fit(coded(successor_sequences()), config)
 
 
 def test_model_learns_that_each_item_is_followed_by_the_next(trained):
@@ -54,7 +81,7 @@ def test_model_learns_that_each_item_is_followed_by_the_next(trained):
 
 
 def test_untrained_model_does_not_know_the_pattern():
-    model = SequentialRecommender(item_ids(), SequentialConfig(**TINY))
+    model = SequentialRecommender.initialised(item_ids(), SequentialConfig(**TINY))
     histories = successor_sequences(n=40, length=5, seed=1)
     targets = np.array([(h[-1] + 1) % N_ITEMS for h in histories])
     assert recall_at_k(full_ranking_ranks(model, histories, targets), 1) < 0.5
@@ -97,9 +124,9 @@ def test_training_is_reproducible_from_the_seed_and_leaves_global_rng_alone():
     torch.manual_seed(123)
     expected_next = torch.rand(3)
     torch.manual_seed(123)
-    first = SequentialRecommender(item_ids(), config).fit(successor_sequences(), progress=False)
+    first = SequentialRecommender().fit(coded(successor_sequences()), config)
     after_fit = torch.rand(3)
-    second = SequentialRecommender(item_ids(), config).fit(successor_sequences(), progress=False)
+    second = SequentialRecommender().fit(coded(successor_sequences()), config)
     np.testing.assert_array_equal(first.item_vectors(), second.item_vectors())
     assert torch.equal(after_fit, expected_next)
 
@@ -108,8 +135,7 @@ def test_early_stopping_keeps_the_best_validation_epoch():
     config = SequentialConfig(**{**TINY, "epochs": 30, "patience": 3})
     histories = successor_sequences(n=20, length=5, seed=2)
     targets = [(h[-1] + 1) % N_ITEMS for h in histories]
-    model = SequentialRecommender(item_ids(), config).fit(successor_sequences(), valid=(histories, targets),
-                                                          progress=False)
+    model = SequentialRecommender().fit(coded(successor_sequences(), (histories, targets)), config)
     best = max(r["valid_ndcg10"] for r in model.history)
     assert model.metrics["valid_ndcg10"] == best
     assert model.metrics["best_epoch"] == next(r["epoch"] for r in model.history if r["valid_ndcg10"] == best)
@@ -183,7 +209,7 @@ def test_config_rejects_unknown_fields_and_bad_head_counts():
 
 def test_fit_rejects_out_of_range_codes():
     with pytest.raises(TrainingError, match="out of range"):
-        SequentialRecommender(item_ids(), SequentialConfig(**TINY)).fit([[0, N_ITEMS]], progress=False)
+        SequentialRecommender().fit(coded([[0, N_ITEMS]]), SequentialConfig(**TINY))
 
 
 def test_cosine_space_keeps_every_users_ranking(trained):
@@ -197,7 +223,7 @@ def test_cosine_space_keeps_every_users_ranking(trained):
 
 def test_lru_states_depend_only_on_earlier_items_and_not_on_padding():
     """The recurrence runs as an FFT convolution: it must stay causal and blind to left padding."""
-    model = SequentialRecommender(item_ids(), SequentialConfig(**TINY, architecture="lru"))
+    model = SequentialRecommender.initialised(item_ids(), SequentialConfig(**TINY, architecture="lru"))
     with torch.no_grad():
         base = model.network(torch.tensor([[0, 3, 4, 5, 6]]))
         changed_last = model.network(torch.tensor([[0, 3, 4, 5, 9]]))
@@ -208,7 +234,7 @@ def test_lru_states_depend_only_on_earlier_items_and_not_on_padding():
 
 
 def test_a_manifest_written_before_architectures_existed_loads_as_sasrec(tmp_path):
-    model = SequentialRecommender(item_ids(), SequentialConfig(**TINY, architecture="sasrec"))
+    model = SequentialRecommender.initialised(item_ids(), SequentialConfig(**TINY, architecture="sasrec"))
     model.save(tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     del manifest["config"]["architecture"]  # every model saved then was SASRec, whatever today's default is
@@ -224,8 +250,8 @@ def successor_validation(n: int = 30) -> tuple[list[list[int]], np.ndarray]:
 
 
 def test_the_pair_serves_the_mix_of_its_members_logits():
-    model = SequentialRecommender(item_ids(), SequentialConfig(**{**TINY, "epochs": 3}, architecture="lru+sasrec"))
-    model.fit(successor_sequences(), progress=False)
+    model = SequentialRecommender().fit(coded(successor_sequences()),
+                                        SequentialConfig(**{**TINY, "epochs": 3}, architecture="lru+sasrec"))
     histories = [[1, 2, 3], [7, 8]]
     model.network.mix.copy_(torch.tensor([0.7, 0.3]))
     members = []
@@ -240,40 +266,38 @@ def test_the_pair_serves_the_mix_of_its_members_logits():
 
 def test_only_a_pair_has_members_to_score_alone():
     for architecture in ("sasrec", "lru"):
-        model = SequentialRecommender(item_ids(), SequentialConfig(**TINY, architecture=architecture))
+        model = SequentialRecommender.initialised(item_ids(), SequentialConfig(**TINY, architecture=architecture))
         with pytest.raises(ValueError, match="only a lru\\+sasrec pair has members"):
             with model.only_member(0):
                 pass
 
 
 def test_validation_gives_no_weight_to_a_member_that_only_adds_noise():
-    model = SequentialRecommender(item_ids(), SequentialConfig(**TINY, architecture="lru+sasrec"))
-    model.fit(successor_sequences(), progress=False)
+    model = SequentialRecommender().fit(coded(successor_sequences()),
+                                        SequentialConfig(**TINY, architecture="lru+sasrec"))
     lru, sasrec = model.network.members
     with torch.no_grad():
         sasrec.items.weight.normal_(std=10.0, generator=torch.Generator().manual_seed(0))
-    score = model._validation_ndcg(successor_validation())
+    score = validation_ndcg(model, Holdout.of(*successor_validation()))
     assert model.network.mix.tolist() == [1.0, 0.0]
     assert score >= 0.9
 
 
 def test_the_validated_mix_is_saved_and_kept_by_a_refit(tmp_path):
     config = SequentialConfig(**{**TINY, "epochs": 4}, architecture="lru+sasrec")
-    validated = SequentialRecommender(item_ids(), config).fit(successor_sequences(), valid=successor_validation(),
-                                                              progress=False)
+    validated = SequentialRecommender().fit(coded(successor_sequences(), successor_validation()), config)
     chosen = validated.network.mix.tolist()
     assert np.isclose(np.linspace(0, 1, 11), chosen[0]).any() and chosen[0] + chosen[1] == pytest.approx(1.0)
     ranks = full_ranking_ranks(validated, *successor_validation())
     assert ndcg_at_k(ranks, 10) == pytest.approx(validated.metrics["valid_ndcg10"])  # what was chosen is served
     validated.save(tmp_path)
     assert SequentialRecommender.load(tmp_path).network.mix.tolist() == chosen
-    refit = validated.refit(successor_sequences(), progress=False)
+    refit = validated.refit(coded(successor_sequences()))
     assert refit.network.mix.tolist() == chosen
     assert refit.metrics["epochs_run"] == validated.metrics["best_epoch"]
 
 
 def test_refit_needs_a_validated_run_to_replay():
-    unvalidated = SequentialRecommender(item_ids(), SequentialConfig(**{**TINY, "epochs": 1}))
-    unvalidated.fit(successor_sequences(), progress=False)
+    unvalidated = SequentialRecommender().fit(coded(successor_sequences()), SequentialConfig(**{**TINY, "epochs": 1}))
     with pytest.raises(TrainingError, match="fitted with validation"):
-        unvalidated.refit(successor_sequences(), progress=False)
+        unvalidated.refit(coded(successor_sequences()))

@@ -54,7 +54,7 @@ def test_examples_hold_out_each_users_last_item_and_contain_the_target(train_wor
     from llmrec.prompts import default_library
     from llmrec.ranking.ranker import LLMRanker
     from llmrec.recommender import Recommender
-    from llmrec.training.examples import build_examples, user_sequences
+    from llmrec.training.examples import user_sequences, workspace_examples
     from llmrec.training.run import ChatFormatter
     from llmrec.workspace import Workspace
 
@@ -62,7 +62,7 @@ def test_examples_hold_out_each_users_last_item_and_contain_the_target(train_wor
     cfg = LLMRecConfig.from_toml(train_workspace / "train.toml")
     ranker = LLMRanker(ChatFormatter("smollm2-135m"), default_library(), cfg.ranker)
     retriever = Recommender(ws, cfg).retriever
-    train, valid = build_examples(ws, retriever, ranker, 5, 4, 1, collab=retriever.collab)
+    train, valid = workspace_examples(ws, retriever, ranker, 5, 4, 1, collab=retriever.collab)
     seqs = user_sequences(ws)
     assert train and len(valid) == 1
     # every option carries the collaborative model's evidence level, as serving shows it

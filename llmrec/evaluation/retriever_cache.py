@@ -24,7 +24,10 @@ def _code_digest() -> str:
     that newer code produced."""
     from llmrec.retrieval import sequential
 
-    return hashlib.sha256(Path(sequential.__file__).read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for path in sorted(Path(sequential.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def cache_path(data: SequenceDataset, config: SequentialConfig, root: Path | None = None) -> Path:
@@ -40,8 +43,7 @@ def fitted_sasrec(data: SequenceDataset, config: SequentialConfig, root: Path | 
     if (path / "manifest.json").is_file():
         log(f"retriever: loading the fitted SASRec from {path}")
         return SequentialRecommender.load(path), True
-    histories, targets = data.inputs("valid")
-    model = SequentialRecommender(data.item_ids, config).fit(data.train, valid=(histories, targets))
+    model = SequentialRecommender().fit(data.training_data(), config, progress=True)
     keep(model, data, config, root)
     return model, False
 
