@@ -53,6 +53,15 @@ def register(app: typer.Typer) -> None:
                                                                   "budget here)")] = None,
         force: Annotated[bool, typer.Option("--force", help="with --train-ranker: replace an adapter already in "
                                             "that folder")] = False,
+        requests: Annotated[bool, typer.Option("--requests", help="run the request benchmark instead: are the "
+                                               "conditions requests state (genre, years, people, length, 'not a "
+                                               "comedy', 'like X') honoured? demo, ml-100k and ml-latest-small "
+                                               "request sets; writes eval/results/requests.{json,md}")] = False,
+        request_sets: Annotated[Optional[str], typer.Option("--request-sets", help="with --requests: comma-"
+                                                            "separated sets (demo, ml-100k, ml-latest-small)")]
+        = None,
+        no_served: Annotated[bool, typer.Option("--no-served", help="with --requests: skip the served pipeline "
+                                                "(the LLM ranker)")] = False,
     ) -> None:
         """Run the LlamaRec-protocol evaluation (full ranking, leave-one-out) of the retrievers or of the LLM ranker.
 
@@ -69,6 +78,13 @@ def register(app: typer.Typer) -> None:
         from llmrec.errors import CatalogError
         from llmrec.evaluation.options import dataset_path
 
+        if requests:
+            from llmrec.evaluation.requests import main as requests_main
+
+            argv = (["--data", str(data)] if data else []) + (["--out", str(out)] if out else [])
+            argv += (["--sets", request_sets] if request_sets else []) + (["--no-served"] if no_served else [])
+            requests_main(argv)
+            return
         if dataset not in DATASETS:
             raise CatalogError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
         if data is None and dataset == "csv":

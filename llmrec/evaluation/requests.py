@@ -349,3 +349,31 @@ def run_benchmark(sets: list[str], data: Path | None, cache: Path, out: Path | N
         json_path, md_path = write_report(results, out, provenance)
         log(f"wrote {json_path} and {md_path}")
     return results
+
+
+def main(argv: list[str]) -> int:
+    """``eval/requests_benchmark.py`` and ``llmrec eval --requests``."""
+    import argparse
+    import os
+
+    from llmrec.evaluation.options import RESULTS, data_root
+
+    ap = argparse.ArgumentParser(prog="eval/requests_benchmark.py", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=None, help="folder holding ml-100k/ (with details.json) and "
+                    "ml-latest-small/; default $LLMREC_DATA or ../shared/data")
+    ap.add_argument("--sets", default=",".join(REQUEST_SETS), help="comma-separated request sets (demo, ml-100k, "
+                    "ml-latest-small); the demo set needs no data")
+    ap.add_argument("--cache", type=Path, default=None, help="where the benchmark's workspaces are ingested and "
+                    "reused; default <llmrec cache>/request-benchmark")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="report folder (requests.json, requests.md)")
+    ap.add_argument("--no-served", action="store_true", help="skip the served pipeline (the LLM ranker): "
+                    "retriever, rules and chooser only")
+    args = ap.parse_args(argv)
+    from llmrec.models import cache_dir
+
+    cache = args.cache or cache_dir() / "request-benchmark"
+    sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    run_benchmark(sets, args.data or data_root(), cache, args.out, served=not args.no_served)
+    return 0

@@ -77,3 +77,17 @@ def test_rerunning_the_demo_reuses_everything_it_ingested(demo_run):
     demo = write_demo_catalog(ws / "catalog")
     report = ingest(demo.catalog, ws, interactions=demo.interactions)
     assert report.items_new == 0 and report.items_updated == 0 and report.media_described == 0
+
+
+def test_the_demo_request_set_is_answered_within_its_stated_conditions(demo_run):
+    """The request benchmark's demo set (32 requests: kinds, genres, people, years, lengths, negations, anchors) on
+    the demo workspace: the served pipeline honours what each request states."""
+    from llmrec.evaluation.requests import benchmark_workspace
+
+    ws, _ = demo_run
+    result = benchmark_workspace(Recommender(ws), "demo", only=["rules", "served"])
+    for name in ("rules", "served"):
+        row = result["systems"][name]
+        assert row["precision@5"] >= 0.95, (name, row)
+        assert row["exclusion_violations@5"] == 0, (name, row)
+        assert row["exact_interpretation"] >= 0.95, (name, row)
