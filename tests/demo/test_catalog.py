@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from llmrec import demo_catalog
-from llmrec.demo_catalog import HIDDEN_FACTS, write_demo_catalog
+from llmrec.demo import catalog as demo_catalog
+from llmrec.demo.catalog import HIDDEN_FACTS, write_demo_catalog
 from llmrec.errors import LLMRecError
 
 HAS_ESPEAK = shutil.which("espeak-ng") is not None
