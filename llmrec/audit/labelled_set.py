@@ -81,7 +81,7 @@ def demo_grounds(examples: list[LabelledExample], folder: Path) -> tuple[dict[st
     Grounds per example. Returns ``{item id: (title, card)}`` and the grounds."""
     from llmrec.cards import render_card
     from llmrec.catalog.readers import read_catalog, read_interactions
-    from llmrec.demo.catalog import write_demo_catalog
+    from llmrec.demo import write_demo_catalog
 
     demo = write_demo_catalog(folder, with_speech=False)
     media = json.loads(MEDIA_TEXT.read_text(encoding="utf-8"))
