@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from llmrec.errors import CatalogError, LLMRecError
-from llmrec.schema import MAX_K
+from llmrec.api import MAX_K
 
 app = typer.Typer(
     name="llmrec", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,

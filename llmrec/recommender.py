@@ -12,7 +12,7 @@ from llmrec.config import LLMRecConfig
 from llmrec.errors import RequestError
 from llmrec.request.conditions import RequestInterpretation
 from llmrec.request.relax import relax
-from llmrec.schema import MAX_K, MAX_QUERY_CHARS, AskRequest, RecommendedItem, Recommendation, Timings
+from llmrec.api import MAX_K, MAX_QUERY_CHARS, AskRequest, RecommendedItem, Recommendation, Timings
 from llmrec.workspace import Workspace
 
 

@@ -60,7 +60,7 @@ def test_the_ingest_summary_counts_interactions_naming_items_not_in_the_catalog(
 
 def test_catalog_model_and_user_text_with_brackets_is_printed_literally_not_as_markup(capsys, monkeypatch):
     from llmrec.cli import _print_recommendation
-    from llmrec.schema import Recommendation, RecommendedItem
+    from llmrec.api import Recommendation, RecommendedItem
 
     monkeypatch.setenv("COLUMNS", "200")  # one table row per line, so the texts are not wrapped
     items = [RecommendedItem(item_id="acdc[1]", title="AC/DC [/live]", rank=1, score=-0.5,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from llmrec.schema import Recommendation
+from llmrec.api import Recommendation
 
 
 def run_demo(workspace: str | Path, progress=None, log: Callable[[str], None] = lambda s: None,
