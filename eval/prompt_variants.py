@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO / "eval"))  # shared eval helpers (_provenance)
 
 import numpy as np  # noqa: E402
 
-from llmrec.cards import render_card  # noqa: E402
+from llmrec.catalog.cards import render_card  # noqa: E402
 from llmrec.config import RankerConfig  # noqa: E402
 from llmrec.evaluation.metrics import (paired_difference, per_user_ndcg, random_order_ndcg,  # noqa: E402
                                       ranking_metrics, target_ranks)

@@ -2,7 +2,7 @@
 
 import json
 
-from llmrec.cards import card_fields, render_card
+from llmrec.catalog.cards import card_fields, render_card
 from llmrec.catalog.schema import CatalogItem
 from llmrec.prompts import clean, default_library, json_string
 
