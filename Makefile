@@ -34,7 +34,7 @@ VLLM_VENV ?= .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.llmrec-vllm.json
 
 $(VLLM_STAMP): | $(STAMP)
-	LLMREC_VLLM_VENV=$(VLLM_VENV) $(PY) -c 'from llmrec.serving.vllm_server import ensure_vllm_venv; \
+	LLMREC_VLLM_VENV=$(VLLM_VENV) $(PY) -c 'from llmrec.serving.vllm_venv import ensure_vllm_venv; \
 	  ensure_vllm_venv(log=print)'
 
 vllm-env: $(VLLM_STAMP)

@@ -10,8 +10,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "Recommender": ("llmrec.recommender", "Recommender"),
     "LLMRecConfig": ("llmrec.config", "LLMRecConfig"),
-    "AskRequest": ("llmrec.schema", "AskRequest"),
-    "Recommendation": ("llmrec.schema", "Recommendation"),
+    "AskRequest": ("llmrec.api", "AskRequest"),
+    "Recommendation": ("llmrec.api", "Recommendation"),
     "ingest": ("llmrec.ingest", "ingest"),
     "Workspace": ("llmrec.workspace", "Workspace"),
 }

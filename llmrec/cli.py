@@ -11,7 +11,9 @@ from typing import Annotated, Optional
 import typer
 
 from llmrec.errors import CatalogError, LLMRecError
-from llmrec.schema import MAX_K
+from llmrec.api import MAX_K
+from llmrec.cli_options import (AdapterOpt, BackendOpt, ConfigOpt, JsonOpt, NoJustifyOpt, WorkspaceOpt,
+                                load_config)
 
 app = typer.Typer(
     name="llmrec", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -19,10 +21,6 @@ app = typer.Typer(
          "grounded justifications.\n\nStart with `llmrec demo`, then `llmrec ask \"...\" --workspace demo-workspace`.")
 
 _state = {"debug": False}
-
-WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="workspace folder (created by ingest)",
-                                            envvar="LLMREC_WORKSPACE")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML config; default: <workspace>/llmrec.toml")]
 
 
 @app.callback()
@@ -45,16 +43,6 @@ def _progress(it, total, desc):
                 disable=None)  # None: bars on a terminal, silent in logs and CI
 
 
-def _config(workspace: Path, config: Path | None):
-    """``--config`` when given, else the workspace's own llmrec.toml, else defaults."""
-    from llmrec.config import LLMRecConfig
-
-    path = config if config is not None else workspace / "llmrec.toml"
-    if config is not None or path.is_file():
-        return LLMRecConfig.from_toml(path)
-    return LLMRecConfig()
-
-
 @app.command()
 def ingest(
     catalog: Annotated[Path, typer.Argument(help="catalog .jsonl/.csv (id, title, text fields, image, audio, "
@@ -66,7 +54,7 @@ def ingest(
     strict: Annotated[bool, typer.Option(help="refuse the whole file if any row is invalid")] = False,
     limit: Annotated[Optional[int], typer.Option(min=1, help="ingest only the first N items (a quick trial)")] = None,
     config: ConfigOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Turn a catalog into item cards and vectors. Incremental: unchanged items are skipped; safe to re-run after
     Ctrl-C."""
@@ -77,11 +65,11 @@ def ingest(
         import shutil
 
         workspace.mkdir(parents=True, exist_ok=True)
-        _config(workspace, config)  # validate before copying
+        load_config(workspace, config)  # validate before copying
         remembered = workspace / "llmrec.toml"
         if not (remembered.exists() and remembered.samefile(config)):  # --config may name the workspace's own file
             shutil.copyfile(config, remembered)
-    report = run_ingest(catalog, workspace, interactions, _config(workspace, config), posters, details, strict,
+    report = run_ingest(catalog, workspace, interactions, load_config(workspace, config), posters, details, strict,
                         progress=_progress, log=lambda s: _err(f"note: {s}"), limit=limit)
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
@@ -150,9 +138,9 @@ def ask(
     history: Annotated[Optional[str], typer.Option(help="comma-separated item ids you liked, oldest first")] = None,
     k: Annotated[int, typer.Option("--k", "-k", help=f"how many items (1 to {MAX_K})")] = 5,
     include_seen: Annotated[bool, typer.Option(help="allow items the user already interacted with")] = False,
-    backend: Annotated[Optional[str], typer.Option(help="ranker backend (transformers, vllm)")] = None,
-    adapter: Annotated[Optional[str], typer.Option(help="LoRA adapter name or folder")] = None,
-    no_justify: Annotated[bool, typer.Option("--no-justify", help="skip generated justifications")] = False,
+    backend: BackendOpt = None,
+    adapter: AdapterOpt = None,
+    no_justify: NoJustifyOpt = False,
     where: Annotated[Optional[list[str]], typer.Option(
         "--where", help="add a hard condition, e.g. 'year<1970', 'genres!=Comedy', 'kind=podcast episode', "
         "'runtime=80..100'; repeat for more; replaces what was read from the text for that facet")] = None,
@@ -162,7 +150,7 @@ def ask(
     no_parse: Annotated[bool, typer.Option("--no-parse", help="do not read conditions from the text; embed it as "
                                            "typed")] = False,
     config: ConfigOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Recommend items for a request, anonymously or as a known user.
 
@@ -172,7 +160,7 @@ def ask(
     "like <title>". Correct the reading with --where / --ignore, or switch it off with --no-parse."""
     from llmrec.recommender import Recommender
 
-    cfg = _config(workspace, config).with_serving_options(backend, adapter, justify=not no_justify)
+    cfg = load_config(workspace, config).with_serving_options(backend, adapter, justify=not no_justify)
     hist = [h.strip() for h in history.split(",") if h.strip()] if history else None
     rec = Recommender(workspace, cfg).ask(query, user_id=user, history=hist, k=k, include_seen=include_seen,
                                           where=where, ignore=ignore, parse=not no_parse)
@@ -185,7 +173,7 @@ def ask(
 @app.command()
 def demo(
     workspace: WorkspaceOpt = Path("demo-workspace"),
-    as_json: Annotated[bool, typer.Option("--json", help="print the answers as JSON")] = False,
+    as_json: JsonOpt = False,
     train: Annotated[bool, typer.Option(help="train a tiny LoRA adapter on the demo log (once, about a minute) "
                                         "and answer the known user again with it")] = True,
 ) -> None:

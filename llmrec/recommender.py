@@ -12,8 +12,8 @@ from pathlib import Path
 from llmrec.config import LLMRecConfig
 from llmrec.errors import RequestError
 from llmrec.request.conditions import RequestInterpretation
+from llmrec.api import MAX_K, MAX_QUERY_CHARS, AskRequest, RecommendedItem, Recommendation, Timings
 from llmrec.request.relax import relax, stage_of
-from llmrec.schema import MAX_K, MAX_QUERY_CHARS, AskRequest, RecommendedItem, Recommendation, Timings
 from llmrec.workspace import Workspace
 
 

@@ -26,6 +26,34 @@ def test_import_llmrec_does_not_import_torch():
     assert out.stdout.split() == ["False", "False", "False"]  # fastapi: the `serve` extra may be absent
 
 
+def _commands(group, path=()):
+    """Every leaf command of a click group, with its path (("llm", "serve"), ...)."""
+    import click
+
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def test_every_command_declares_shared_options_the_same_way():
+    import typer
+
+    from llmrec.cli import app
+
+    seen: dict[str, dict] = {}
+    for path, command in _commands(typer.main.get_command(app)):
+        for param in command.params:
+            if param.name not in ("workspace", "config", "as_json"):
+                continue
+            shape = {"opts": sorted(param.opts), "envvar": param.envvar, "help": param.help}
+            seen.setdefault(param.name, shape)
+            assert shape == seen[param.name], f"llmrec {' '.join(path)}: {'/'.join(param.opts)} declared differently"
+    assert seen["workspace"]["opts"] == ["--workspace", "-w"] and seen["workspace"]["envvar"] == "LLMREC_WORKSPACE"
+    assert {"workspace", "config", "as_json"} <= set(seen)
+
+
 def test_missing_workspace_is_one_line_with_what_to_do(tmp_path):
     out = run("ask", "films", "--workspace", str(tmp_path / "nope"))
     assert out.returncode == 5
@@ -60,7 +88,7 @@ def test_the_ingest_summary_counts_interactions_naming_items_not_in_the_catalog(
 
 def test_catalog_model_and_user_text_with_brackets_is_printed_literally_not_as_markup(capsys, monkeypatch):
     from llmrec.cli import _print_recommendation
-    from llmrec.schema import Recommendation, RecommendedItem
+    from llmrec.api import Recommendation, RecommendedItem
 
     monkeypatch.setenv("COLUMNS", "200")  # one table row per line, so the texts are not wrapped
     items = [RecommendedItem(item_id="acdc[1]", title="AC/DC [/live]", rank=1, score=-0.5,

@@ -1,4 +1,4 @@
-"""Configuration: typos fail loudly, files round-trip, the fingerprint tracks every setting."""
+"""Configuration: typos fail loudly, files round-trip, the fingerprint tracks every setting that shapes a result."""
 
 import pytest
 
@@ -24,6 +24,36 @@ def test_dumped_config_loads_back_identically_and_fingerprint_changes_with_setti
     assert again == cfg and again.fingerprint() == cfg.fingerprint()
     cfg.ranker.seed = 7
     assert cfg.fingerprint() != again.fingerprint()
+
+
+# Every setting marked runtime-only, changed: where the vectors and the vLLM server are, timeouts, threads, batches.
+RUNTIME_CHANGES = {
+    "embedding": {"batch_size": 7},
+    "store": {"backend": "chroma-server", "path": "/elsewhere/chroma", "url": "http://127.0.0.1:8123"},
+    "ranker": {"threads": 1, "vllm_url": "http://127.0.0.1:9100", "vllm_timeout_s": 5.0,
+               "fallback_backend": "transformers"},
+    "audit": {"judge_batch_size": 3},
+}
+
+
+def test_runtime_only_settings_leave_the_fingerprint_alone():
+    moved = LLMRecConfig.from_mapping(RUNTIME_CHANGES)
+    assert moved.fingerprint() == LLMRecConfig().fingerprint()
+    assert moved.model_dump(mode="json")["ranker"]["vllm_url"] == "http://127.0.0.1:9100"  # still recorded
+    changed = {f"{section}.{name}" for section, values in RUNTIME_CHANGES.items() for name in values}
+    assert set(LLMRecConfig.runtime_only_fields()) == changed  # a newly marked setting must be added above
+
+
+def test_the_model_changes_the_fingerprint_whatever_the_runtime_settings():
+    moved = LLMRecConfig.from_mapping(RUNTIME_CHANGES)
+    other_model = LLMRecConfig.from_mapping({**RUNTIME_CHANGES, "ranker": {**RUNTIME_CHANGES["ranker"],
+                                                                           "model": "/models/another-llm"}})
+    assert other_model.fingerprint() != moved.fingerprint()
+    for section, name, value in (("embedding", "model", "/models/another-embedder"), ("ranker", "adapter", "v2"),
+                                 ("retrieval", "n_candidates", 10), ("store", "collection", "other_items")):
+        changed = LLMRecConfig()
+        setattr(getattr(changed, section), name, value)
+        assert changed.fingerprint() != LLMRecConfig().fingerprint(), f"{section}.{name}"
 
 
 def test_a_store_url_selects_the_chroma_server_backend():

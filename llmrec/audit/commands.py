@@ -11,15 +11,15 @@ from typing import Annotated, Optional
 
 import typer
 
+from llmrec.cli_options import JsonOpt, WorkspaceOpt
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``audit`` command to the ``llmrec`` app."""
 
     @app.command("audit")
     def audit(
-        workspace: Annotated[Path, typer.Option("--workspace", "-w", help="workspace whose recorded "
-                                                "recommendations are audited", envvar="LLMREC_WORKSPACE")]
-        = Path("workspace"),
+        workspace: WorkspaceOpt = Path("workspace"),
         since: Annotated[Optional[str], typer.Option(help="only recommendations served at or after this time: "
                                                      "unix seconds or ISO date/time (UTC by default)")] = None,
         explanations: Annotated[Optional[Path], typer.Option(
@@ -35,10 +35,12 @@ def register(app: typer.Typer) -> None:
                                                                  "needs to label a claim (0-1)")] = None,
         no_faithfulness: Annotated[bool, typer.Option("--no-faithfulness", help="skip re-ranking without cited "
                                                       "history items")] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="print the full audit as JSON")] = False,
+        as_json: JsonOpt = False,
     ) -> None:
         """Check whether justifications are true of the item and the user: claims, hallucination and
-        non-candidate mention rates, counterfactual faithfulness; failures shown with their evidence."""
+        non-candidate mention rates, counterfactual faithfulness; failures shown with their evidence.
+
+        Audits the recommendations recorded in --workspace (with its audit settings), or an --explanations file."""
         from llmrec.config import AuditConfig, LLMRecConfig
         from llmrec.audit.report import (audit_explanations, audit_workspace, parse_since, summary_lines,
                                          to_json, write_report)

@@ -81,9 +81,9 @@ def load_examples(path: Path = LABELLED_SET) -> list[LabelledExample]:
 def demo_grounds(examples: list[LabelledExample], folder: Path) -> tuple[dict[str, tuple[str, str]], list[Grounds]]:
     """Write the demo catalog to ``folder``, render cards (with the media text of MEDIA_TEXT), and build one
     Grounds per example. Returns ``{item id: (title, card)}`` and the grounds."""
-    from llmrec.cards import render_card
+    from llmrec.catalog.cards import render_card
     from llmrec.catalog.readers import read_catalog, read_interactions
-    from llmrec.demo_catalog import write_demo_catalog
+    from llmrec.demo import write_demo_catalog
 
     demo = write_demo_catalog(folder, with_speech=False)
     media = json.loads(MEDIA_TEXT.read_text(encoding="utf-8"))

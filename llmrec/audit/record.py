@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from llmrec.request.conditions import RequestInterpretation
-from llmrec.schema import AskRequest, RecommendedItem, Timings
+from llmrec.api import AskRequest, RecommendedItem, Timings
 
 
 class PromptRef(BaseModel):

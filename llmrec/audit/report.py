@@ -182,7 +182,7 @@ def audit_explanations(path: str | Path, catalog: str | Path, interactions: str 
     Cards are rendered from the catalog's text fields (no media processing). Without ``candidates``, only the item
     itself and the user's history count as legitimately named items.
     """
-    from llmrec.cards import render_card
+    from llmrec.catalog.cards import render_card
     from llmrec.catalog.readers import read_catalog, read_interactions
 
     t0 = time.perf_counter()

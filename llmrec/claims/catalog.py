@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 
-from llmrec.cards import card_fields
+from llmrec.catalog.cards import card_fields
 from llmrec.claims.text import norm, title_variants
 from llmrec.claims.vocabulary import table, words
 

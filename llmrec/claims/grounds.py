@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from llmrec.cards import card_fields
+from llmrec.catalog.cards import card_fields
 from llmrec.claims.text import Stems, norm
 
 if TYPE_CHECKING:

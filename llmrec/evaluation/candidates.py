@@ -70,7 +70,7 @@ class CatalogItems:
 
     def one(self, item_id: str) -> StoredItem:
         if item_id not in self.cache:
-            from llmrec.cards import render_card
+            from llmrec.catalog.cards import render_card
 
             cat = self.by_id[item_id]
             self.cache[item_id] = StoredItem(id=cat.id, title=cat.title, item=cat, card=render_card(cat, [], []),

@@ -184,7 +184,7 @@ def summarise(outcomes: list[RequestOutcome], requests: list[BenchmarkRequest], 
 
 def systems_for(recommender, k: int = 10, served: bool = True) -> dict[str, System]:
     """The compared systems over one workspace's ``Recommender`` (justifications off: they do not change the list)."""
-    from llmrec.schema import AskRequest
+    from llmrec.api import AskRequest
 
     recommender.config.justification.enabled = False
     total = recommender.workspace.item_count()
@@ -311,7 +311,7 @@ def prepare_workspace(request_set: str, data: Path | None, cache: Path, log: Cal
     config = LLMRecConfig()
     config.collaborative.fit_on_ingest = False
     if request_set == "demo":
-        from llmrec.demo_catalog import write_demo_catalog
+        from llmrec.demo import write_demo_catalog
 
         written = write_demo_catalog(cache / "demo-catalog")
         source, interactions = written.catalog, written.interactions

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 
-from llmrec.cards import card_fields
+from llmrec.catalog.cards import card_fields
 from llmrec.claims import Catalog, Grounds
 from llmrec.claims.text import content_terms, stem
 from llmrec.config import AuditConfig, JustificationConfig

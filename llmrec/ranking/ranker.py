@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from llmrec.cards import card_summary
+from llmrec.catalog.cards import card_summary
 from llmrec.config import RankerConfig
 from llmrec.errors import ConfigError
 from llmrec.prompts import PromptLibrary, RenderedPrompt

@@ -10,20 +10,21 @@ from typing import Annotated, Optional
 
 import typer
 
+from llmrec.cli_options import ConfigOpt, JsonOpt, WorkspaceOpt, load_config
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``fit`` command to the ``llmrec`` app."""
 
     @app.command("fit")
     def fit(
-        workspace: Annotated[Path, typer.Option("--workspace", "-w", help="an ingested workspace with interactions",
-                                                envvar="LLMREC_WORKSPACE")] = Path("workspace"),
+        workspace: WorkspaceOpt = Path("workspace"),
         epochs: Annotated[Optional[int], typer.Option(min=1, help="training epochs (default: collaborative.epochs"
                                                       " in the config)")] = None,
         force: Annotated[bool, typer.Option(help="refit even when the data and config match the saved model")]
         = False,
-        config: Annotated[Optional[Path], typer.Option(help="TOML config; default: <workspace>/llmrec.toml")] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+        config: ConfigOpt = None,
+        as_json: JsonOpt = False,
     ) -> None:
         """Train the sequential collaborative model (SASRec-style) on the workspace's interactions.
 
@@ -32,13 +33,12 @@ def register(app: typer.Typer) -> None:
         Skipped when the interactions and config are unchanged since the saved model (--force refits).
         `llmrec ingest --interactions` runs this step itself.
         """
-        from llmrec.config import LLMRecConfig
         from llmrec.errors import TrainingError
         from llmrec.retrieval.collaborative import fit_collaborative
         from llmrec.workspace import Workspace
 
         ws = Workspace(workspace)
-        cfg = LLMRecConfig.from_toml(config) if config else ws.load_config()
+        cfg = load_config(workspace, config)
         with ws.write_lock():
             report = fit_collaborative(ws, cfg, epochs=epochs, force=force, progress=True,
                                        log=lambda s: typer.echo(s, err=True))

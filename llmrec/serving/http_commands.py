@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from llmrec.cli_options import AdapterOpt, BackendOpt, ConfigOpt, NoJustifyOpt, WorkspaceOpt, load_config
 from llmrec.serving import DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_S, is_loopback
 
 if TYPE_CHECKING:
@@ -42,17 +43,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def serve(
-        workspace: Annotated[Path, typer.Option("--workspace", "-w", help="workspace folder (created by ingest)",
-                                                envvar="LLMREC_WORKSPACE")] = Path("workspace"),
+        workspace: WorkspaceOpt = Path("workspace"),
         host: Annotated[str, typer.Option(help="address to bind; loopback unless you mean to expose it")] = "127.0.0.1",
         port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port")] = 8000,
         token: Annotated[Optional[str], typer.Option(help="require 'Authorization: Bearer TOKEN' on the API",
                                                      envvar="LLMREC_TOKEN", show_envvar=True)] = None,
-        config: Annotated[Optional[Path], typer.Option("--config",
-                                                       help="TOML config; default: <workspace>/llmrec.toml")] = None,
-        backend: Annotated[Optional[str], typer.Option(help="ranker backend (transformers, vllm)")] = None,
-        adapter: Annotated[Optional[str], typer.Option(help="LoRA adapter name or folder")] = None,
-        no_justify: Annotated[bool, typer.Option("--no-justify", help="skip generated justifications")] = False,
+        config: ConfigOpt = None,
+        backend: BackendOpt = None,
+        adapter: AdapterOpt = None,
+        no_justify: NoJustifyOpt = False,
         timeout: Annotated[float, typer.Option(min=0.1, help="seconds a request may wait for the model, queue "
                                                "included (504 past it)")] = DEFAULT_REQUEST_TIMEOUT_S,
         max_body: Annotated[int, typer.Option(min=1, help="largest request body in bytes (413 above it)")]
@@ -70,7 +69,6 @@ def register(app: typer.Typer) -> None:
         """Serve the HTTP API (/v1/..., docs at /docs) and the web page (/) for a workspace."""
         import uvicorn
 
-        from llmrec.config import LLMRecConfig
         from llmrec.serving.app import create_app
         from llmrec.workspace import Workspace
 
@@ -78,9 +76,7 @@ def register(app: typer.Typer) -> None:
                             ("TOKENIZERS_PARALLELISM", "false")):
             os.environ.setdefault(name, value)  # never reach for a model hub, as the rest of the CLI
         Workspace(workspace)  # fail now, with the workspace's own message, rather than on the first request
-        path = config if config is not None else workspace / "llmrec.toml"
-        cfg = (LLMRecConfig.from_toml(path) if config is not None or path.is_file() else LLMRecConfig()
-               ).with_serving_options(backend, adapter, justify=not no_justify)
+        cfg = load_config(workspace, config).with_serving_options(backend, adapter, justify=not no_justify)
         check_ranker_names(cfg.ranker)
         if not is_loopback(host) and not token:
             # The audit log holds every request's history and explanation: exposing it must be a decision.

@@ -9,6 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from llmrec.cli_options import OptionalWorkspaceOpt
+
 llm_app = typer.Typer(no_args_is_help=True, help="Serve the ranking LLM (and LoRA adapters) with vLLM's "
                                                  "OpenAI-compatible server for `ranker.backend = \"vllm\"`.")
 
@@ -38,9 +40,7 @@ def _interrupt(signum, frame):
 
 @llm_app.command()
 def serve(
-    workspace: Annotated[Optional[Path], typer.Option(
-        "--workspace", "-w", help="take the model, adapter and port from this workspace's [ranker] config "
-                                  "(model, adapter, vllm_url); options below override it")] = None,
+    workspace: OptionalWorkspaceOpt = None,
     model: Annotated[Optional[str], typer.Option(help="packaged model name or a local transformers folder "
                                                       "[default: ranker.model, smollm2-135m]")] = None,
     adapter: Annotated[Optional[list[str]], typer.Option(
@@ -54,7 +54,10 @@ def serve(
     kv_cache_gib: Annotated[int, typer.Option(help="KV cache on CPU, GiB")] = 1,
     startup_timeout: Annotated[float, typer.Option(help="seconds to wait for the server to become healthy")] = 600,
 ) -> None:
-    """Start vLLM (building its virtualenv on first use), print its URL, and run until Ctrl-C or `llmrec llm stop`."""
+    """Start vLLM (building its virtualenv on first use), print its URL, and run until Ctrl-C or `llmrec llm stop`.
+
+    With --workspace, serve what that workspace's ranker asks for, where it asks: its ranker model, adapter and the
+    port of its vllm_url; the options below override them."""
     from urllib.parse import urlparse
 
     from llmrec.config import LLMRecConfig

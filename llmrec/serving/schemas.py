@@ -1,4 +1,4 @@
-"""The models the HTTP API adds on top of ``llmrec.schema``: error bodies, the item view, health, the audit request.
+"""The models the HTTP API adds on top of ``llmrec.api``: error bodies, the item view, health, the audit request.
 
 Recommendations themselves travel as ``AskRequest`` → ``Recommendation`` and ``AuditRecord``, the Python API's own
 models, so the two APIs cannot drift apart.

@@ -31,7 +31,7 @@ from llmrec.workspace import Workspace
 if TYPE_CHECKING:
     from llmrec.audit.record import AuditRecord
     from llmrec.audit.report import AuditReport
-    from llmrec.schema import AskRequest, Recommendation
+    from llmrec.api import AskRequest, Recommendation
 
 T = TypeVar("T")
 MAX_REQUEST_ID_CHARS = 128  # longer ids are never looked up: no served request has one

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmrec.cards import render_card
+from llmrec.catalog.cards import render_card
 from llmrec.catalog.schema import CatalogItem
 from llmrec.config import RankerConfig
 from llmrec.prompts import default_library

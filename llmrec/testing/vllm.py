@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from llmrec.serving.vllm_server import vllm_venv_path, vllm_venv_ready
+from llmrec.serving.vllm_venv import vllm_venv_path, vllm_venv_ready
 
 
 def require_vllm_venv() -> Path:

@@ -8,14 +8,16 @@ from typing import Annotated, Optional
 
 import typer
 
+from llmrec.cli_options import ConfigOpt, WorkspaceOpt, load_config
+
 adapters_app = typer.Typer(help="List and inspect trained LoRA adapters (adapters/NAME).", no_args_is_help=True)
 
 
 def register(app: typer.Typer, progress) -> None:
     @app.command()
     def train(
-        workspace: Annotated[Path, typer.Option("--workspace", "-w", help="an ingested workspace")],
         out: Annotated[Path, typer.Option("--out", help="adapter folder, e.g. adapters/movies-v1")],
+        workspace: WorkspaceOpt = Path("workspace"),
         interactions: Annotated[Optional[Path], typer.Option(help="extra interaction log CSV to add first")] = None,
         base: Annotated[str, typer.Option(help="base model: 'default' (the ranker's) or a folder")] = "default",
         epochs: Annotated[Optional[int], typer.Option(min=1, help="passes over the training examples")] = None,
@@ -23,19 +25,19 @@ def register(app: typer.Typer, progress) -> None:
         resume: Annotated[bool, typer.Option(help="continue an interrupted run from its last checkpoint")] = False,
         force: Annotated[bool, typer.Option("--force", help="replace a finished adapter already in --out, or "
                                             "restart over a checkpoint made with other data or settings")] = False,
-        config: Annotated[Optional[Path], typer.Option(help="TOML config ([train] table)")] = None,
+        config: ConfigOpt = None,
     ) -> None:
-        """Fine-tune a LoRA adapter for the ranker on the workspace's interaction log.
+        """Fine-tune a LoRA adapter for the ranker on the workspace's interaction log (the train settings).
 
         Examples come from each user's history: the retriever's top candidates (hard negatives) plus the true next
         item; the model learns to answer its letter. Validation NDCG@10 on held-out items picks the best step and
         stops early. Ctrl-C or a crash loses at most the steps since the last checkpoint: re-run with --resume.
         """
-        from llmrec.config import LLMRecConfig
         from llmrec.training.run import train_adapter
         from llmrec.workspace import Workspace
 
-        cfg = LLMRecConfig.from_toml(config) if config else Workspace(workspace).load_config()
+        Workspace(workspace)  # a missing or foreign folder fails here with the workspace's own message
+        cfg = load_config(workspace, config)
         if max_examples:
             cfg.train.max_train_examples = max_examples
         manifest = train_adapter(workspace, out, base, interactions, epochs, resume, cfg, progress=progress,

@@ -8,7 +8,7 @@ import time
 
 from llmrec.audit.record import AuditRecord, CandidateScore
 from llmrec.audit.store import AuditStore
-from llmrec.schema import AskRequest, RecommendedItem
+from llmrec.api import AskRequest, RecommendedItem
 
 
 def make_record(request_id: str, payload: int = 0, created_at: float | None = None) -> AuditRecord:

@@ -26,7 +26,7 @@ def app():
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from llmrec.demo_catalog import write_demo_catalog
+    from llmrec.demo import write_demo_catalog
 
     return write_demo_catalog(tmp_path_factory.mktemp("demo"), with_speech=False)
 

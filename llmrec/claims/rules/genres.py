@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from llmrec.cards import card_fields
+from llmrec.catalog.cards import card_fields
 from llmrec.claims.catalog import Catalog, whole_words
 from llmrec.claims.claim import ClaimWork
 from llmrec.claims.cues import about_user, negated

@@ -55,7 +55,7 @@ def load() -> float:
 # -- requests ----------------------------------------------------------------------------------------------------
 
 def _stored(item_id: str, title: str, fields: dict):
-    from llmrec.cards import render_card
+    from llmrec.catalog.cards import render_card
     from llmrec.catalog.schema import CatalogItem
     from llmrec.workspace import StoredItem
 

@@ -101,7 +101,7 @@ def _library(directory: Path | None, cleaned: bool):
 
 
 def _stored(item_id: str, title: str, fields: dict[str, str], library):
-    from llmrec.cards import card_hash, render_card
+    from llmrec.catalog.cards import card_hash, render_card
     from llmrec.catalog.schema import CatalogItem
     from llmrec.workspace import StoredItem
 

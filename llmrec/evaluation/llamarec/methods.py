@@ -74,7 +74,7 @@ class Content:
 
     def text_vectors(self, item_ids: list[str]) -> np.ndarray:
         if self.text is None:
-            from llmrec.cards import render_card
+            from llmrec.catalog.cards import render_card
             from llmrec.models import cache_dir
             from llmrec.retrieval.embedder import TextEmbedder
 

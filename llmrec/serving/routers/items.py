@@ -49,7 +49,7 @@ def get_media(item_id: str, index: str, service: ServiceDep) -> Response:
 
 def item_view(workspace: Workspace, item_id: str) -> ItemView:
     """The item ``item_id`` with its card split into fields and a link per media file; 404 when there is none."""
-    from llmrec.cards import card_fields
+    from llmrec.catalog.cards import card_fields
 
     stored = workspace.get_item(item_id)
     if stored is None:

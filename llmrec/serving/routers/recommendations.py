@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llmrec.audit.record import AuditRecord
-from llmrec.schema import AskRequest, Recommendation
+from llmrec.api import AskRequest, Recommendation
 from llmrec.serving.errors import ERROR_RESPONSES
 from llmrec.serving.service import ServiceDep
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from llmrec.schema import Recommendation
+from llmrec.api import Recommendation
 
 
 def run_demo(workspace: str | Path, progress=None, log: Callable[[str], None] = lambda s: None,
              train_adapter: bool = True) -> list[tuple[str, Recommendation]]:
     """Write the demo catalog into ``<workspace>/catalog``, ingest it (incrementally), answer its requests; then
     train a tiny LoRA adapter on its log (once) and answer the known user's request again with it."""
-    from llmrec.demo_catalog import write_demo_catalog
+    from llmrec.demo import write_demo_catalog
     from llmrec.ingest import ingest
     from llmrec.recommender import Recommender
     from llmrec.workspace import Workspace

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from llmrec import demo_catalog
-from llmrec.demo_catalog import HIDDEN_FACTS, write_demo_catalog
+from llmrec.demo import HIDDEN_FACTS, catalog, covers, speech, tones, write_demo_catalog
 from llmrec.errors import LLMRecError
 
 HAS_ESPEAK = shutil.which("espeak-ng") is not None
@@ -91,7 +90,7 @@ def test_images_are_valid_pngs_of_poster_or_cover_shape(demo, rows):
             with Image.open(demo.catalog.parent / relative) as image:
                 assert image.format == "PNG"
                 image.verify()
-            expected = demo_catalog.COVER_SIZE if row["kind"] == "album" else demo_catalog.POSTER_SIZE
+            expected = covers.COVER_SIZE if row["kind"] == "album" else covers.POSTER_SIZE
             with Image.open(demo.catalog.parent / relative) as image:
                 assert image.size == expected
 
@@ -105,10 +104,10 @@ def test_audio_files_are_mono_wavs_with_sound(demo, rows):
 
 
 def test_tone_previews_differ_in_loudness_by_style():
-    quiet = demo_catalog.tone_preview("lullaby", seed=1)
-    loud = demo_catalog.tone_preview("pulse", seed=1)
+    quiet = tones.tone_preview("lullaby", seed=1)
+    loud = tones.tone_preview("pulse", seed=1)
     assert quiet[:4] == b"RIFF" and loud[:4] == b"RIFF"
-    assert demo_catalog.tone_preview("lullaby", seed=1) == quiet  # seeded
+    assert tones.tone_preview("lullaby", seed=1) == quiet  # seeded
     rms = [float(np.sqrt(np.mean(np.frombuffer(w[44:], "<i2").astype(float) ** 2))) for w in (quiet, loud)]
     assert rms[1] > 2 * rms[0]
 
@@ -126,7 +125,7 @@ def test_hidden_facts_appear_in_no_item_text(rows):
 def test_the_hidden_image_fact_is_printed_on_its_poster(rows):
     row = next(r for r in rows if r["id"] == "film-shepherd-of-harrow-fell")
     assert media_paths(row, "image")
-    entry = next(e for e in demo_catalog._ENTRIES if e.id == row["id"])
+    entry = next(e for e in catalog.ITEMS if e.id == row["id"])
     assert entry.cover.tagline == HIDDEN_FACTS[row["id"]].phrase
 
 
@@ -134,7 +133,7 @@ def test_the_hidden_image_fact_is_printed_on_its_poster(rows):
 def test_the_hidden_audio_fact_is_spoken_in_its_episode(rows):
     row = next(r for r in rows if r["id"] == "pod-field-notes-12")
     assert media_paths(row, "audio") == ["media/audio/pod-field-notes-12.wav"]
-    entry = next(e for e in demo_catalog._ENTRIES if e.id == row["id"])
+    entry = next(e for e in catalog.ITEMS if e.id == row["id"])
     assert HIDDEN_FACTS[row["id"]].phrase in entry.speech
     assert "volcano" in entry.speech and "volcano" not in text_of(row)
 
@@ -222,7 +221,7 @@ def test_catalog_and_log_pass_the_strict_readers(demo, rows):
 # --- espeak-ng ----------------------------------------------------------------------------------------------------
 
 def test_missing_espeak_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(demo_catalog.shutil, "which", lambda name: None)
+    monkeypatch.setattr(speech.shutil, "which", lambda name: None)
     with pytest.raises(LLMRecError, match="apt-get install espeak-ng"):
         write_demo_catalog(tmp_path)
     assert not (tmp_path / "catalog.jsonl").exists()
@@ -237,5 +236,5 @@ def test_without_speech_the_podcasts_keep_their_text_but_no_spoken_audio(tmp_pat
 
 @needs_espeak
 def test_speak_returns_a_wav_of_the_text():
-    audio = demo_catalog.speak("Hello from the demo catalogue.")
+    audio = speech.speak("Hello from the demo catalogue.")
     assert audio[:4] == b"RIFF" and audio[8:12] == b"WAVE" and len(audio) > 10_000
