@@ -118,3 +118,11 @@ def _check(ranks: np.ndarray, k: int) -> np.ndarray:
     if ranks.size and ranks.min() < 0:
         raise ValueError("ranks are 0-based and cannot be negative")
     return ranks
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (0..1) of ``values`` by the nearest-rank rule; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from llmrec.evaluation.metrics import percentile
 from llmrec.request.conditions import Condition, RequestInterpretation, parse_expression
 from llmrec.request.facets import CatalogFacets
 
@@ -124,13 +125,6 @@ def run_system(system: System, requests: list[BenchmarkRequest], facets: Catalog
     return out
 
 
-def _percentile(xs: list[float], q: float) -> float | None:
-    if not xs:
-        return None
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
-
-
 def summarise(outcomes: list[RequestOutcome], requests: list[BenchmarkRequest], facets: CatalogFacets) -> dict:
     """The report row of one system on one request set."""
     by_id = {r.id: r for r in requests}
@@ -175,8 +169,8 @@ def summarise(outcomes: list[RequestOutcome], requests: list[BenchmarkRequest], 
         "llm_conditions": len(llm), "llm_conditions_expected": llm_right,
         "exact_by_type": {k: [round(sum(v) / len(v), 4), len(v)] for k, v in sorted(types.items())},
         "exact_by_tag": {k: [round(sum(v) / len(v), 4), len(v)] for k, v in sorted(tags.items())},
-        "parse_ms_p50": _percentile(parse, 0.5), "parse_ms_p95": _percentile(parse, 0.95),
-        "seconds_p50": _percentile(seconds, 0.5), "seconds_p95": _percentile(seconds, 0.95),
+        "parse_ms_p50": percentile(parse, 0.5), "parse_ms_p95": percentile(parse, 0.95),
+        "seconds_p50": percentile(seconds, 0.5), "seconds_p95": percentile(seconds, 0.95),
     }
 
 

@@ -124,6 +124,13 @@ def _number_run(tokens: list[Token], i: int) -> tuple[int, int | None, int] | No
             return value, k + 1
         return None
 
+    def scaled(value: int, scale: int, k: int) -> tuple[int, None, int]:
+        """``value`` × ``scale`` plus an optional "(and) <small number>" after it: "two thousand and five"."""
+        tail = small(k + 1 if word(k) == "and" else k)
+        return (value * scale + tail[0], None, tail[1]) if tail is not None else (value * scale, None, k)
+
+    if word(i) in ("a", "an") and word(i + 1) in ("hundred", "thousand"):  # "a hundred and twenty"
+        return scaled(1, 1000 if word(i + 1) == "thousand" else 100, i + 2)
     first = small(i)
     if first is None:
         return None
@@ -137,21 +144,7 @@ def _number_run(tokens: list[Token], i: int) -> tuple[int, int | None, int] | No
         if rest is not None and rest[0] >= 10:
             return value * 100 + rest[0], None, rest[1]
         if word(k2) == "hundred":
-            k3 = k2 + 1
-            tail = small(k3 + 1 if word(k3) == "and" else k3)
-            if tail is not None:
-                return value * 100 + tail[0], None, tail[1]
-            return value * 100, None, k3
-    if word(k) == "thousand":
-        k2 = k + 1
-        tail = small(k2 + 1 if word(k2) == "and" else k2)
-        if tail is not None:
-            return value * 1000 + tail[0], None, tail[1]
-        return value * 1000, None, k2
-    if word(k) == "hundred":
-        k2 = k + 1
-        tail = small(k2 + 1 if word(k2) == "and" else k2)
-        if tail is not None:
-            return value * 100 + tail[0], None, tail[1]
-        return value * 100, None, k2
+            return scaled(value, 100, k2 + 1)
+    if word(k) in ("thousand", "hundred"):
+        return scaled(value, 1000 if word(k) == "thousand" else 100, k + 1)
     return value, None, k
