@@ -10,7 +10,6 @@ The descriptors are heuristics tuned on clean synthetic and TTS audio; they are 
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import threading
@@ -68,23 +67,17 @@ def load_audio(source: Path | BinaryIO, max_seconds: float) -> DecodedAudio:
     """
     import soundfile
 
-    if isinstance(source, (str, Path)):
-        from llmrec.media.files import open_regular
+    from llmrec.media.files import opened_media
 
-        with open_regular(Path(source)) as media:
-            return load_audio(media.rewind(), max_seconds)
-    source.seek(0, io.SEEK_END)
-    if source.tell() == 0:
-        raise MediaError("empty file (0 bytes)")
-    source.seek(0)
-    try:
-        with soundfile.SoundFile(source) as sound:
-            rate, total_frames = sound.samplerate, sound.frames
-            data = sound.read(frames=int(max_seconds * rate), dtype="float32", always_2d=True)
-    except soundfile.LibsndfileError as e:
-        raise MediaError(f"not audio: {_libsndfile_reason(e)}") from None
-    except Exception as e:  # noqa: BLE001 - a decoder failure on a user's file is a property of that file
-        raise MediaError(f"cannot decode audio: {str(e).strip() or type(e).__name__}") from None
+    with opened_media(source) as media:
+        try:
+            with soundfile.SoundFile(media) as sound:
+                rate, total_frames = sound.samplerate, sound.frames
+                data = sound.read(frames=int(max_seconds * rate), dtype="float32", always_2d=True)
+        except soundfile.LibsndfileError as e:
+            raise MediaError(f"not audio: {_libsndfile_reason(e)}") from None
+        except Exception as e:  # noqa: BLE001 - a decoder failure on a user's file is a property of that file
+            raise MediaError(f"cannot decode audio: {str(e).strip() or type(e).__name__}") from None
     if data.shape[0] == 0:
         raise MediaError("audio has no samples")
     samples = _to_mono_16k(data, rate)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -116,6 +118,22 @@ def open_regular(path: Path, max_bytes: int | None = None, limit_name: str = "[m
     except OSError as e:
         raise _open_error(e) from None
     return _checked(fd, path, max_bytes, limit_name)
+
+
+@contextmanager
+def opened_media(source: Path | BinaryIO) -> Iterator[BinaryIO]:
+    """The file a decoder reads: ``source`` itself when it is an open file (what ingest passes, already checked by
+    ``open_confined``), else the regular file at that path (``open_regular``); either way rewound, and refused when
+    empty so that every decoder reports an empty file the same way rather than as its own format error."""
+    if isinstance(source, (str, Path)):
+        with open_regular(Path(source)) as media, opened_media(media.rewind()) as opened:
+            yield opened
+        return
+    source.seek(0, io.SEEK_END)
+    if source.tell() == 0:
+        raise MediaError("empty file (0 bytes)")
+    source.seek(0)
+    yield source
 
 
 # ------------------------------------------------------------------------------------------------------ internals

@@ -7,7 +7,6 @@ message is fit to store next to the file's hash.
 
 from __future__ import annotations
 
-import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,23 +47,17 @@ def load_image(source: Path | BinaryIO, max_pixels: int) -> DecodedImage:
     most ``max_pixels``. Pillow's own process-wide limit (``Image.MAX_IMAGE_PIXELS``) is left untouched: it still
     applies on top of ``max_pixels`` and is reported the same way.
     """
-    if isinstance(source, (str, Path)):
-        from llmrec.media.files import open_regular
+    from llmrec.media.files import opened_media
 
-        with open_regular(Path(source)) as media:
-            return load_image(media.rewind(), max_pixels)
-    source.seek(0, io.SEEK_END)
-    if source.tell() == 0:
-        raise MediaError("empty file (0 bytes)")
-    source.seek(0)
-    width, height = _verify(source, max_pixels)
-    try:
-        source.seek(0)
-        return _decode(source, width, height)
-    except MediaError:
-        raise
-    except Exception as e:  # noqa: BLE001 - any decoder failure on a user's file is a property of that file
-        raise MediaError(f"cannot decode image: {_reason(e)}") from e
+    with opened_media(source) as media:
+        width, height = _verify(media, max_pixels)
+        try:
+            media.seek(0)
+            return _decode(media, width, height)
+        except MediaError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any decoder failure on a user's file is a property of that file
+            raise MediaError(f"cannot decode image: {_reason(e)}") from e
 
 
 def _verify(source: BinaryIO, max_pixels: int) -> tuple[int, int]:

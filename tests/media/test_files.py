@@ -197,6 +197,21 @@ def test_paths_a_caller_chooses_are_still_regular_files_only(tmp_path):
     assert result.error == "refused: a device, not a regular file" and result.sha256 == ""
 
 
+def test_an_empty_file_is_refused_alike_by_every_decoder_whether_given_open_or_by_path(tmp_path):
+    import io
+
+    from llmrec.media.audio import load_audio
+    from llmrec.media.image import load_image
+
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    for decode, path in ((lambda s: load_image(s, 1_000_000), tmp_path / "empty.png"),
+                         (lambda s: load_audio(s, 10.0), tmp_path / "empty.wav")):
+        for source in (path, io.BytesIO(b"")):
+            with pytest.raises(MediaError, match=r"^empty file \(0 bytes\)$"):
+                decode(source)
+
+
 def test_describing_a_file_over_max_file_mb_is_refused_before_reading(tmp_path):
     sparse_file(tmp_path / "big.png", 3 * 2**20)
     result = MediaDescriber(MediaConfig(ocr=False, max_file_mb=2)).describe_image(tmp_path / "big.png")
