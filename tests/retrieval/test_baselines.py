@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from llmrec.errors import TrainingError
 from llmrec.retrieval.baselines import (BPRConfig, BPRRecommender, PopularityConfig, PopularityRecommender,
@@ -11,13 +10,7 @@ from llmrec.retrieval.protocol import Holdout, TrainingData
 from llmrec.testing.retrieval_contract import RetrievalModelContract
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread, and the suite shares a small CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/retrieval/conftest.py
 
 
 TINY_BPR = dict(dim=4, epochs=40, batch_size=64, lr=0.05, weight_decay=0.05, seed=0, patience=0)

@@ -73,11 +73,8 @@ def make_workspace(root, collaborative: dict):
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield make_workspace(tmp_path_factory.mktemp("collab"), TINY)
-    torch.set_num_threads(previous)
+def fitted(tmp_path_factory, one_torch_thread):
+    return make_workspace(tmp_path_factory.mktemp("collab"), TINY)
 
 
 @pytest.fixture(scope="module")

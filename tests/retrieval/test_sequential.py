@@ -20,13 +20,7 @@ from llmrec.retrieval.sequential.training import validation_ndcg
 from llmrec.testing.retrieval_contract import RetrievalModelContract
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread, and the suite shares a small CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/retrieval/conftest.py
 
 
 N_ITEMS = 20
@@ -168,29 +162,29 @@ def test_manifest_records_how_the_model_was_made(trained, tmp_path):
     assert manifest["created"]
 
 
+def saved_with_edited_manifest(model: SequentialRecommender, folder, edit) -> None:
+    """``model`` saved to ``folder``, then its manifest changed in place by ``edit``: what another llmrec wrote."""
+    model.save(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    edit(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
 def test_load_warns_on_unknown_manifest_keys(trained, tmp_path):
-    trained.save(tmp_path)
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    manifest["added_by_a_newer_version"] = 1
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    saved_with_edited_manifest(trained, tmp_path, lambda manifest: manifest.update(added_by_a_newer_version=1))
     with pytest.warns(UserWarning, match="added_by_a_newer_version"):
         SequentialRecommender.load(tmp_path)
 
 
 def test_load_fails_on_missing_required_manifest_keys(trained, tmp_path):
-    trained.save(tmp_path)
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    del manifest["item_ids"]
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    saved_with_edited_manifest(trained, tmp_path, lambda manifest: manifest.pop("item_ids"))
     with pytest.raises(TrainingError, match="item_ids"):
         SequentialRecommender.load(tmp_path)
 
 
 def test_load_fails_when_weights_do_not_fit_the_vocabulary(trained, tmp_path):
-    trained.save(tmp_path)
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    manifest["item_ids"] = manifest["item_ids"][:-1]
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    saved_with_edited_manifest(trained, tmp_path,
+                               lambda manifest: manifest.update(item_ids=manifest["item_ids"][:-1]))
     with pytest.raises(TrainingError, match="do not match"):
         SequentialRecommender.load(tmp_path)
 
