@@ -85,19 +85,11 @@ def _state_dir() -> Path:
     return d
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, group: bool = False) -> bool:
+    """Whether process ``pid`` (with ``group``: any process of group ``pid``) exists. Signal 0 probes without
+    delivering anything; a process that exists but is not ours to signal still counts as alive."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
+        (os.killpg if group else os.kill)(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -127,7 +119,7 @@ def _stop_group(pgid: int, grace_s: float = 30.0) -> None:
                 os.waitpid(pgid, os.WNOHANG)
             except ChildProcessError:
                 pass
-            if not _group_alive(pgid):
+            if not _alive(pgid, group=True):
                 return
             time.sleep(0.2)
 
