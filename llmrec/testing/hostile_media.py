@@ -67,6 +67,17 @@ def tone_wav(path: Path, seconds: float = 1.0, rate: int = 16_000) -> Path:
     return path
 
 
+def link_out(folder: Path, outside: Path, link: str, secret: str = "secret.png") -> Path:
+    """``outside/<secret>``, a real (red) image that nothing may read, and ``folder/<link>``, a symbolic link to it
+    from inside ``folder``: the link a catalog written by someone else may hide among its media. Both folders are
+    made if missing; returns the secret's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    outside.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(outside / secret)
+    (folder / link).symlink_to(outside / secret)
+    return outside / secret
+
+
 @dataclass(frozen=True)
 class HostileCatalog:
     """A catalog mixing normal items with hostile media entries, and what each hostile entry must come to."""
@@ -82,13 +93,11 @@ def write_hostile_catalog(folder: Path) -> HostileCatalog:
     """``folder/catalog/catalog.jsonl`` with three normal items and eight hostile media entries (issue 21)."""
     data, outside = folder / "catalog", folder / "outside"
     data.mkdir(parents=True)
-    outside.mkdir()
     # A real image outside the catalog's folder: were it read, it would be described, embedded and served.
-    Image.new("RGB", (64, 48), (200, 30, 30)).save(outside / "secret.png")
+    link_out(data, outside, "link.png")
     Image.new("RGB", (64, 48), (30, 30, 200)).save(data / "poster.png")
     tone_wav(data / "tone.wav")
     os.mkfifo(data / "pipe.wav")
-    (data / "link.png").symlink_to(outside / "secret.png")
     sparse_file(data / "huge.png", 20 * 2**30)
     long_silent_wav(data / "long.wav", 3 * 3600)
     bomb_png(data / "bomb.png")

@@ -16,7 +16,7 @@ from llmrec.ingest import ingest
 from llmrec.retrieval.retriever import TEXT_COLLECTION
 from llmrec.retrieval.stores import open_store
 from llmrec.testing.catalogs import TEXT_ITEMS, write_text_catalog
-from llmrec.testing.hostile_media import recorded_opens, write_hostile_catalog
+from llmrec.testing.hostile_media import link_out, recorded_opens, write_hostile_catalog
 from llmrec.workspace import Workspace
 
 
@@ -155,11 +155,8 @@ def test_a_movielens_poster_linked_out_of_the_posters_folder_is_refused(tmp_path
     (folder / "movies.csv").write_text("movieId,title,genres\n1,Toy Story (1995),Animation\n2,Heat (1995),Crime\n")
     (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,1\n1,2,3.0,2\n")
     posters, outside = tmp_path / "posters", tmp_path / "outside"
-    posters.mkdir()
-    outside.mkdir()
+    link_out(posters, outside, "2.jpg", secret="secret.jpg")
     Image.new("RGB", (30, 45), (10, 10, 200)).save(posters / "1.jpg")
-    Image.new("RGB", (30, 45), (200, 10, 10)).save(outside / "secret.jpg")
-    (posters / "2.jpg").symlink_to(outside / "secret.jpg")
     with recorded_opens() as opened:
         report = ingest(folder, tmp_path / "ws", config=LLMRecConfig.from_mapping(FAST_MEDIA), posters=posters)
     stored = Workspace(tmp_path / "ws").get_items(["1", "2"])

@@ -258,16 +258,13 @@ def legacy_workspace(tmp_path_factory):
     import os
 
     from llmrec.catalog.schema import CatalogItem
-    from llmrec.testing.hostile_media import sparse_file
+    from llmrec.testing.hostile_media import link_out, sparse_file
     from llmrec.workspace import Workspace
 
     root = tmp_path_factory.mktemp("legacy")
     data, outside = root / "data", root / "outside"
-    data.mkdir()
-    outside.mkdir()
+    link_out(data, outside, "link.png")
     Image.new("RGB", (40, 60), (10, 120, 200)).save(data / "poster.png")
-    Image.new("RGB", (40, 60), (250, 0, 0)).save(outside / "secret.png")
-    (data / "link.png").symlink_to(outside / "secret.png")
     (data / "zero.png").symlink_to("/dev/zero")
     os.mkfifo(data / "pipe.png")
     sparse_file(data / "huge.png", 100 * 2**20)
