@@ -1,7 +1,8 @@
 """The options several ``llmrec`` commands share, declared once so they are spelled, defaulted and explained alike.
 
 Each command module imports these instead of declaring its own ``--workspace``; a command's default value (e.g.
-``demo-workspace`` for ``llmrec demo``) is still its parameter's default.
+``demo-workspace`` for ``llmrec demo``) is still its parameter's default. The argparse benchmark drivers take the
+same option through ``llmrec.evaluation.options.add_workspace_argument``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import typer
 if TYPE_CHECKING:
     from llmrec.config import LLMRecConfig
 
-_workspace = typer.Option("--workspace", "-w", envvar="LLMREC_WORKSPACE",
-                          help="workspace folder (made by `llmrec ingest`; holds the items, vectors, models and "
-                               "audit log)")
+WORKSPACE_FLAGS = ("--workspace", "-w")
+WORKSPACE_ENV = "LLMREC_WORKSPACE"
+WORKSPACE_HELP = "workspace folder (made by `llmrec ingest`; holds the items, vectors, models and audit log)"
+_workspace = typer.Option(*WORKSPACE_FLAGS, envvar=WORKSPACE_ENV, help=WORKSPACE_HELP)
 
 WorkspaceOpt = Annotated[Path, _workspace]
 # For commands that can run without a workspace and only read its settings when given one (`llmrec llm serve`).

@@ -7,6 +7,7 @@ reports in ``eval/results``. Run from the checkout's root, that is the checkout'
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -31,6 +32,16 @@ def dataset_path(name: str, given: Path | None = None) -> Path:
         raise CatalogError(f"evaluation data not found: {path} does not exist. Put the {name} release there (see "
                            f"shared/data/README.md), set {DATA_ENV} to the folder holding it, or pass --data PATH.")
     return path
+
+
+def add_workspace_argument(parser: argparse.ArgumentParser, default: Path) -> None:
+    """A driver's ``--workspace``/``-w``, spelled, explained and read from ``$LLMREC_WORKSPACE`` as ``llmrec``'s own
+    commands take it (``llmrec.cli_options``)."""
+    from llmrec.cli_options import WORKSPACE_ENV, WORKSPACE_FLAGS, WORKSPACE_HELP
+
+    parser.add_argument(*WORKSPACE_FLAGS, dest="workspace", type=Path,
+                        default=Path(os.environ.get(WORKSPACE_ENV) or default),
+                        help=f"{WORKSPACE_HELP}; default ${WORKSPACE_ENV}, else {default}")
 
 
 def run_script(main: Callable[[Sequence[str]], int], argv: Sequence[str] | None = None) -> int:

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from llmrec.evaluation.options import RESULTS, data_root
+from llmrec.evaluation.options import RESULTS, add_workspace_argument, data_root
 from llmrec.evaluation.provenance import command_line, versions
 
 QUERIES = [
@@ -226,7 +226,7 @@ def main(argv: Sequence[str]) -> int:
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     ap.add_argument("--data", type=Path, default=data_root() / "ml-latest-small")
-    ap.add_argument("--workspace", type=Path, default=Path("demo-workspace"))
+    add_workspace_argument(ap, default=Path("demo-workspace"))
     ap.add_argument("--vllm-url", default=None)
     ap.add_argument("--tag", default="", help="report name suffix: backends-<tag>.json (default backends.json)")
     ap.add_argument("--note", action="append", default=[], help="free-text note recorded in the report")
