@@ -5,7 +5,8 @@ ones with one planted error each (wrong person, year, number or genre, an invent
 the candidates, a history item the user never saw). The hallucination flag is scored as a binary classifier: the
 positive class is "has a planted error".
 
-Run: ``python -m llmrec.audit.labelled_set [--no-judge] [--out eval/results]``.
+Run: ``python eval/audit_labelled.py [--no-judge] [--out eval/results]`` (or ``python -m llmrec.audit.labelled_set``);
+the committed ``eval/results/audit-labelled*.{json,md}`` come from that driver.
 """
 
 from __future__ import annotations
@@ -205,14 +206,16 @@ def write_results(result: LabelledResult, out_dir: Path, name: str = "audit-labe
     return json_path, md_path
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from llmrec.evaluation.options import RESULTS
+
+    parser = argparse.ArgumentParser(prog="eval/audit_labelled.py", description=__doc__.splitlines()[0])
     parser.add_argument("--no-judge", action="store_true", help="rules and word overlap only")
     parser.add_argument("--threshold", type=float, default=None, help="judge threshold (default: AuditConfig's)")
-    parser.add_argument("--out", type=Path, default=Path("eval") / "results", help="results folder (default: "
-                        "eval/results in the current folder)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (default: eval/results in the "
+                        "current folder)")
     args = parser.parse_args(argv)
     config = AuditConfig(judge=not args.no_judge)
     if args.threshold is not None:
@@ -229,7 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     paths = write_results(result, args.out, name)
     print(to_markdown(result))
     print("written:", *paths)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
