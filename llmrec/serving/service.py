@@ -197,6 +197,8 @@ class ServingService:
         backend = getattr(self.recommender, "__dict__", {}).get("backend")
         if backend is None:
             return {"llm": None, "backend": None, "dtype": None}
+        if isinstance(backend, BatchingBackend):
+            backend = backend.backend  # its calls (a torch module is one) would be sent to the model thread
         dtype = getattr(backend, "dtype", None)
         if dtype is None:
             model = getattr(backend, "model", None)
