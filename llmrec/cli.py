@@ -24,8 +24,13 @@ _state = {"debug": False}
 
 
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks on errors")] = False) -> None:
+def _main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks on errors")] = False,
+          verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show the libraries' own logs, progress "
+                                                "bars and warnings (model loading, Chroma, ...)")] = False) -> None:
+    from llmrec.quiet import quiet_libraries
+
     _state["debug"] = debug
+    quiet_libraries(verbose)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -151,23 +156,48 @@ def ask(
                                            "typed")] = False,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
+    standalone: Annotated[bool, typer.Option("--standalone", help="load the models in this process even when "
+                                             "`llmrec serve` is running for the workspace")] = False,
 ) -> None:
     """Recommend items for a request, anonymously or as a known user.
+
+    When `llmrec serve` runs for the workspace (it writes <workspace>/service.json), the request goes to it and is
+    answered by its loaded models, in about the time of one ranking pass; otherwise (or with --standalone, --config,
+    --backend, --adapter or --no-justify, which the running service would not honour) this process loads them.
 
     Conditions in the text are honoured and shown back ("understood as: kind = podcast episode · about: volcanoes"):
     kinds and genres ("a podcast", "not a comedy"), years and decades ("from the eighties", "before 1970"), lengths
     ("under 90 minutes"), ratings ("rated 8 or higher"), people ("directed by Hitchcock", "starring ..."), and
     "like <title>". Correct the reading with --where / --ignore, or switch it off with --no-parse."""
-    from llmrec.recommender import Recommender
-
-    cfg = load_config(workspace, config).with_serving_options(backend, adapter, justify=not no_justify)
     hist = [h.strip() for h in history.split(",") if h.strip()] if history else None
-    rec = Recommender(workspace, cfg).ask(query, user_id=user, history=hist, k=k, include_seen=include_seen,
-                                          where=where, ignore=ignore, parse=not no_parse)
+    rec = None
+    if not (standalone or config or backend or adapter or no_justify):
+        rec = _ask_running_service(workspace, dict(query=query, user_id=user, history=hist, k=k,
+                                                   include_seen=include_seen, where=list(where or []),
+                                                   ignore=list(ignore or []), parse=not no_parse))
+    if rec is None:
+        from llmrec.recommender import Recommender
+
+        cfg = load_config(workspace, config).with_serving_options(backend, adapter, justify=not no_justify)
+        rec = Recommender(workspace, cfg).ask(query, user_id=user, history=hist, k=k, include_seen=include_seen,
+                                              where=where, ignore=ignore, parse=not no_parse)
     if as_json:
         typer.echo(rec.model_dump_json(indent=2))
     else:
         _print_recommendation(rec)
+
+
+def _ask_running_service(workspace: Path, request: dict):
+    """The answer of the workspace's running service (saying so on stderr), or None when none is up and ready."""
+    from llmrec.serving.discovery import ask_service, find_service
+
+    token = os.environ.get("LLMREC_TOKEN") or None
+    service = find_service(workspace, token)
+    if service is None:
+        return None
+    rec = ask_service(service, request, token)
+    _err(f"answered by the service at {service.url} (--standalone to load the models here)")
+    return rec
 
 
 @app.command()

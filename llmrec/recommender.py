@@ -95,7 +95,18 @@ class Recommender:
         from llmrec.adapters import resolve_adapter
         from llmrec.ranking.backends import open_backend
 
-        return open_backend(self.config.ranker, resolve_adapter(self.config.ranker.adapter))
+        backend = open_backend(self.config.ranker, resolve_adapter(self.config.ranker.adapter))
+        wrap = getattr(self, "_wrap_backend", None)
+        return wrap(backend) if wrap else backend
+
+    def wrap_backend(self, wrap) -> None:
+        """Route every model call through ``wrap(backend)`` (the service's batcher, ``llmrec.serving.batching``),
+        now if the backend is loaded, else when it loads; the ranker and justifier built on the bare one are rebuilt."""
+        self._wrap_backend = wrap
+        if "backend" in self.__dict__:
+            self.__dict__["backend"] = wrap(self.__dict__["backend"])
+        for name in ("ranker", "justifier"):
+            self.__dict__.pop(name, None)
 
     @cached_property
     def ranker(self):

@@ -120,3 +120,16 @@ def test_ingest_config_naming_the_workspaces_own_file_is_used_as_it_is(tmp_path)
     assert out.returncode == 3 and "every row was rejected" in out.stderr
     assert "unexpected error" not in out.stderr
     assert own.read_text() == "[retrieval]\nn_candidates = 30\n"
+
+
+def test_help_and_import_cost_under_a_second_of_cpu():
+    """CPU time, not wall time: the figure a person gets on an idle machine, whatever else the test machine runs."""
+    import resource
+
+    for args in (["-m", "llmrec.cli", "--help"], ["-c", "import llmrec"]):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        assert out.returncode == 0, out.stderr
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        assert cpu < 1.0, (args, cpu)

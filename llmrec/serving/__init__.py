@@ -12,7 +12,12 @@ The service's default limits live here, free of FastAPI, so ``llmrec --help`` wo
 import ipaddress
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000  # largest request body (413 above it)
-DEFAULT_REQUEST_TIMEOUT_S = 60.0    # seconds a request may wait for the model, queue included (504 past it)
+# Seconds a request may wait for the model, queue included (504 past it). 16 clients' requests share the model: on
+# 2 CPU cores a batch of 16 full ranking prompts and their justifications takes about a minute, so the limit leaves
+# room for it; a request refused for a full queue (503, below) gets its answer at once instead.
+DEFAULT_REQUEST_TIMEOUT_S = 180.0
+DEFAULT_WORKERS = 16                # requests answered at once (their model calls are batched: serving/batching.py)
+DEFAULT_QUEUE_LIMIT = 64            # requests running or waiting; one more is refused with 503 and Retry-After
 
 
 def is_loopback(host: str) -> bool:

@@ -9,14 +9,14 @@ Routes (the same pydantic models as the Python API; OpenAPI at ``/docs`` and ``/
 - ``routers/monitoring.py``       ``GET /healthz``, ``GET /metrics``
 - ``routers/web.py``              ``GET /`` (the web page), ``GET /static/{name}``
 
-Around them: ``ServingService`` (service.py) runs model calls one at a time with a deadline, ``RequestGuard``
+Around them: ``ServingService`` (service.py) answers up to ``workers`` requests at once, their model calls batched
+(batching.py), with a bounded queue and a deadline, ``RequestGuard``
 (guard.py) checks Host, token and body size before any route sees a request, and errors.py gives every error the
 body ``{"error": {"type": ..., "message": ...}}``. This module only assembles them.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from llmrec import __version__
 from llmrec.config import LLMRecConfig
 from llmrec.errors import ConfigError
-from llmrec.serving import DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_S
+from llmrec.serving import DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE_LIMIT, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_WORKERS
 from llmrec.serving.errors import install_error_handlers
 from llmrec.serving.guard import RequestGuard, answered_hosts
 from llmrec.serving.routers import audits, items, monitoring, recommendations, web
@@ -36,7 +36,8 @@ from llmrec.serving.service import ServingService
 def create_app(workspace: str | Path, config: LLMRecConfig | None = None, token: str | None = None,
                recommender=None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S, warm: bool = False,
-               allowed_hosts: Collection[str] | None = None) -> FastAPI:
+               allowed_hosts: Collection[str] | None = None, workers: int = DEFAULT_WORKERS,
+               queue_limit: int = DEFAULT_QUEUE_LIMIT) -> FastAPI:
     """Build the HTTP app for one workspace.
 
     Args:
@@ -44,7 +45,9 @@ def create_app(workspace: str | Path, config: LLMRecConfig | None = None, token:
             built from ``workspace`` and ``config``.
         token: when set, every route except the health check, the page shell and the API docs needs
             ``Authorization: Bearer <token>``.
-        warm: load the models in the background at startup instead of on the first request.
+        warm: load the models and run one ranking pass in the background at startup instead of on the first
+            request; ``/healthz`` answers 503 ``"ready": false`` until it is done.
+        workers, queue_limit: requests answered at once, and running or waiting before a 503 (``ServingService``).
         allowed_hosts: Host names (port optional) answered besides loopback ones, ``"*"`` for any. Default: any name
             with a token; without one, loopback names only (127.0.0.1, localhost, [::1]), so that a web page whose
             DNS name is rebound to this machine cannot use the API or read its audit records.
@@ -55,12 +58,14 @@ def create_app(workspace: str | Path, config: LLMRecConfig | None = None, token:
         raise ConfigError("request_timeout_s must be positive")
     token = token or None
     hosts = answered_hosts(allowed_hosts, token)
-    service = ServingService(Path(workspace), config, recommender, request_timeout_s)
+    if workers < 1 or queue_limit < workers:
+        raise ConfigError(f"need 1 <= workers <= queue limit, got {workers} workers and a queue of {queue_limit}")
+    service = ServingService(Path(workspace), config, recommender, request_timeout_s, workers, queue_limit)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if warm:
-            threading.Thread(target=service.warm_up, name="llmrec-warm-up", daemon=True).start()
+            service.start_warm_up()
         yield
 
     app = FastAPI(

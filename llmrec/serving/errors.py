@@ -27,6 +27,10 @@ class ServiceTimeout(LLMRecError):
     """A model call did not finish within the request time limit (HTTP 504)."""
 
 
+class QueueFull(LLMRecError):
+    """As many requests as the queue holds are already running or waiting (HTTP 503 with Retry-After)."""
+
+
 # Domain errors -> (status, error type, counted as a backend error, extra headers). Starlette picks the handler of the
 # most specific class in the exception's MRO, so LLMRecError is the catch-all for the rest. A new refusal of the
 # service (a full queue: 503 with Retry-After) is one more row.
@@ -38,6 +42,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str | None, bool, dict[str, str]
     WorkspaceError: (503, "workspace_unavailable", False, None),
     ConfigError: (503, "misconfigured", True, None),
     ServiceTimeout: (504, "timeout", False, None),
+    QueueFull: (503, "queue_full", False, {"Retry-After": "5"}),
     LLMRecError: (500, None, False, None),  # None: the error class's own name
 }
 

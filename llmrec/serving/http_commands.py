@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from llmrec.cli_options import AdapterOpt, BackendOpt, ConfigOpt, NoJustifyOpt, WorkspaceOpt, load_config
-from llmrec.serving import DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_S, is_loopback
+from llmrec.serving import (DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE_LIMIT, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_WORKERS,
+                            is_loopback)
 
 if TYPE_CHECKING:
     from llmrec.config import RankerConfig
@@ -56,8 +57,12 @@ def register(app: typer.Typer) -> None:
                                                "included (504 past it)")] = DEFAULT_REQUEST_TIMEOUT_S,
         max_body: Annotated[int, typer.Option(min=1, help="largest request body in bytes (413 above it)")]
         = DEFAULT_MAX_BODY_BYTES,
-        warm: Annotated[bool, typer.Option(help="load the models at startup rather than on the first request")]
-        = True,
+        warm: Annotated[bool, typer.Option(help="load the models and run one ranking pass at startup (/healthz "
+                                           "answers 503 until then) rather than on the first request")] = True,
+        workers: Annotated[int, typer.Option(min=1, help="requests answered at once; their ranking passes share "
+                                             "one batched forward pass")] = DEFAULT_WORKERS,
+        queue: Annotated[int, typer.Option(min=1, help="requests running or waiting; one more is refused with 503 "
+                                           "and Retry-After")] = DEFAULT_QUEUE_LIMIT,
         allow_no_token: Annotated[bool, typer.Option("--allow-no-token", help="serve a non-loopback address "
                                                      "without --token (e.g. behind an authenticating proxy)")]
         = False,
@@ -66,7 +71,10 @@ def register(app: typer.Typer) -> None:
             "local proxy forwards (repeatable; '*' for any); default: any name with --token, only loopback names "
             "without")] = None,
     ) -> None:
-        """Serve the HTTP API (/v1/..., docs at /docs) and the web page (/) for a workspace."""
+        """Serve the HTTP API (/v1/..., docs at /docs) and the web page (/) for a workspace.
+
+        The models load once, at start-up; while it runs, `llmrec ask` on the same workspace sends its requests here
+        (the server announces itself in <workspace>/service.json, removed when it stops)."""
         import uvicorn
 
         from llmrec.serving.app import create_app
@@ -89,13 +97,34 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"warning: serving on {host} without --token (--allow-no-token)", err=True)
             # The proxy in front decides who gets through, and under which name: answer any unless told which.
             allowed_host = allowed_host or ["*"]
+        if queue < workers:
+            from llmrec.errors import ConfigError
+
+            raise ConfigError(f"--queue ({queue}) must be at least --workers ({workers})")
         api = create_app(workspace, cfg, token=token, max_body_bytes=max_body, request_timeout_s=timeout, warm=warm,
-                         allowed_hosts=allowed_host or None)
+                         allowed_hosts=allowed_host or None, workers=workers, queue_limit=queue)
+        if port == 0:  # announce the port the clients will reach, so pick it here rather than let uvicorn
+            port = _free_port(host)
         shown = f"[{host}]" if ":" in host else host
         typer.echo(f"llmrec serving {Path(workspace).resolve()} on http://{shown}:{port}/ (API docs /docs, metrics "
                    f"/metrics{', bearer token required' if token else ''}); Ctrl-C stops", err=True)
-        uvicorn.run(api, host=host, port=port, log_level=os.environ.get("LLMREC_LOG_LEVEL", "info"),
-                    timeout_graceful_shutdown=5)
+        from llmrec.serving.discovery import remove_service_file, write_service_file
+
+        announced = write_service_file(Path(workspace), host, port, token_required=bool(token))
+        try:
+            uvicorn.run(api, host=host, port=port, log_level=os.environ.get("LLMREC_LOG_LEVEL", "info"),
+                        timeout_graceful_shutdown=5)
+        finally:
+            remove_service_file(announced)
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def _standalone() -> typer.Typer:
@@ -103,8 +132,12 @@ def _standalone() -> typer.Typer:
     cli = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True)
 
     @cli.callback()
-    def _root() -> None:
+    def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show the libraries' own logs")]
+              = False) -> None:
         """llmrec HTTP service."""
+        from llmrec.quiet import quiet_libraries
+
+        quiet_libraries(verbose)
 
     register(cli)
     return cli

@@ -47,7 +47,12 @@ class ItemView(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
-    model: str = Field(description="idle, loading, ready, or 'unavailable: <reason>'")
+    ready: bool = Field(description="the models are loaded and warm: a request is answered without loading them "
+                                    "(the status is 503 while they load or failed to)")
+    model: str = Field(description="idle (loads on the first request), loading, ready, or 'unavailable: <reason>'")
+    llm: str | None = Field(None, description="the ranking model (and adapter) once loaded")
+    backend: str | None = Field(None, description="the ranking backend once loaded")
+    dtype: str | None = Field(None, description="the ranking model's dtype once loaded (float32, bfloat16, ...)")
     items: int
     auth: Literal["none", "bearer"]
     queue: int = Field(description="model calls running or waiting")

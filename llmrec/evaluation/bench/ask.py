@@ -1,76 +1,228 @@
-"""Latency of ``Recommender.ask`` on a workspace: p50/p95 over N requests, with and without justifications.
+"""How fast a person gets an answer: ``ask`` through the Python API, the CLI standalone and the CLI through a running
+service, and the service's throughput under concurrent clients, in one run.
 
-    python eval/bench_ask.py [--workspace demo-workspace] [--n 20] [--out eval/results]
+    python eval/bench_ask.py [--quick] [--workspace demo-workspace] [--ml-workspace ml-workspace] [--n 20]
+        [--cli-n 5] [--clients 1 4 16] [--per-client 4] [--out eval/results]
 
-Builds the demo workspace first when it is missing. Prints a table and writes ask-latency.json/.md.
+Per workspace (the demo workspace, built when missing; an ml-latest-small workspace when ``--ml-workspace`` names
+an ingested one: ``llmrec ingest ../shared/data/ml-latest-small --workspace ml-workspace``), with the workspace's
+own (default) configuration:
+
+- Python API: ``Recommender.ask`` in a warm process, p50/p95 of retrieve, rank, justify and total (its timings).
+  Demo requests alternate the shared ``QUERIES`` anonymously and as known users; ml-latest-small requests are known
+  users (history only, no text).
+- The ranking pass: prompt tokens, and achieved GFLOP/s (2 x non-embedding parameters x tokens / rank seconds)
+  against the fp32 matmul peak measured in the same run (and the model's dtype's peak when it is not fp32).
+- CLI standalone: ``llmrec ask --standalone --json`` as a subprocess (imports and model load included).
+- ``llmrec serve`` started for the workspace (load + warm-up time recorded), then ``llmrec ask`` through it (wall
+  time, and that the service answered), then throughput at each ``--clients`` level: requests/s, statuses, 5xx,
+  client latency and one audit record per answer.
+
+Writes ``bench-ask.json`` and ``bench-ask.md`` under ``--out``. ``--quick`` is a smoke run (few requests, 1 and 4
+clients, demo workspace only). The machine is shared: load averages are recorded with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import statistics
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from llmrec.evaluation.bench import QUERIES
+from llmrec.evaluation.bench.service_runs import ServeProcess, cli_ask, summary, throughput
 from llmrec.evaluation.options import RESULTS
-from llmrec.evaluation.provenance import command_line, versions
+from llmrec.evaluation.provenance import command_line, versions, write_report
 
-QUERIES = [
-    "a slow-burn science-fiction film, nothing too violent", "a podcast episode about volcanoes",
-    "something funny for the whole family", "a scary film for tonight", "calm music to read to",
-    "a documentary about the sea", "a thriller with a twist", "a book about grief and gardens",
-    "loud fast music", "an animated film about friendship",
-]
+STAGES = ("retrieve_s", "rank_s", "justify_s", "total_s")
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    idx = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[idx]
+def matmul_peak_gflops(dtype: str = "float32", n: int = 1024, seconds: float = 1.5) -> float:
+    """Best achieved GFLOP/s of an n x n matmul in ``dtype`` with torch's current thread count."""
+    import torch
+
+    dt = getattr(torch, dtype)
+    a, b = torch.randn(n, n, dtype=dt), torch.randn(n, n, dtype=dt)
+    torch.matmul(a, b)  # kernels chosen, buffers allocated
+    best, end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        torch.matmul(a, b)
+        best = max(best, 2 * n ** 3 / (time.perf_counter() - t0) / 1e9)
+    return round(best, 1)
+
+
+def _requests(rec, n: int, kind: str) -> list[dict]:
+    """``n`` request bodies: demo = queries, every other one as a known user; ml = known users, history only."""
+    users = sorted(rec.workspace.interaction_log().present_users())
+    if kind == "ml":
+        return [{"query": "", "user_id": users[(i * 7) % len(users)], "k": 10} for i in range(n)]
+    return [{"query": QUERIES[i % len(QUERIES)], "user_id": users[i % len(users)] if i % 2 and users else None,
+             "k": 5} for i in range(n)]
+
+
+def _model_facts(rec) -> dict:
+    """The ranking model's dtype, non-embedding parameters and tokenizer (transformers backend; else None)."""
+    backend = rec.backend
+    backend = getattr(backend, "backend", backend)  # the service's batcher wraps it; the API's does not
+    model = getattr(backend, "model", None)
+    if model is None:
+        return {"dtype": None, "params": None, "tokenizer": getattr(backend, "tokenizer", None)}
+    params = sum(p.numel() for name, p in model.named_parameters() if "embed" not in name)
+    return {"dtype": str(next(model.parameters()).dtype).removeprefix("torch."), "params": params,
+            "tokenizer": backend.tokenizer}
+
+
+def python_api(workspace: Path, n: int, kind: str) -> dict:
+    """Warm ``Recommender.ask`` latencies by stage, and the ranking pass's tokens and GFLOP/s."""
+    from llmrec.api import AskRequest
+    from llmrec.recommender import Recommender
+
+    rec = Recommender(workspace)
+    bodies = _requests(rec, n, kind)
+    t0 = time.perf_counter()
+    rec.ask_request(AskRequest(**bodies[0]))  # models load: not request latency
+    load_s = time.perf_counter() - t0
+    facts = _model_facts(rec)
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    tokens, gflops = [], []
+    for body in bodies:
+        r = rec.ask_request(AskRequest(**body))
+        for s in STAGES:
+            stages[s].append(getattr(r.timings, s))
+        record = rec.audit_store.get(r.request_id)
+        if facts["tokenizer"] is not None and record is not None and record.ranking_prompt:
+            t = len(facts["tokenizer"](record.ranking_prompt, add_special_tokens=False)["input_ids"])
+            tokens.append(t)
+            if facts["params"] and r.timings.rank_s > 0:
+                gflops.append(2 * facts["params"] * t / r.timings.rank_s / 1e9)
+    return {"requests": len(bodies), "first_ask_s": round(load_s, 2), "dtype": facts["dtype"],
+            "non_embedding_params": facts["params"], "stages": {s: summary(v) for s, v in stages.items()},
+            "rank_tokens": summary(tokens, 0), "rank_gflops": summary(gflops, 1), "bodies": bodies}
+
+
+def cli_runs(workspace: Path, bodies: list[dict], n: int, standalone: bool) -> dict:
+    runs = [cli_ask(workspace, b["query"], b.get("user_id"), b["k"], standalone) for b in bodies[:n]]
+    return {"runs": len(runs), "wall_s": summary([r["wall_s"] for r in runs]),
+            "stages": {s: summary([r["timings"][s] for r in runs]) for s in STAGES},
+            "answered_by_service": sum(r["via_service"] for r in runs)}
+
+
+def bench_workspace(workspace: Path, kind: str, args, log: Path) -> dict:
+    from llmrec.audit.store import AuditStore
+
+    print(f"[{kind}] Python API ({args.n} requests) ...", flush=True)
+    api = python_api(workspace, args.n, kind)
+    bodies = api.pop("bodies")
+    print(f"[{kind}] CLI standalone ({args.cli_n} asks) ...", flush=True)
+    out = {"workspace": str(workspace), "python_api": api, "cli_standalone": cli_runs(workspace, bodies, args.cli_n,
+                                                                                        True)}
+    if args.no_service:
+        return out
+    store = AuditStore(workspace / "audit.sqlite")
+    print(f"[{kind}] llmrec serve: CLI through it, then {args.clients} clients ...", flush=True)
+    with ServeProcess(workspace, log) as served:
+        out["service"] = {"startup_s": round(served.startup_s, 1), "health": served.health()}
+        out["cli_via_service"] = cli_runs(workspace, bodies, args.cli_n, False)
+        out["throughput"] = []
+        for clients in args.clients:
+            before = os.getloadavg()[0]
+            level = throughput(served.url, bodies, clients, args.per_client, store.count)
+            level["load_before_after"] = [round(before, 1), round(os.getloadavg()[0], 1)]
+            out["throughput"].append(level)
+            print(f"  {clients} clients: {level['requests_per_s']} req/s, statuses {level['statuses']}", flush=True)
+    return out
+
+
+def _md(report: dict) -> str:
+    lines = [f"# ask: latency and throughput ({report['time']})", "",
+             f"Machine: {report['machine']}, {report['cores']} cores; matmul peak (1024², {report['threads']} "
+             f"threads): " + ", ".join(f"{k} {v} GFLOP/s" for k, v in report["matmul_peak_gflops"].items())
+             + f"; load average {report['load_before_after'][0]} before, {report['load_before_after'][1]} after "
+             "(other jobs share the cores). Command: `" + report["command"] + "`.", ""]
+    for kind, ws in report["workspaces"].items():
+        api = ws["python_api"]
+        lines += [f"## {kind} ({ws['workspace']})", "",
+                  "| path | n | retrieve p50/p95 | rank p50/p95 | justify p50/p95 | total p50/p95 | wall p50/p95 |",
+                  "|---|---|---|---|---|---|---|"]
+        paths = [("Python API (warm)", api, None), ("CLI standalone", ws["cli_standalone"], "wall_s")]
+        if "cli_via_service" in ws:
+            paths.append(("CLI via the service", ws["cli_via_service"], "wall_s"))
+        for name, block, wall in paths:
+            st = block["stages"]
+            cells = [f"{st[s]['p50']} / {st[s]['p95']}" for s in STAGES]
+            w = f"{block[wall]['p50']} / {block[wall]['p95']}" if wall else "–"
+            lines.append(f"| {name} | {st['total_s']['n']} | " + " | ".join(cells) + f" | {w} |")
+        peak = report["matmul_peak_gflops"].get(api["dtype"] or "float32")
+        g = api["rank_gflops"]
+        share = f" = {g['p50'] / peak:.0%} of the {api['dtype']} peak" if g["p50"] and peak else ""
+        lines += ["", f"Ranking pass: {api['rank_tokens']['p50']} prompt tokens p50 ({api['rank_tokens']['max']} "
+                  f"max), {g['p50']} GFLOP/s p50{share} ({api['dtype']}, {api['non_embedding_params']:,} "
+                  f"non-embedding parameters). First ask of the process (models load): {api['first_ask_s']} s.", ""]
+        if "cli_via_service" in ws:
+            lines += [f"Service: ready {ws['service']['startup_s']} s after `llmrec serve` started (load + warm-up); "
+                      f"{ws['cli_via_service']['answered_by_service']} of {ws['cli_via_service']['runs']} CLI asks "
+                      "answered by it.", "",
+                      "| clients | requests | req/s | statuses | 5xx | client p50/p95 (s) | server p50 (s) | "
+                      "audit records / answers |", "|---|---|---|---|---|---|---|---|"]
+            for t in ws["throughput"]:
+                lines.append(f"| {t['clients']} | {t['requests']} | {t['requests_per_s']} | {t['statuses']} | "
+                             f"{t['server_errors']} | {t['latency_s']['p50']} / {t['latency_s']['p95']} | "
+                             f"{t['server_time_s']['p50']} | {t['audit_records_added']} / {t['answers']} |")
+            lines.append("")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str]) -> int:
     ap = argparse.ArgumentParser(prog="eval/bench_ask.py", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workspace", type=Path, default=Path("demo-workspace"))
-    ap.add_argument("--n", type=int, default=20)
-    ap.add_argument("--k", type=int, default=3)
+    ap.add_argument("--ml-workspace", type=Path, default=Path("ml-workspace"),
+                    help="an ingested ml-latest-small workspace; skipped when it does not exist")
+    ap.add_argument("--n", type=int, default=20, help="Python API requests per workspace")
+    ap.add_argument("--cli-n", type=int, default=5, help="CLI asks per path (standalone, via the service)")
+    ap.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
+    ap.add_argument("--per-client", type=int, default=4, help="requests each client sends")
+    ap.add_argument("--no-service", action="store_true", help="skip `llmrec serve` (CLI via service, throughput)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: few requests, 1 and 4 clients, demo only")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
-
-    from llmrec.recommender import Recommender
+    if args.quick:
+        args.n, args.cli_n, args.clients, args.per_client, args.ml_workspace = 3, 1, [1, 4], 1, None
 
     if not (args.workspace / "state.sqlite").exists():
         from llmrec.demo import run_demo
 
         run_demo(args.workspace)
-    rec = Recommender(args.workspace)
-    users = sorted(rec.workspace.interaction_log().present_users())
-    rec.ask(QUERIES[0], k=args.k)  # warm-up: model load is not request latency
-    results = {}
-    for justify in (False, True):
-        rec.config.justification.enabled = justify
-        totals, ranks = [], []
-        for i in range(args.n):
-            user = users[i % len(users)] if i % 2 else None
-            r = rec.ask(QUERIES[i % len(QUERIES)], user_id=user, k=args.k)
-            totals.append(r.timings.total_s)
-            ranks.append(r.timings.rank_s)
-        results["with_justifications" if justify else "ranking_only"] = {
-            "n": args.n, "p50_s": round(statistics.median(totals), 3), "p95_s": round(percentile(totals, 0.95), 3),
-            "rank_pass_p50_s": round(statistics.median(ranks), 3)}
-    report = {"workspace": str(args.workspace), "k": args.k, "results": results, "machine": platform.processor()
-              or platform.machine(), "cores": os.cpu_count(), "time": time.strftime("%Y-%m-%d %H:%M"),
-              "command": command_line("python eval/bench_ask.py", argv), "versions": versions(("torch",))}
+    from llmrec.config import LLMRecConfig
+
+    import torch
+
+    threads = LLMRecConfig().ranker.threads
+    if threads:
+        torch.set_num_threads(threads)
+    load_before = os.getloadavg()[0]
+    report = {"time": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.processor() or platform.machine(),
+              "cores": os.cpu_count(), "threads": torch.get_num_threads(), "quick": args.quick,
+              "command": command_line("python eval/bench_ask.py", argv),
+              "matmul_peak_gflops": {"float32": matmul_peak_gflops("float32")}, "workspaces": {}}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ask-latency.json").write_text(json.dumps(report, indent=2))
-    lines = ["| mode | n | p50 (s) | p95 (s) | ranking pass p50 (s) |", "|---|---|---|---|---|"]
-    for mode, r in results.items():
-        lines.append(f"| {mode} | {r['n']} | {r['p50_s']} | {r['p95_s']} | {r['rank_pass_p50_s']} |")
-    (args.out / "ask-latency.md").write_text("# ask latency\n\n" + "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    log = args.out / "bench-ask-serve.log"
+    targets = [("demo", args.workspace)]
+    if args.ml_workspace is not None and (args.ml_workspace / "state.sqlite").exists():
+        targets.append(("ml-latest-small", args.ml_workspace))
+    elif args.ml_workspace is not None:
+        print(f"note: no ml-latest-small workspace at {args.ml_workspace}; make one with `llmrec ingest "
+              f"../shared/data/ml-latest-small --workspace {args.ml_workspace}`", flush=True)
+    for kind, ws in targets:
+        report["workspaces"][kind] = bench_workspace(ws, kind, args, log)
+        dtype = report["workspaces"][kind]["python_api"]["dtype"]
+        if dtype and dtype not in report["matmul_peak_gflops"]:
+            report["matmul_peak_gflops"][dtype] = matmul_peak_gflops(dtype, n=512)
+    report["load_before_after"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
+    report["versions"] = versions(("torch", "transformers"))
+    write_report(args.out / ("bench-ask-quick" if args.quick else "bench-ask"), report, _md)
+    log.unlink(missing_ok=True)
     return 0

@@ -32,21 +32,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from llmrec.evaluation.bench import QUERIES
+from llmrec.evaluation.metrics import percentile
 from llmrec.evaluation.options import RESULTS, add_workspace_argument, data_root
 from llmrec.evaluation.provenance import command_line, versions
-
-QUERIES = [
-    "a slow-burn science-fiction film, nothing too violent", "a podcast episode about volcanoes",
-    "something funny for the whole family", "a scary film for tonight", "calm music to read to",
-    "a documentary about the sea", "a thriller with a twist", "a book about grief and gardens",
-    "loud fast music", "an animated film about friendship",
-]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
 
 def load() -> float:
     return round(os.getloadavg()[0], 2)

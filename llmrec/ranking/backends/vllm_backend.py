@@ -56,6 +56,9 @@ class VLLMBackend:
     """Client of a running vLLM OpenAI-compatible server (see ``llmrec.serving.vllm_server``)."""
 
     name = "vllm"
+    # Concurrent requests go to the server concurrently (httpx.Client is thread-safe, no lock is held around a
+    # request): vLLM batches them itself, so the HTTP service must not serialise them (llmrec.serving.batching).
+    batches_itself = True
 
     def __init__(self, config: RankerConfig, adapter: Path | None = None):
         import httpx
