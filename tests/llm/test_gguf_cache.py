@@ -4,8 +4,8 @@ Dequantising is the one step replaced here (it takes 40 s on the real 135M model
 ranks); what is under test is when the cache is trusted.
 """
 
-from llmrec import models
-from llmrec.models import PackagedModel, resolve_model
+from llmrec.llm import gguf as gguf_module, registry
+from llmrec.llm.registry import PackagedModel, resolve_model
 
 
 def test_an_upgraded_package_rebuilds_the_cached_model_and_an_unchanged_one_reuses_it(tmp_path, monkeypatch):
@@ -21,9 +21,9 @@ def test_an_upgraded_package_rebuilds_the_cached_model_and_an_unchanged_one_reus
         (dest / "weights.txt").write_bytes((source / gguf_file).read_bytes())
 
     monkeypatch.setenv("LLMREC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setitem(models.PACKAGED_MODELS, "tiny", PackagedModel("tiny", "tiny_pkg", "tiny.gguf", "pip ..."))
-    monkeypatch.setattr(models, "_package_dir", lambda package_name, hint: package)
-    monkeypatch.setattr(models, "_dequantise", dequantise)
+    monkeypatch.setitem(registry.PACKAGED_MODELS, "tiny", PackagedModel("tiny", "tiny_pkg", "tiny.gguf", "pip ..."))
+    monkeypatch.setattr(registry, "_package_dir", lambda package_name, hint: package)
+    monkeypatch.setattr(gguf_module, "dequantise", dequantise)
 
     first = resolve_model("tiny")
     assert resolve_model("tiny") == first and len(builds) == 1  # unchanged package: the copy is reused
