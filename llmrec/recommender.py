@@ -92,7 +92,7 @@ class Recommender:
 
     @cached_property
     def backend(self):
-        from llmrec.adapters import resolve_adapter
+        from llmrec.llm.adapters import resolve_adapter
         from llmrec.ranking.backends import open_backend
 
         backend = open_backend(self.config.ranker, resolve_adapter(self.config.ranker.adapter))

@@ -364,7 +364,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--no-served", action="store_true", help="skip the served pipeline (the LLM ranker): "
                     "retriever, rules and chooser only")
     args = ap.parse_args(argv)
-    from llmrec.models import cache_dir
+    from llmrec.llm.cache import cache_dir
 
     cache = args.cache or cache_dir() / "request-benchmark"
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]

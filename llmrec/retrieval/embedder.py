@@ -48,7 +48,7 @@ class TextEmbedder:
         the text collection and re-embeds every card when it changes (see ``Ingestor.embed_pending``). Content, not
         path or file times: a workspace copied elsewhere, or a reinstalled virtualenv, keeps its vectors.
         """
-        from llmrec.models import file_digest
+        from llmrec.llm.cache import file_digest
 
         path = self.model_path
         try:

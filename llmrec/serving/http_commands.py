@@ -23,9 +23,9 @@ def check_ranker_names(ranker: RankerConfig) -> None:
     The service loads its model in the background (or on the first request) and reports a failure only in /healthz,
     so a typo would otherwise start a server that answers every recommendation with 503.
     """
-    from llmrec.adapters import check_adapter_base, resolve_adapter
+    from llmrec.llm.adapters import check_adapter_base, resolve_adapter
     from llmrec.errors import ConfigError
-    from llmrec.models import PACKAGED_MODELS, model_id, resolve_model
+    from llmrec.llm.registry import PACKAGED_MODELS, model_id, resolve_model
     from llmrec.ranking.backends.base import backend_names
 
     known = backend_names()

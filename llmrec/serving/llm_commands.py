@@ -16,7 +16,7 @@ llm_app = typer.Typer(no_args_is_help=True, help="Serve the ranking LLM (and LoR
 
 
 def _parse_adapters(specs: list[str]) -> dict[str, Path]:
-    from llmrec.adapters import resolve_adapter
+    from llmrec.llm.adapters import resolve_adapter
     from llmrec.errors import ConfigError
 
     adapters: dict[str, Path] = {}

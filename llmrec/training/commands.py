@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -53,7 +52,7 @@ def register(app: typer.Typer, progress) -> None:
 @adapters_app.command("list")
 def list_cmd(folder: Annotated[Optional[Path], typer.Option(help="adapters folder")] = None) -> None:
     """Adapters with their base model and best validation NDCG@10."""
-    from llmrec.adapters import list_adapters
+    from llmrec.llm.adapters import list_adapters
 
     rows = list_adapters(folder)
     if not rows:
@@ -62,14 +61,14 @@ def list_cmd(folder: Annotated[Optional[Path], typer.Option(help="adapters folde
         if manifest is None:
             typer.echo(f"{name}: (no manifest)")
         else:
-            m = manifest["metrics"]
-            typer.echo(f"{name}: base {manifest['base_model']}, valid NDCG@10 {m.get('best_valid_ndcg@10', 0):.4f},"
-                       f" data {manifest['data_hash']}, {manifest['created_at']}")
+            m = manifest.metrics
+            typer.echo(f"{name}: base {manifest.base_model}, valid NDCG@10 {m.get('best_valid_ndcg@10', 0):.4f},"
+                       f" data {manifest.data_hash}, {manifest.created_at}")
 
 
 @adapters_app.command("show")
 def show_cmd(name: Annotated[str, typer.Argument(help="adapter name under adapters/ or a folder")]) -> None:
     """The full manifest of one adapter."""
-    from llmrec.adapters import read_manifest, resolve_adapter
+    from llmrec.llm.adapters import read_manifest, resolve_adapter
 
-    typer.echo(json.dumps(read_manifest(resolve_adapter(name)), indent=2))
+    typer.echo(read_manifest(resolve_adapter(name)).to_json())

@@ -14,7 +14,7 @@ class ChatFormatter:
     def __init__(self, base: str):
         from transformers import AutoTokenizer
 
-        from llmrec.models import resolve_model
+        from llmrec.llm.registry import resolve_model
 
         self.tokenizer = AutoTokenizer.from_pretrained(str(resolve_model(base)), local_files_only=True)
 

@@ -20,11 +20,10 @@ from llmrec.config import LLMRecConfig
 from llmrec.errors import TrainingError
 from llmrec.evaluation.metrics import ndcg_at_k, recall_at_k
 from llmrec.evaluation.provenance import versions
-from llmrec.models import file_digest, model_id, resolve_model
+from llmrec.llm.cache import file_digest
+from llmrec.llm.registry import model_id, resolve_model
+from llmrec.llm.adapters import AdapterManifest
 from llmrec.training.examples import RankingExample
-
-MANIFEST_REQUIRED = ("base_model", "base_model_sha256", "data_hash", "config", "metrics", "versions", "created_at")
-MANIFEST_OPTIONAL = {"base_model_path", "training_data"}
 
 
 @dataclass
@@ -206,19 +205,17 @@ class AdapterTrainer:
         tmp = self.out / ".adapter-tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         self.model.save_pretrained(str(tmp), safe_serialization=True)
-        manifest = {
-            "base_model": model_id(self.base), "base_model_path": str(self.base_path),
-            "base_model_sha256": file_digest(self.base_path / "model.safetensors", 1 << 24),
-            "data_hash": data_hash, "config": self.config.model_dump(mode="json"),
-            "metrics": {"best_valid_ndcg@10": state.best_ndcg, "best_step": state.best_step, "evals": state.evals,
-                        "train_examples": train_n, "valid_examples": valid_n, "steps": state.step,
-                        "finished": final},
-            "versions": versions(("torch", "transformers", "peft")),
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        if self.training_data:
-            manifest["training_data"] = self.training_data
-        _write_durably(tmp / "manifest.json", json.dumps(manifest, indent=2))
+        manifest = AdapterManifest(
+            base_model=model_id(self.base), base_model_path=str(self.base_path),
+            base_model_sha256=file_digest(self.base_path / "model.safetensors", 1 << 24),
+            data_hash=data_hash, config=self.config.model_dump(mode="json"),
+            metrics={"best_valid_ndcg@10": state.best_ndcg, "best_step": state.best_step, "evals": state.evals,
+                     "train_examples": train_n, "valid_examples": valid_n, "steps": state.step, "finished": final},
+            versions=versions(("torch", "transformers", "peft")),
+            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            training_data=self.training_data or None,
+        )
+        _write_durably(tmp / "manifest.json", manifest.to_json())
         # The manifest goes last: until it names this step, a kill leaves the previous manifest, and an unfinished
         # run (its checkpoint still there) is redone from the checkpoint by --resume.
         for name in ("adapter_config.json", "adapter_model.safetensors", "manifest.json"):
@@ -334,6 +331,6 @@ class AdapterTrainer:
     def _finalise_manifest(self, state: TrainState, final: bool) -> None:
         """The saved weights are the best step's; the manifest also gets the whole run's validation curve."""
         path = self.out / "manifest.json"
-        manifest = json.loads(path.read_text())
-        manifest["metrics"].update({"finished": final, "evals": state.evals, "steps_run": state.step})
-        _write_durably(path, json.dumps(manifest, indent=2))
+        manifest = AdapterManifest.model_validate_json(path.read_text())
+        manifest.metrics.update({"finished": final, "evals": state.evals, "steps_run": state.step})
+        _write_durably(path, manifest.to_json())

@@ -15,7 +15,7 @@ ORANGE = (255, 140, 0)
 
 def facts_only() -> MediaDescriber:
     """A describer that needs no model at all: visual facts only."""
-    return MediaDescriber(MediaConfig(ocr=False))
+    return MediaDescriber(MediaConfig(ocr=False, image_classes=False))
 
 
 # ---------------------------------------------------------------------------------------------------- visual facts

@@ -20,7 +20,7 @@ LABELS = ["a movie poster", "a landscape", "a cat", "a spaceship", "food"]
 
 
 def models_only(**overrides) -> MediaDescriber:
-    return MediaDescriber(MediaConfig(ocr=False, visual_facts=False, **overrides))
+    return MediaDescriber(MediaConfig(ocr=False, visual_facts=False, image_classes=False, **overrides))
 
 
 # ------------------------------------------------------------------------------------------------------- open_clip

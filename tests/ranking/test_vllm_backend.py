@@ -33,7 +33,7 @@ def make_lora_adapter(folder: Path, seed: int = 0) -> Path:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from llmrec.models import resolve_model
+    from llmrec.llm.registry import resolve_model
 
     torch.manual_seed(seed)
     base = AutoModelForCausalLM.from_pretrained(str(resolve_model("smollm2-135m")), dtype=torch.float32)

@@ -229,7 +229,7 @@ def test_two_runs_into_one_folder_do_not_interleave(tmp_path):
 
 
 def test_a_torn_manifest_is_reported_as_such_and_adapters_list_goes_on(tmp_path):
-    from llmrec.adapters import list_adapters, read_manifest
+    from llmrec.llm.adapters import list_adapters, read_manifest
     from llmrec.errors import ModelNotFoundError
 
     bad = tmp_path / "torn"

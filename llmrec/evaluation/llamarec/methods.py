@@ -75,7 +75,7 @@ class Content:
     def text_vectors(self, item_ids: list[str]) -> np.ndarray:
         if self.text is None:
             from llmrec.catalog.cards import render_card
-            from llmrec.models import cache_dir
+            from llmrec.llm.cache import cache_dir
             from llmrec.retrieval.embedder import TextEmbedder
 
             texts = [render_card(self.by_id[i], [], []) for i in item_ids]

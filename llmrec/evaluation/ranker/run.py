@@ -96,7 +96,7 @@ def main(argv: Sequence[str], program: str = "python eval/ranker_protocol.py") -
     path = dataset_path(DATASET, args.data)
     adapter_given = None
     if args.adapter:  # a typo fails now, not after fitting the retriever
-        from llmrec.adapters import resolve_adapter
+        from llmrec.llm.adapters import resolve_adapter
 
         adapter_given = resolve_adapter(args.adapter)
     catalog, interactions = read_movielens(path)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from llmrec.config import RankerConfig
 from llmrec.errors import ModelNotFoundError
-from llmrec.models import model_id, resolve_model
+from llmrec.llm.registry import model_id, resolve_model
 from llmrec.ranking.backends.base import cut_at_stop, register_backend
 
 
@@ -31,7 +31,7 @@ class TransformersBackend:
         if adapter is not None:
             from peft import PeftModel
 
-            from llmrec.adapters import check_adapter_base
+            from llmrec.llm.adapters import check_adapter_base
 
             if not (Path(adapter) / "adapter_config.json").is_file():
                 raise ModelNotFoundError(f"no LoRA adapter (adapter_config.json) in {adapter}")

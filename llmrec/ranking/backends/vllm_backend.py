@@ -31,7 +31,7 @@ from pathlib import Path
 
 from llmrec.config import RankerConfig
 from llmrec.errors import BackendUnavailable, RequestError
-from llmrec.models import model_id, resolve_model
+from llmrec.llm.registry import model_id, resolve_model
 from llmrec.ranking.backends.base import LLMBackend, cut_at_stop, open_backend, register_backend
 
 DEFAULT_URL = "http://127.0.0.1:8100"
