@@ -15,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Callable
 
@@ -25,9 +26,9 @@ _SPACE = re.compile(r"[ \t\r\f\v]+")
 
 
 def prompts_dir() -> Path:
-    """Installed wheels carry ``llmrec/_prompts``; a source checkout uses the top-level ``prompts/``."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_prompts", here.parent / "prompts"):
+    """Installed wheels carry ``llmrec/_prompts`` (package data); a source checkout uses the top-level ``prompts/``."""
+    package = Path(str(resources.files("llmrec")))
+    for candidate in (package / "_prompts", package.parent / "prompts"):
         if candidate.is_dir():
             return candidate
     raise ConfigError("prompt templates not found (expected llmrec/_prompts or prompts/ beside the package)")

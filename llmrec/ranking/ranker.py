@@ -7,8 +7,9 @@ the next token (LlamaRec's verbalizer). Output can only be candidates: there is 
 With a known user each option may also carry one computed fact, how strongly the collaborative model (what people
 with similar histories did) favours it, as a level relative to the other options (``evidence_levels``). A small LLM
 cannot know which films co-occur in other people's logs, and the catalog text inside the retriever's top-20 barely
-separates the right item from the rest (``eval/ranker_probe.py``); this fact is what a fine-tuned adapter learns to
-weigh against the text. It is omitted when no candidate has a collaborative rank (anonymous requests).
+separates the right item from the rest (the retired ranker probe, ``eval/README.md``); this fact is what a fine-tuned
+adapter learns to weigh against the text. It is omitted when no candidate has a collaborative rank (anonymous
+requests).
 
 The template is ``RankerConfig.template`` (``ranking.j2``, ``ranking_recency.j2``, ``ranking_icl.j2``). Templates that
 read an ``example`` variable get one worked example from the user's own past (``InContextExample``); it is checked

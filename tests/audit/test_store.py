@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 
 from llmrec.audit.store import AuditStore
-
-sys.path.insert(0, str(Path(__file__).parent))
-from store_writer import make_record  # noqa: E402
+from llmrec.testing.audit_records import make_record
 
 WRITER = Path(__file__).parent / "store_writer.py"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _writer(db: Path, prefix: str, n: int, payload: int = 0) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's llmrec, not whichever one is installed
     return subprocess.Popen([sys.executable, str(WRITER), str(db), prefix, str(n), str(payload)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def test_a_stored_record_reads_back_identical(tmp_path):

@@ -73,3 +73,14 @@ def test_the_wheel_carries_the_audits_labelled_set_and_a_missing_dataset_is_one_
     missing = run([str(site / "bin" / "llmrec"), "eval"], env, tmp_path)
     assert missing.returncode == 3 and missing.stderr.startswith("error: evaluation data not found")
     assert str(Path("..") / "shared" / "data" / "ml-latest-small") in missing.stderr
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_its_prompts_and_web_page(installed, tmp_path):
+    site, env = installed
+    found = run([sys.executable, "-c", "from llmrec.prompts import prompts_dir; "
+                 "from llmrec.serving.routers.web import WEB_DIR; print(prompts_dir()); print(WEB_DIR)"], env, tmp_path)
+    assert found.returncode == 0, found.stderr[-2000:]
+    prompts, web = (Path(line) for line in found.stdout.split())
+    assert prompts.is_relative_to(site) and (prompts / "ranking.j2").is_file()
+    assert web.is_relative_to(site) and {"index.html", "app.js", "style.css"} <= {p.name for p in web.iterdir()}
