@@ -50,7 +50,7 @@ def test_a_busy_port_is_refused_before_anything_starts():
 
 
 def test_a_folder_without_a_model_is_refused(tmp_path):
-    with pytest.raises(ModelNotFoundError, match="neither a packaged model .* nor a folder with config.json"):
+    with pytest.raises(ModelNotFoundError, match="neither a named model .* nor a folder with config.json"):
         VLLMServer(model=str(tmp_path), port=free_port(), venv=Path("/nonexistent-venv")).start()
 
 
@@ -62,7 +62,7 @@ def test_serve_takes_the_model_from_the_workspace_config(tmp_path):
     out = subprocess.run([sys.executable, "-c", "from llmrec.cli import main; main()", "llm", "serve",
                           "--workspace", str(ws)], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
-    assert "empty-model-folder" in out.stderr and "neither a packaged model" in out.stderr
+    assert "empty-model-folder" in out.stderr and "neither a named model" in out.stderr
 
 
 def test_an_adapter_folder_without_weights_is_refused(tmp_path):

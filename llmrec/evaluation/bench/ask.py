@@ -33,7 +33,7 @@ from pathlib import Path
 
 from llmrec.evaluation.bench import QUERIES
 from llmrec.evaluation.bench.service_runs import ServeProcess, cli_ask, summary, throughput
-from llmrec.evaluation.options import RESULTS
+from llmrec.evaluation.options import RESULTS, add_workspace_argument
 from llmrec.evaluation.provenance import command_line, versions, write_report
 
 STAGES = ("retrieve_s", "rank_s", "justify_s", "total_s")
@@ -178,7 +178,7 @@ def _md(report: dict) -> str:
 def main(argv: Sequence[str]) -> int:
     ap = argparse.ArgumentParser(prog="eval/bench_ask.py", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--workspace", type=Path, default=Path("demo-workspace"))
+    add_workspace_argument(ap, default=Path("demo-workspace"))
     ap.add_argument("--ml-workspace", type=Path, default=Path("ml-workspace"),
                     help="an ingested ml-latest-small workspace; skipped when it does not exist")
     ap.add_argument("--n", type=int, default=20, help="Python API requests per workspace")
