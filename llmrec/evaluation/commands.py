@@ -62,6 +62,10 @@ def register(app: typer.Typer) -> None:
         = None,
         no_served: Annotated[bool, typer.Option("--no-served", help="with --requests: skip the served pipeline "
                                                 "(the LLM ranker)")] = False,
+        served_sample: Annotated[Optional[int], typer.Option("--served-sample", min=1, help="with --requests: run "
+                                                             "the served pipeline on N requests spread over each "
+                                                             "set (one LLM pass each), the rules beside it on the "
+                                                             "same N")] = None,
     ) -> None:
         """Run the LlamaRec-protocol evaluation (full ranking, leave-one-out) of the retrievers or of the LLM ranker.
 
@@ -82,7 +86,8 @@ def register(app: typer.Typer) -> None:
             from llmrec.evaluation.requests import main as requests_main
 
             argv = (["--data", str(data)] if data else []) + (["--out", str(out)] if out else [])
-            argv += (["--sets", request_sets] if request_sets else []) + (["--no-served"] if no_served else [])
+            argv += (["--sets", request_sets] if request_sets else []) + (["--no-served"] if no_served else []) \
+                + (["--served-sample", str(served_sample)] if served_sample else [])
             requests_main(argv)
             return
         if dataset not in DATASETS:

@@ -215,17 +215,35 @@ def systems_for(recommender, k: int = 10, served: bool = True) -> dict[str, Syst
     return systems
 
 
+def spread_sample(requests: list[BenchmarkRequest], n: int | None) -> list[BenchmarkRequest]:
+    """``n`` requests spread evenly over the file (which groups them by condition type), so a sample still covers
+    every type; all of them when ``n`` is None or not smaller."""
+    if n is None or n >= len(requests):
+        return requests
+    step = len(requests) / n
+    return [requests[int(i * step)] for i in range(n)]
+
+
 def benchmark_workspace(recommender, request_set: str, served: bool = True, only: list[str] | None = None,
-                        progress: Callable = lambda it, total, desc: it) -> dict:
-    """Every system on one request set over one workspace: the summaries and each request's outcome."""
+                        progress: Callable = lambda it, total, desc: it, served_sample: int | None = None) -> dict:
+    """Every system on one request set over one workspace: the summaries and each request's outcome. The served
+    systems (an LLM ranking pass per request) run on ``served_sample`` requests spread over the set when given, and
+    the rules are reported on that same sample beside them."""
     requests = load_requests(request_set)
+    sample = spread_sample(requests, served_sample)
     index = recommender.facet_index()
     result = {"request_set": request_set, "workspace": str(recommender.workspace.root),
               "items": recommender.workspace.item_count(), "systems": {}, "outcomes": {}}
-    for name, system in systems_for(recommender, served=served).items():
+    systems = systems_for(recommender, served=served)
+    if served and sample is not requests:
+        systems = {**{k: v for k, v in systems.items() if not k.startswith("served")},
+                   f"rules, on the served sample ({len(sample)})": systems["rules"],
+                   **{k: v for k, v in systems.items() if k.startswith("served")}}
+    for name, system in systems.items():
         if only and name not in only:
             continue
-        outcomes = run_system(system, requests, index.facets, index.values, progress, name)
+        asked = sample if name.startswith("served") or name.startswith("rules, on") else requests
+        outcomes = run_system(system, asked, index.facets, index.values, progress, name)
         result["systems"][name] = summarise(outcomes, requests, index.facets)
         result["outcomes"][name] = [o.model_dump() for o in outcomes]
     return result
@@ -259,10 +277,10 @@ def render_markdown(results: list[dict], provenance: dict) -> str:
     for r in results:
         lines += [f"## {r['request_set']} ({r['items']:,} items; {next(iter(r['systems'].values()))['requests']} "
                   "requests)", "",
-                  "| system | P@5 | P@10 | any violation @5 | exclusion violations @5 | exact reading | parse ms p50 / "
-                  "p95 | seconds p50 / p95 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| system | requests | P@5 | P@10 | any violation @5 | exclusion violations @5 | exact reading | "
+                  "parse ms p50 / p95 | seconds p50 / p95 |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name, s in r["systems"].items():
-            lines.append(f"| {name} | {_fmt(s['precision@5'])} | {_fmt(s['precision@10'])} | "
+            lines.append(f"| {name} | {s['requests']} | {_fmt(s['precision@5'])} | {_fmt(s['precision@10'])} | "
                          f"{_fmt(s['any_violation@5'])} | {s['exclusion_violations@5']} of "
                          f"{s['exclusion_requests']} | {_fmt(s['exact_interpretation'])} | "
                          f"{_fmt(s['parse_ms_p50'])} / {_fmt(s['parse_ms_p95'])} | "
@@ -320,7 +338,8 @@ def prepare_workspace(request_set: str, data: Path | None, cache: Path, log: Cal
 
 
 def run_benchmark(sets: list[str], data: Path | None, cache: Path, out: Path | None, served: bool = True,
-                  log: Callable[[str], None] = print, progress: Callable = lambda it, total, desc: it) -> list[dict]:
+                  log: Callable[[str], None] = print, progress: Callable = lambda it, total, desc: it,
+                  served_sample: int | None = None) -> list[dict]:
     """Every request set on its workspace; writes ``requests.{json,md}`` into ``out`` when given."""
     import warnings
 
@@ -333,13 +352,14 @@ def run_benchmark(sets: list[str], data: Path | None, cache: Path, out: Path | N
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             recommender = Recommender(root)
-            results.append(benchmark_workspace(recommender, name, served=served, progress=progress))
+            results.append(benchmark_workspace(recommender, name, served=served, progress=progress,
+                                               served_sample=served_sample))
         for system, row in results[-1]["systems"].items():
             log(f"{name} · {system}: P@5 {_fmt(row['precision@5'])}, exact {_fmt(row['exact_interpretation'])}, "
                 f"exclusion violations {row['exclusion_violations@5']}/{row['exclusion_requests']}")
     if out is not None:
         provenance = {"versions": versions(("torch", "transformers", "chromadb")), "sets": sets,
-                      "served": served, "model": "as configured (default smollm2-135m)", "k": 10}
+                      "served": served, "served_sample": served_sample, "model": "as configured (default smollm2-135m)", "k": 10}
         json_path, md_path = write_report(results, out, provenance)
         log(f"wrote {json_path} and {md_path}")
     return results
@@ -369,5 +389,12 @@ def main(argv: list[str]) -> int:
     cache = args.cache or cache_dir() / "request-benchmark"
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    run_benchmark(sets, args.data or data_root(), cache, args.out, served=not args.no_served)
+    run_benchmark(sets, args.data or data_root(), cache, args.out, served=not args.no_served, progress=_bar,
+                  served_sample=args.served_sample)
     return 0
+
+
+def _bar(it, total, desc):
+    from tqdm import tqdm
+
+    return tqdm(it, total=total, desc=desc, leave=False)
