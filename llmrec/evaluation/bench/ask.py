@@ -195,7 +195,7 @@ def main(argv: Sequence[str]) -> int:
     if not (args.workspace / "state.sqlite").exists():
         from llmrec.demo import run_demo
 
-        run_demo(args.workspace)
+        run_demo(args.workspace, train_adapter=False)  # the adapter is not what is timed
     from llmrec.config import LLMRecConfig
 
     import torch
