@@ -18,7 +18,7 @@ import warnings
 # Libraries whose loggers speak at INFO/WARNING about loading and telemetry; llmrec shows their errors only.
 # sentence-transformers draws its "Batches" bar only when its logger is at INFO or DEBUG, so this stops it too.
 NOISY_LOGGERS = ("transformers", "sentence_transformers", "chromadb", "huggingface_hub", "torch", "peft",
-                 "faster_whisper", "httpx", "urllib3", "filelock", "datasets", "accelerate")
+                 "faster_whisper", "httpx", "urllib3", "filelock", "datasets", "accelerate", "bitsandbytes", "kernels")
 _QUIET_ENV = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",   # transformers' "Loading weights" and hub bars
     "TRANSFORMERS_VERBOSITY": "error",
