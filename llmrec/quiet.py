@@ -16,13 +16,13 @@ import os
 import warnings
 
 # Libraries whose loggers speak at INFO/WARNING about loading and telemetry; llmrec shows their errors only.
+# sentence-transformers draws its "Batches" bar only when its logger is at INFO or DEBUG, so this stops it too.
 NOISY_LOGGERS = ("transformers", "sentence_transformers", "chromadb", "huggingface_hub", "torch", "peft",
-                 "faster_whisper", "httpx", "urllib3", "filelock", "datasets", "accelerate")
+                 "faster_whisper", "httpx", "urllib3", "filelock", "datasets", "accelerate", "bitsandbytes", "kernels")
 _QUIET_ENV = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",   # transformers' "Loading weights" and hub bars
     "TRANSFORMERS_VERBOSITY": "error",
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
-    "TQDM_DISABLE": "1",                   # bars libraries open with default arguments; llmrec's pass disable=None
     "PYTHONWARNINGS": "ignore::FutureWarning,ignore::DeprecationWarning",  # worker subprocesses too
 }
 

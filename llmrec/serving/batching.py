@@ -11,7 +11,8 @@ over the same cores:
 - greedy ``complete`` calls (``seed=None``, the first justification attempt) with the same length and stop: one
   batched ``generate``. On a CPU this is where batching pays most: decoding one token costs about the same for one
   row or forty. Seeded completions (retries) run alone, so their samples stay what the seed alone decides.
-- anything else the backend offers runs alone, in the model thread, after the batch before it.
+- any other method of the backend runs alone, in the model thread, after the batch before it; attributes that are
+  not its methods (``name``, ``model_id``, ``tokenizer``, the torch module) are the backend's own.
 
 A backend that batches concurrent requests itself (the vLLM server client: ``batches_itself = True``) is not wrapped:
 its requests go to the server concurrently and the server batches them.
@@ -19,6 +20,7 @@ its requests go to the server concurrently and the server batches them.
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -54,7 +56,7 @@ def batches_itself(backend: Any) -> bool:
 
 class BatchingBackend:
     """An ``LLMBackend`` that runs the calls of many threads in one model thread, batching those that can share a
-    pass. Attributes that are not calls (``name``, ``model_id``, ``tokenizer``, ...) are the wrapped backend's."""
+    pass. Attributes that are not methods (``name``, ``model_id``, ``tokenizer``, ...) are the wrapped backend's."""
 
     def __init__(self, backend: Any, window_s: float = DEFAULT_BATCH_WINDOW_S, max_batch: int = DEFAULT_MAX_BATCH):
         if max_batch < 1:
@@ -85,7 +87,9 @@ class BatchingBackend:
         if name == "backend":  # not set yet (copying, unpickling): no wrapped backend to ask
             raise AttributeError(name)
         attr = getattr(self.backend, name)
-        if not callable(attr) or name.startswith("__"):
+        # Only the backend's own methods run in the model thread; objects it holds (the tokenizer, the torch module:
+        # callable too) are handed out as they are, so ``backend.tokenizer.encode`` keeps working.
+        if not inspect.ismethod(attr) or name.startswith("__"):
             return attr
 
         def in_model_thread(*args, **kwargs):

@@ -2,7 +2,7 @@
 
 ``llmrec serve`` writes ``<workspace>/service.json`` (where it listens, its pid, whether it wants a token) when it
 starts and removes it when it stops. ``ask`` uses the service when that file names a live process whose ``/healthz``
-says ready, and answers standalone otherwise: a stale file (a killed server) or a server still loading costs one
+answers 200 (not 503: loading), and answers standalone otherwise: a stale file (a killed server) or a server still loading costs one
 failed connection, not a wrong answer. Standard library only (urllib), so ``ask`` needs neither httpx nor FastAPI.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from llmrec.errors import BackendUnavailable, LLMRecError, RequestError, UnknownUserError
 
 SERVICE_FILE = "service.json"
-PROBE_TIMEOUT_S = 1.0  # a ready local service answers /healthz in milliseconds
+PROBE_TIMEOUT_S = 3.0  # a local service answers /healthz in milliseconds, even busy; a dead port at once
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,8 @@ def _alive(pid: int) -> bool:
 
 
 def find_service(workspace: Path, token: str | None = None) -> RunningService | None:
-    """The ready service announced in ``workspace``, or None (no file, dead process, not ready, needs a token we do
-    not have)."""
+    """The service announced in ``workspace`` if it takes requests now, else None (no file, dead process, still
+    loading, needs a token we do not have)."""
     try:
         info = json.loads((Path(workspace) / SERVICE_FILE).read_text())
         service = RunningService(str(info["url"]), int(info["pid"]), bool(info.get("token_required")))
@@ -79,11 +79,12 @@ def find_service(workspace: Path, token: str | None = None) -> RunningService | 
     if not _alive(service.pid) or (service.token_required and not token):
         return None
     try:
+        # 200: ready, or idle (`serve --no-warm`: it loads on its first request, once, for every later ask too).
         with urllib.request.urlopen(service.url + "/healthz", timeout=PROBE_TIMEOUT_S) as r:
-            health = json.loads(r.read())
-    except (OSError, ValueError):  # refused, 503 (loading), timed out, not JSON
+            json.loads(r.read())
+    except (OSError, ValueError):  # refused, 503 (loading or failed), timed out, not JSON
         return None
-    return service if health.get("ready") else None
+    return service
 
 
 def ask_service(service: RunningService, request: dict, token: str | None = None, timeout_s: float = 600.0):

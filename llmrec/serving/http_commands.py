@@ -111,6 +111,12 @@ def register(app: typer.Typer) -> None:
         from llmrec.serving.discovery import remove_service_file, write_service_file
 
         announced = write_service_file(Path(workspace), host, port, token_required=bool(token))
+        # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler it found: make that
+        # one an exit that runs the `finally` below, so a stopped server does not leave its announcement behind.
+        import signal
+        import sys
+
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
         try:
             uvicorn.run(api, host=host, port=port, log_level=os.environ.get("LLMREC_LOG_LEVEL", "info"),
                         timeout_graceful_shutdown=5)

@@ -198,7 +198,7 @@ class ServingService:
         if backend is None:
             return {"llm": None, "backend": None, "dtype": None}
         if isinstance(backend, BatchingBackend):
-            backend = backend.backend  # its calls (a torch module is one) would be sent to the model thread
+            backend = backend.backend
         dtype = getattr(backend, "dtype", None)
         if dtype is None:
             model = getattr(backend, "model", None)

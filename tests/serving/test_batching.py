@@ -215,3 +215,9 @@ def test_healthz_names_the_loaded_model_and_its_dtype(text_workspace, recommende
     body = health.json()
     assert body["ready"] is True and body["llm"] == "smollm2-135m" and body["dtype"] in ("float32", "bfloat16")
     assert body["backend"] == "transformers"
+
+
+def test_objects_the_backend_holds_are_handed_out_as_they_are(llm_backend):
+    batched = BatchingBackend(llm_backend)
+    assert batched.tokenizer is llm_backend.tokenizer and batched.model is llm_backend.model
+    assert batched.tokenizer.encode(" A", add_special_tokens=False) == llm_backend.option_token_ids([" A"])

@@ -188,14 +188,18 @@ def main(argv: Sequence[str]) -> int:
     ap.add_argument("--no-service", action="store_true", help="skip `llmrec serve` (CLI via service, throughput)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: few requests, 1 and 4 clients, demo only")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--verbose", action="store_true", help="show the libraries' own logs and bars")
     args = ap.parse_args(argv)
+    from llmrec.quiet import quiet_libraries
+
+    quiet_libraries(args.verbose)
     if args.quick:
         args.n, args.cli_n, args.clients, args.per_client, args.ml_workspace = 3, 1, [1, 4], 1, None
 
     if not (args.workspace / "state.sqlite").exists():
         from llmrec.demo import run_demo
 
-        run_demo(args.workspace)
+        run_demo(args.workspace, train_adapter=False)  # the adapter is not what is timed
     from llmrec.config import LLMRecConfig
 
     import torch
