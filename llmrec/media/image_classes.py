@@ -62,8 +62,9 @@ MEDIUM_LABELS = frozenset({
     "jigsaw puzzle", "web site", "poster", "carton", "cassette", "binder", "notebook computer", "monitor",
     "television", "screen", "home theater", "scoreboard", "street sign", "billboard",
 })
-# Calibrated on ml-latest-small posters (eval/results/image-tags.md): above this, most tags shown were right.
+# Calibrated on posters (eval/results/image-tags.md): above this, most tags shown were right.
 DEFAULT_MIN_PROBABILITY = 0.3
+TOP_K = 3  # tags per image at most
 
 
 def installed() -> bool:
@@ -106,7 +107,7 @@ def safetensors_weights() -> Path:
 class ImageClassTagger:
     """Top ImageNet labels of an image above ``min_probability``, as plain names; loads on first use."""
 
-    def __init__(self, min_probability: float = DEFAULT_MIN_PROBABILITY, top_k: int = 3):
+    def __init__(self, min_probability: float = DEFAULT_MIN_PROBABILITY, top_k: int = TOP_K):
         self.min_probability = min_probability
         self.top_k = top_k
         self._loaded = None
