@@ -28,13 +28,14 @@ from pathlib import Path
 DATASET = "ml-latest-small"
 
 
-def ranker_report(model: str, args, work: Path) -> dict:
+def ranker_report(model: str, args, work: Path, dtype: str = "float32") -> dict:
     """Run the ranker protocol for one model (training its adapter first with ``--train``) and read its report."""
     from llmrec.evaluation.ranker.run import main as ranker_main
 
     out = work / model.replace("/", "_")
     argv = ["--model", model, "--valid-users", str(args.valid_users), "--sampled-users", str(args.sampled_users),
-            "--seed", str(args.seed), "--threads", str(args.threads), "--out", str(out), "--retriever", args.retriever]
+            "--seed", str(args.seed), "--threads", str(args.threads), "--out", str(out), "--retriever", args.retriever,
+            "--dtype", dtype]
     if args.test_users:
         argv += ["--test-users", str(args.test_users)]
     if args.data:
@@ -223,6 +224,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--work", type=Path, default=None, help="per-model ranker reports; default <out>/model-table/")
+    ap.add_argument("--note", action="append", default=[], help="a line added to the report (repeatable)")
     args = ap.parse_args(argv)
     from llmrec.evaluation.options import data_root
     from llmrec.llm.cache import cache_dir
@@ -241,7 +243,7 @@ def main(argv: list[str]) -> int:
         worth = [d for d in probe if probe[d] * 3 >= max(probe.values())]  # a 3× slower matmul: not timed
         latency = ranking_latency(model, worth, args.latency_lists, args.threads, args.data, args.seed)
         dtype = min(latency, key=lambda d: latency[d]["p50_s"])
-        last_report = ranker_report(model, args, work)
+        last_report = ranker_report(model, args, work, dtype)
         entry = {"dtype": dtype, "latency": latency, "ranker": ranker_rows(last_report),
                  "ranker_report": str(work / model.replace("/", "_") / f"{DATASET}-llamarec-ranker.json")}
         if sets:
@@ -254,6 +256,7 @@ def main(argv: list[str]) -> int:
               "retriever_full_NDCG@10": first["retriever_full_NDCG@10"],
               "wall_seconds": round(time.perf_counter() - started, 1), "load_average": round(os.getloadavg()[0], 2),
               "cpus": os.cpu_count(), "matmul_gflops": probe, "versions": versions(("torch", "transformers", "peft")),
-              "notes": ["Justification metrics: not in this table yet (no justification benchmark in this llmrec)."]}
+              "notes": ["Justification metrics: not in this table yet (no justification benchmark in this llmrec).",
+                        *args.note]}
     write_report(args.out / "model-table", report, markdown)
     return 0

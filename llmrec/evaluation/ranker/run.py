@@ -64,6 +64,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--retriever", choices=("sasrec", "ease"), default="sasrec",
                    help="whose top-20 is re-ranked: SASRec (the protocol's; fitting it takes 10–25 min here, cached) "
                         "or EASE (seconds; then its order is also the collaborative evidence's)")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                   help="the ranker's weights and activations (bfloat16 is faster only on CPUs with AVX-512 bf16)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder (default: eval/results)")
@@ -126,7 +128,8 @@ def main(argv: Sequence[str], program: str = "python eval/ranker_protocol.py") -
     valid_cols = np.array([int(np.flatnonzero(valid_top[j] == valid_targets[j])[0]) for j in valid_rows])
     valid_ev = evidence_ranks(ease, ids, [valid_hist[j] for j in valid_rows], valid_top[valid_rows])
 
-    base_cfg = RankerConfig(model=args.model, retrieval_prior=0.0, seed=args.seed, threads=args.threads)
+    base_cfg = RankerConfig(model=args.model, dtype=args.dtype, retrieval_prior=0.0, seed=args.seed,
+                            threads=args.threads)
     library = default_library()
     adapter_path, training = None, None
     if args.train is not None:
