@@ -53,8 +53,8 @@ class MediaConfig(_Section):
     clip_model: Path | None = Field(None, description="local folder with an open_clip model (see llmrec.media.clip_tags)")
     clip_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_CLIP_LABELS))
     clip_top_k: int = Field(3, ge=1, le=20)
-    image_classes: bool = True  # "looks like" tags from EfficientNet-Lite0 (extra [images]); a note when absent
-    image_class_min_probability: float = Field(0.3, gt=0, le=1)  # calibrated: eval/results/image-tags.md
+    image_classes: bool = False  # EfficientNet-Lite0 "looks like" tags (extra [images]): wrong on most posters
+    image_class_min_probability: float = Field(0.4, gt=0, le=1)  # calibrated: eval/results/image-tags.md
     captioner_model: Path | None = Field(None, description="local folder with a transformers image-to-text model")
     caption_max_new_tokens: int = Field(30, ge=1, le=200)
     transcribe: bool = True

@@ -59,15 +59,15 @@ def titles(movies_csv: Path | None) -> dict[str, str]:
         return {row["movieId"]: row["title"] for row in csv.DictReader(f)}
 
 
-def precision(sample: list[dict], judgements: dict[str, dict[str, bool]]) -> dict:
-    """Share of shown tags judged right, over the sample's judged tags; posters with any tag judged right."""
-    judged = [(s["movieId"], label) for s in sample for label, _ in s["tags"]
-              if label in judgements.get(s["movieId"], {})]
+def precision(sample: list[dict], judgements: dict[str, dict[str, bool]], threshold: float | None = None) -> dict:
+    """Of the tags shown (at ``threshold``, from each poster's stored top labels; else as the sample recorded them),
+    the share judged right; posters with a tag."""
+    shown = {s["movieId"]: (s["tags"] if threshold is None else shown_tags(s["top"], threshold)) for s in sample}
+    judged = [(m, label) for m, tags in shown.items() for label, _ in tags if label in judgements.get(m, {})]
     right = sum(judgements[m][label] for m, label in judged)
-    tagged = [s for s in sample if s["tags"]]
-    return {"tags_shown": sum(len(s["tags"]) for s in sample), "tags_judged": len(judged),
-            "tags_right": right, "precision": round(right / len(judged), 3) if judged else None,
-            "posters_tagged": len(tagged), "posters": len(sample)}
+    return {"tags_shown": sum(len(t) for t in shown.values()), "tags_judged": len(judged), "tags_right": right,
+            "precision": round(right / len(judged), 3) if judged else None,
+            "posters_tagged": sum(bool(t) for t in shown.values()), "posters": len(sample)}
 
 
 def build_report(probs: dict, threshold: float, sample_n: int, seed: int, names: dict,
@@ -83,8 +83,10 @@ def build_report(probs: dict, threshold: float, sample_n: int, seed: int, names:
     report = {"posters": len(ids), "threshold": threshold, "share_with_a_tag": share,
               "share_at_threshold": share.get(str(threshold)), "samples": samples,
               "check_precision": precision(samples["check"], judgements)}
-    if calibration:
-        report["calibration"] = calibration
+    for name, judged in (("check", judgements), ("calibration", calibration)):
+        if judged:
+            report[f"{name}_precision_by_threshold"] = {str(t): precision(samples[name], judged, t)
+                                                         for t in THRESHOLDS}
     return report
 
 
@@ -109,8 +111,17 @@ def markdown(report: dict) -> str:
         mark = ", ".join(f"{label}: {'right' if v else 'wrong'}" for label, v in verdicts.items()
                          if label in {t for t, _ in s["tags"]}) or "—"
         lines.append(f"| {s['movieId']} | {s['title']} | {top} | {tags} | {mark} |")
-    if "calibration" in report:
-        lines += ["", "## Calibration", "", report["calibration"].get("note", "")]
+    for name in ("calibration", "check"):
+        by = report.get(f"{name}_precision_by_threshold")
+        if by:
+            lines += ["", f"Precision by threshold on the {name} sample (judged right / tags shown):", "",
+                      "| threshold | " + " | ".join(by) + " |", "|---|" + "---|" * len(by),
+                      "| right / shown | " + " | ".join(f"{v['tags_right']}/{v['tags_judged']}" for v in by.values())
+                      + " |"]
+    if report.get("how"):
+        lines += ["", f"Judging: {report['how']}"]
+    if report.get("conclusion"):
+        lines += ["", f"**Conclusion.** {report['conclusion']}"]
     lines += ["", f"Command: `{report.get('command', '')}`; {report.get('seconds', 0):.0f} s, "
                   f"{report.get('seconds_per_poster', 0):.3f} s per poster."]
     return "\n".join(lines) + "\n"
@@ -176,7 +187,7 @@ def main(argv: list[str]) -> int:
     names = titles(args.movies or data_root() / "ml-latest-small" / "movies.csv")
     report = build_report(probs, args.threshold, args.sample, args.seed, names, judgements,
                           raw.get("calibration", {}))
-    report.update({"judgements": judgements, "command": command_line("python eval/image_tags.py", argv),
+    report.update({"judgements": judgements, "how": raw.get("how", ""), "conclusion": raw.get("conclusion", ""), "command": command_line("python eval/image_tags.py", argv),
                    "seconds": round(seconds, 1), "seconds_per_poster": round(seconds / max(1, len(probs)), 4),
                    "threads": args.threads, "versions": versions(("torch", "efficientnet-lite-pytorch"))})
     write_report(args.out / "image-tags", report, markdown)
