@@ -102,14 +102,13 @@ def markdown(report: dict) -> str:
     lines += [f"## Hand-checked sample ({p['posters']} posters, seeded)", "",
               f"{p['posters_tagged']} of {p['posters']} posters got a tag; {p['tags_right']} of {p['tags_judged']} "
               f"judged tags were visibly right (precision {p['precision']}).", "",
-              "| movieId | title | top-3 (p) | tags shown | judged |", "|---|---|---|---|---|"]
+              "| movieId | title | top-3 (p) | tags shown | judged (every label at p ≥ 0.1) |", "|---|---|---|---|---|"]
     judged = report.get("judgements", {})
     for s in report["samples"]["check"]:
         top = ", ".join(f"{label} {pr:.2f}" for label, pr in s["top"])
         tags = ", ".join(label for label, _ in s["tags"]) or "—"
         verdicts = judged.get(s["movieId"], {})
-        mark = ", ".join(f"{label}: {'right' if v else 'wrong'}" for label, v in verdicts.items()
-                         if label in {t for t, _ in s["tags"]}) or "—"
+        mark = ", ".join(f"{label}: {'right' if v else 'wrong'}" for label, v in verdicts.items()) or "—"
         lines.append(f"| {s['movieId']} | {s['title']} | {top} | {tags} | {mark} |")
     for name in ("calibration", "check"):
         by = report.get(f"{name}_precision_by_threshold")
