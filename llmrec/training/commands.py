@@ -18,7 +18,8 @@ def register(app: typer.Typer, progress) -> None:
         out: Annotated[Path, typer.Option("--out", help="adapter folder, e.g. adapters/movies-v1")],
         workspace: WorkspaceOpt = Path("workspace"),
         interactions: Annotated[Optional[Path], typer.Option(help="extra interaction log CSV to add first")] = None,
-        base: Annotated[str, typer.Option(help="base model: 'default' (the ranker's) or a folder")] = "default",
+        base: Annotated[str, typer.Option(help="base model: 'default' (the ranker's), a named model (llmrec "
+                                          "models: smollm2-135m, qwen2.5-coder-0.5b, ...) or a folder")] = "default",
         epochs: Annotated[Optional[int], typer.Option(min=1, help="passes over the training examples")] = None,
         max_examples: Annotated[Optional[int], typer.Option(min=1, help="cap on training examples")] = None,
         resume: Annotated[bool, typer.Option(help="continue an interrupted run from its last checkpoint")] = False,

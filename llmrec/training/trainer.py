@@ -207,7 +207,7 @@ class AdapterTrainer:
         self.model.save_pretrained(str(tmp), safe_serialization=True)
         manifest = AdapterManifest(
             base_model=model_id(self.base), base_model_path=str(self.base_path),
-            base_model_sha256=file_digest(self.base_path / "model.safetensors", 1 << 24),
+            base_model_sha256=file_digest(min(self.base_path.glob("*.safetensors")), 1 << 24),  # first shard
             data_hash=data_hash, config=self.config.model_dump(mode="json"),
             metrics={"best_valid_ndcg@10": state.best_ndcg, "best_step": state.best_step, "evals": state.evals,
                      "train_examples": train_n, "valid_examples": valid_n, "steps": state.step, "finished": final},

@@ -20,7 +20,8 @@ def markdown(report: dict) -> str:
              f"{m['load_average_at_start']} at start / {m['load_average_at_end']} at end, wall time "
              f"{report['wall_seconds']:.0f} s, {report['created']}  ",
              "Versions: " + ", ".join(f"{k} {x}" for k, x in report["versions"].items()), "",
-             f"Retriever: llmrec SASRec (config as in `ml-latest-small-llamarec.md`), "
+             f"Retriever: llmrec {report['retriever'].get('name', 'SASRec')} (config as in "
+             f"`ml-latest-small-llamarec.md`), "
              f"{'loaded from the cache' if report['retriever']['loaded_from_cache'] else 'fitted in this run'} "
              f"({report['retriever']['seconds']:.0f} s). Ranker: {report['ranker']['model']}"
              + (f" + adapter `{report['adapter']}`" if report["adapter"] else "") + ".", ""]
@@ -84,7 +85,7 @@ def _targets(report: dict) -> list[str]:
     validated = next(k for k in adapter if "validated" in k)
     base_alone = next(k for k in rows if k.startswith("base ranker") and "alone" in k)
     adapter_alone = next(k for k in adapter if "alone" in k)
-    retriever = inside["retriever (SASRec order)"]
+    retriever = next(v for k, v in inside.items() if k.startswith("retriever ("))
     gain = inside[adapter_alone] / inside[base_alone] - 1 if inside[base_alone] else float("nan")
     checks = [
         ("adapter beats the retriever's own order on the re-ranked users (N@10)",

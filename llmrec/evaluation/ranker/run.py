@@ -61,6 +61,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--valid-users", type=int, default=48, help="validation users (target in the top-20)")
     p.add_argument("--test-users", type=int, help="only the first N test users whose target is in the top-20")
     p.add_argument("--sampled-users", type=int, default=150, help="users in the sampled-20 comparison (0 = skip)")
+    p.add_argument("--retriever", choices=("sasrec", "ease"), default="sasrec",
+                   help="whose top-20 is re-ranked: SASRec (the protocol's; fitting it takes 10–25 min here, cached) "
+                        "or EASE (seconds; then its order is also the collaborative evidence's)")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                   help="the ranker's weights and activations (bfloat16 is faster only on CPUs with AVX-512 bf16)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder (default: eval/results)")
@@ -105,9 +110,14 @@ def main(argv: Sequence[str], program: str = "python eval/ranker_protocol.py") -
     print(f"{DATASET}: {data.stats['users']} users, {data.stats['items']} items after 5-core", file=sys.stderr)
     retriever_config = RETRIEVER.model_copy(update={"seed": args.seed})
     t0 = time.perf_counter()
-    retriever, cached = fitted_sasrec(data, retriever_config, args.cache, log=lambda s: print(s, file=sys.stderr))
-    retriever_seconds = time.perf_counter() - t0
     ease = ease_model(data, {})  # the options' collaborative evidence: λ and decay chosen on validation
+    if args.retriever == "ease":
+        retriever, cached, retriever_name = ease, False, "EASE"
+    else:
+        retriever, cached = fitted_sasrec(data, retriever_config, args.cache,
+                                          log=lambda s: print(s, file=sys.stderr))
+        retriever_name = "SASRec"
+    retriever_seconds = time.perf_counter() - t0
 
     # Validation lists: the retriever's top-20 for the training sequence; keep users whose validation item is in it.
     valid_hist, valid_targets = data.inputs("valid")
@@ -118,7 +128,8 @@ def main(argv: Sequence[str], program: str = "python eval/ranker_protocol.py") -
     valid_cols = np.array([int(np.flatnonzero(valid_top[j] == valid_targets[j])[0]) for j in valid_rows])
     valid_ev = evidence_ranks(ease, ids, [valid_hist[j] for j in valid_rows], valid_top[valid_rows])
 
-    base_cfg = RankerConfig(model=args.model, retrieval_prior=0.0, seed=args.seed, threads=args.threads)
+    base_cfg = RankerConfig(model=args.model, dtype=args.dtype, retrieval_prior=0.0, seed=args.seed,
+                            threads=args.threads)
     library = default_library()
     adapter_path, training = None, None
     if args.train is not None:
@@ -141,7 +152,8 @@ def main(argv: Sequence[str], program: str = "python eval/ranker_protocol.py") -
         trainer = AdapterTrainer(config, args.model, args.train, progress=_progress, log=lambda s: print(
             s, file=sys.stderr, flush=True), overwrite=args.force)
         provenance = {"dataset": DATASET, "protocol": "LlamaRec (5-core, leave-one-out, ties by item id)",
-                      "retriever": "SASRec " + json.dumps(retriever_config.model_dump()),
+                      "retriever": f"{retriever_name} " + json.dumps(
+                          (ease.config if args.retriever == "ease" else retriever_config).model_dump()),
                       "collaborative_evidence": "EASE " + json.dumps(ease.config.model_dump()),
                       "data_fingerprint": data.fingerprint(), "examples_per_user": args.examples_per_user,
                       "command": command_line(program, argv)}
@@ -177,7 +189,7 @@ def main(argv: Sequence[str], program: str = "python eval/ranker_protocol.py") -
     test_ev = evidence_ranks(ease, ids, [test_hist[j] for j in hit], test_top[hit])
     test_lp = {name: llm_logprobs(r, items, ids, [test_hist[j] for j in hit], test_top[hit], test_ev,
                                   f"test/{name}") for name, r in rankers.items()}
-    rows: dict[str, dict] = {"retriever (SASRec order)": table_row(retr_ranks, hit, hit_cols, None)}
+    rows: dict[str, dict] = {f"retriever ({retriever_name} order)": table_row(retr_ranks, hit, hit_cols, None)}
     for label, levels in (("evidence alone: EASE order, no LLM", False),
                           ("evidence levels as shown, ties by retriever, no LLM", True)):
         rows[label] = table_row(retr_ranks, hit, evidence_only_ranks(test_ev, ids, test_top[hit], hit_cols, levels),
@@ -226,7 +238,8 @@ def main(argv: Sequence[str], program: str = "python eval/ranker_protocol.py") -
         "machine": {"cpus": os.cpu_count(), "threads": args.threads, "load_average_at_start": load_at_start,
                     "load_average_at_end": round(os.getloadavg()[0], 2)},
         "versions": versions(VERSIONED), "counts": data.stats,
-        "retriever": {"config": retriever_config.model_dump(), "loaded_from_cache": cached,
+        "retriever": {"name": retriever_name, "loaded_from_cache": cached,
+                      "config": (ease.config if args.retriever == "ease" else retriever_config).model_dump(),
                       "seconds": round(retriever_seconds, 1), "metrics": retriever.metrics},
         "collaborative_evidence": {"model": "EASE", "config": ease.config.model_dump(),
                                    "valid_NDCG@10": round(ease.metrics["valid_NDCG@10"], 4)},
