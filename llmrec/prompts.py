@@ -3,8 +3,10 @@
 Every rendering carries the template's name and sha256 so each recommendation records exactly which prompt text
 produced it. A template may mark where its static head ends with ``{{ static_end }}``: everything before the
 mark is the same in every rendering (system text, instructions), so a backend can compute it once and reuse its
-keys/values (``RenderedPrompt.static_prefix``); the mark itself is not part of the text. Catalog text passes through ``clean`` before it reaches a prompt: control characters removed, whitespace
-collapsed, the ``<<< >>>`` delimiters neutralised, so item text cannot break out of its quoted slot. Every
+keys/values (``RenderedPrompt.static_prefix``); the mark itself is not part of the text.
+
+Catalog text passes through ``clean`` before it reaches a prompt: control characters removed, whitespace collapsed,
+the ``<<< >>>`` delimiters neutralised, so item text cannot break out of its quoted slot. Every
 catalog-derived string a template shows (titles, card text, history) sits between ``<<< >>>``, the slots the system
 messages call data; where one lands inside JSON (the justifier's forced frame) it goes through ``json_string``
 instead, so no id can end the string early.

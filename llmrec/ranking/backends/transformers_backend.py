@@ -112,8 +112,8 @@ class TransformersBackend:
 
     def option_logprobs(self, prompts: list[str], options: list[str], prefix: str | None = None
                         ) -> list[list[float]]:
-        """``prefix``: static text every prompt starts with, whose keys/values are computed once and reused; without
-        one, a prefix declared by an earlier call is used when every prompt starts with it."""
+        """``prefix``: static text every prompt starts with, whose keys/values are computed once and reused; None: a
+        prefix declared by an earlier call is used when every prompt starts with it; "": a full pass."""
         torch = self._torch
         token_ids = torch.tensor(self.option_token_ids(options))
         if prefix is None:
