@@ -58,6 +58,8 @@ class Recommendation(BaseModel):
     model: str
     adapter: str | None = None
     backend: str
+    dtype: str | None = Field(None, description="dtype the ranking model ran in (float32, bfloat16, int8; chosen "
+                              "by the machine probe when ranker.dtype is auto); None when a server chose it")
     candidates: list[str] = Field(default_factory=list, description="candidate ids in the order the ranker saw them")
     notices: list[str] = Field(default_factory=list)
     interpretation: RequestInterpretation | None = Field(None, description="how the query was read: the hard "

@@ -247,15 +247,27 @@ class RankerConfig(_Section):
                           "history), ranking_recency.j2 (newest first, weighs recent items most) or ranking_icl.j2 "
                           "(one worked example from the user's own earlier interactions first)")
     adapter: str | None = Field(None, description="LoRA adapter name under adapters/ or a folder path")
-    dtype: Literal["float32", "bfloat16"] = "float32"
+    dtype: Literal["auto", "float32", "bfloat16", "int8"] = Field(
+        "auto", description="weights and activations of the transformers backend: auto = bfloat16 where a start-up "
+        "matmul probe of this machine finds it faster than float32 (cached per machine), else float32; int8 = "
+        "dynamic int8 quantization of the decoder's Linear layers (llmrec.ranking.dtype_probe, "
+        "eval/ranking_speed.py). Every recommendation records the dtype that ranked it")
     seed: int = 0
     # The untuned 135M model ranks 20 options barely above random (DESIGN.md: NDCG@10 0.274 vs 0.227) and is
     # strongly position-biased, so by default the retriever's order weighs as much as a confident LLM; a trained
     # adapter should run with a lower weight (its manifest records the one it was validated with).
     retrieval_prior: float = Field(3.0, ge=0, description="weight of the retriever's order as a log-prior on "
                                    "the LLM's scores; 0 = pure LLM order (LlamaRec)")
-    history_in_prompt: int = Field(10, ge=0, le=50)
-    card_chars_in_prompt: int = Field(100, ge=20, le=2000)
+    history_in_prompt: int = Field(10, ge=0, le=50, description="most recent history items shown")
+    card_chars_in_prompt: int = Field(100, ge=20, le=2000, description="characters of card text per option, before "
+                                      "option_tokens cuts it further")
+    # Prompt tokens are what a ranking pass costs (about 2 × non-embedding weights FLOPs per token), so the prompt's
+    # variable parts are bounded in tokens of the ranking model's own tokenizer.
+    option_tokens: int | None = Field(None, ge=4, le=512, description="most tokens of catalog text per option "
+                                      "(title and card summary; the title is kept whole, the summary cut to fit); "
+                                      "None = card_chars_in_prompt alone")
+    history_tokens: int | None = Field(None, ge=0, le=4096, description="most tokens of history titles in the "
+                                       "prompt, newest items kept first; None = history_in_prompt alone")
     collab_evidence: bool = Field(True, description="give each option its collaborative evidence level (how "
                                   "strongly people with similar histories favour it, relative to the other "
                                   "options) when the user has one; adapters are trained with it")

@@ -1,8 +1,12 @@
 """Prompts are data: Jinja2 templates in ``prompts/``, rendered here and nowhere else.
 
 Every rendering carries the template's name and sha256 so each recommendation records exactly which prompt text
-produced it. Catalog text passes through ``clean`` before it reaches a prompt: control characters removed, whitespace
-collapsed, the ``<<< >>>`` delimiters neutralised, so item text cannot break out of its quoted slot. Every
+produced it. A template may mark where its static head ends with ``{{ static_end }}``: everything before the
+mark is the same in every rendering (system text, instructions), so a backend can compute it once and reuse its
+keys/values (``RenderedPrompt.static_prefix``); the mark itself is not part of the text.
+
+Catalog text passes through ``clean`` before it reaches a prompt: control characters removed, whitespace collapsed,
+the ``<<< >>>`` delimiters neutralised, so item text cannot break out of its quoted slot. Every
 catalog-derived string a template shows (titles, card text, history) sits between ``<<< >>>``, the slots the system
 messages call data; where one lands inside JSON (the justifier's forced frame) it goes through ``json_string``
 instead, so no id can end the string early.
@@ -21,7 +25,10 @@ from typing import Callable
 
 from llmrec.errors import ConfigError
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# Where a template's static head ends (``{{ static_end }}``): a private-use character that ``clean`` removes from
+# every quoted text, so no catalog or request text can move it.
+STATIC_END = "\ue000"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ue000]")
 _SPACE = re.compile(r"[ \t\r\f\v]+")
 
 
@@ -77,6 +84,7 @@ class RenderedPrompt:
     text: str
     template: str
     template_sha256: str
+    static_prefix: str = ""  # the head of ``text`` that is identical in every rendering of the template
 
 
 class PromptLibrary:
@@ -105,7 +113,7 @@ class PromptLibrary:
 
         source = self._template(name).filename
         ast = self.env.parse(Path(source).read_text(encoding="utf-8"))
-        return jinja2.meta.find_undeclared_variables(ast) - {"chat"}
+        return jinja2.meta.find_undeclared_variables(ast) - {"chat", "static_end"}
 
     def _template(self, name: str):
         import jinja2
@@ -116,8 +124,10 @@ class PromptLibrary:
             raise ConfigError(f"prompt template {name!r} not found in {self.directory}") from None
 
     def render(self, name: str, **variables) -> RenderedPrompt:
-        text = self._template(name).render(chat=self._chat, **variables)
-        return RenderedPrompt(text=text, template=name, template_sha256=self.sha256(name))
+        text = self._template(name).render(chat=self._chat, static_end=STATIC_END, **variables)
+        head, marked, _ = text.partition(STATIC_END)
+        return RenderedPrompt(text=text.replace(STATIC_END, ""), template=name, template_sha256=self.sha256(name),
+                              static_prefix=head if marked else "")
 
     def with_chat(self, chat: Callable[[list[dict]], str]) -> "PromptLibrary":
         """The same templates rendered with a model's own chat format."""

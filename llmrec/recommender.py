@@ -249,6 +249,7 @@ class Recommender:
         rec = Recommendation(
             request_id=uuid.uuid4().hex, query=query, user_id=request.user_id, items=recommendation_items,
             model=self.backend.model_id, adapter=self.backend.adapter_id, backend=self.backend.name,
+            dtype=getattr(self.backend, "dtype", None),
             candidates=[item_id for _, item_id in result.shown], notices=list(dict.fromkeys(notices)),
             interpretation=interpretation,
             timings=Timings(retrieve_s=round(t_rank - t_retrieve, 4), rank_s=round(t_justify - t_rank, 4),
@@ -347,7 +348,7 @@ class Recommender:
             request_id=rec.request_id, created_at=time.time(), request=request,
             config_hash=self.config.fingerprint(), config=self.config.model_dump(mode="json"), model=rec.model,
             adapter=rec.adapter, backend=rec.backend, prompts=prompts, ranking_prompt=result.prompt.text,
-            history=history_ids,
+            dtype=rec.dtype, history=history_ids,
             candidates=[CandidateScore(item_id=item_id, letter=letter, shown_position=pos,
                                        retrieval_rank=retrieval_rank.get(item_id, -1),
                                        logprob=result.logprobs[item_id], score=result.scores[item_id],

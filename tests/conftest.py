@@ -16,11 +16,12 @@ from llmrec.testing.catalogs import write_text_catalog
 
 @pytest.fixture(scope="session")
 def llm_backend():
-    """The packaged SmolLM2-135M through the in-process transformers backend (dequantised once per machine)."""
+    """The packaged SmolLM2-135M through the in-process transformers backend (dequantised once per machine), in
+    float32 so that tests score the same on every machine (``auto`` would pick bfloat16 where it is faster)."""
     from llmrec.config import RankerConfig
     from llmrec.ranking.backends import open_backend
 
-    return open_backend(RankerConfig())
+    return open_backend(RankerConfig(dtype="float32"))
 
 
 @pytest.fixture(scope="session")

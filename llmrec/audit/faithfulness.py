@@ -97,7 +97,7 @@ class FaithfulnessProbe:
         conditions = [c.label for c in record.interpretation.effective] if record.interpretation else []
         baseline = ranker.rank(query, history, candidates, collab_rank=collab, conditions=conditions).ranked
         stored_order = [c.item_id for c in sorted(record.candidates, key=lambda c: (-c.score, c.retrieval_rank))]
-        window = {h.id for h in history[-config.history_in_prompt:]} if config.history_in_prompt else set()
+        window = {h.id for h in ranker.history_shown(history)}
         notices = []
         if baseline != stored_order:
             notices.append(f"record {record.request_id}: re-ranking with the full history does not reproduce the "

@@ -34,6 +34,8 @@ class AuditRecord(BaseModel):
     model: str
     adapter: str | None = None
     backend: str
+    dtype: str | None = Field(None, description="dtype the ranking model ran in; None in older records and when a "
+                              "server chose it")
     prompts: list[PromptRef] = Field(default_factory=list)
     ranking_prompt: str = ""
     history: list[str] = Field(default_factory=list, description="history item ids the request used, oldest first")

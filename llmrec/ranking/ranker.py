@@ -11,6 +11,11 @@ separates the right item from the rest (the retired ranker probe, ``eval/README.
 adapter learns to weigh against the text. It is omitted when no candidate has a collaborative rank (anonymous
 requests).
 
+Prompt length is what a ranking pass costs (a prefill: about 2 × the model's non-embedding weights FLOPs per token),
+so each option's catalog text and the history are cut to token budgets (``RankerConfig.option_tokens``,
+``history_tokens``; chosen on the sampled-20 protocol, ``eval/ranking_speed.py``), and the template's static head
+(``RenderedPrompt.static_prefix``) is handed to the backend, which computes it once and reuses it.
+
 The template is ``RankerConfig.template`` (``ranking.j2``, ``ranking_recency.j2``, ``ranking_icl.j2``). Templates that
 read an ``example`` variable get one worked example from the user's own past (``InContextExample``); it is checked
 here never to show a current candidate, so it cannot leak the answer.
@@ -52,6 +57,7 @@ class RankingResult:
     shown: list[tuple[str, str]]      # (letter, item id) in the order the prompt listed them
     prompt: RenderedPrompt
     seconds: float
+    tokens: int = 0                   # prompt length in the ranking model's tokens (0 where it has no tokenizer)
 
 
 @dataclass(frozen=True)
@@ -134,11 +140,54 @@ class LLMRanker:
                               "set [ranker] template to a ranking*.j2 file there")
         self.uses_example = "example" in self.library.variables(self.template)
 
+    @property
+    def _tokenizer(self):
+        return getattr(self.backend, "tokenizer", None)
+
+    def _token_counts(self, texts: list[str]) -> list[int]:
+        if not texts:
+            return []
+        return [len(ids) for ids in self._tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    def _cut_to_tokens(self, texts: list[str], budgets: list[int]) -> list[str]:
+        """Each text cut to its budget of tokens (an ellipsis, about one token, included), at a token boundary."""
+        enc = self._tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+        cut = []
+        for text, offsets, budget in zip(texts, enc["offset_mapping"], budgets):
+            if len(offsets) <= budget:
+                cut.append(text)
+            elif budget <= 1:
+                cut.append("")
+            else:
+                cut.append(text[:offsets[budget - 2][1]].rstrip() + "…")
+        return cut
+
     def _options(self, items: list[StoredItem], evidence: Mapping[str, str] | None = None) -> list[dict]:
         limit = self.config.card_chars_in_prompt
         evidence = evidence or {}
-        return [{"letter": LETTERS[i], "title": c.title, "summary": card_summary(c.card, limit),
+        summaries = [card_summary(c.card, limit) for c in items]
+        budget = self.config.option_tokens
+        if budget is not None and self._tokenizer is not None and items:
+            # The title is kept whole (it names the item); the summary gets what the title leaves of the budget.
+            titles = self._token_counts([c.title for c in items])
+            summaries = self._cut_to_tokens(summaries, [budget - t for t in titles])
+        return [{"letter": LETTERS[i], "title": c.title, "summary": summaries[i],
                  "evidence": evidence.get(c.id, "")} for i, c in enumerate(items)]
+
+    def history_shown(self, history: Sequence[StoredItem]) -> list[StoredItem]:
+        """The history items the prompt shows, oldest first: the newest ``history_in_prompt``, then as many of the
+        newest of those as fit ``history_tokens``."""
+        n = self.config.history_in_prompt
+        shown = list(history[-n:]) if n else []
+        budget = self.config.history_tokens
+        if budget is None or self._tokenizer is None or not shown:
+            return shown
+        used, kept = 0, 0
+        for count in reversed(self._token_counts([h.title for h in shown])):
+            if used + count > budget:
+                break
+            used, kept = used + count, kept + 1
+        return shown[len(shown) - kept:]
 
     @staticmethod
     def _favourites(order: list[StoredItem], evidence: Mapping[str, str], collab_rank: Mapping[str, float] | None
@@ -151,8 +200,7 @@ class LLMRanker:
         return [LETTERS[i] for _, i in sorted(strong)]
 
     def _history(self, history: Sequence[StoredItem]) -> list[dict]:
-        n = self.config.history_in_prompt
-        return [{"title": h.title} for h in history[-n:]] if n else []
+        return [{"title": h.title} for h in self.history_shown(history)]
 
     def _example(self, example: InContextExample | None, query: str,
                  candidates: list[StoredItem]) -> dict | None:
@@ -194,7 +242,11 @@ class LLMRanker:
             prompt = RenderedPrompt("", self.template, "")
             return RankingResult([], {}, {}, [], prompt, 0.0)
         prompt, shown = self.build_prompt(query, history, candidates, example, collab_rank, conditions)
-        logprobs = self.backend.option_logprobs([prompt.text], [" " + letter for letter, _ in shown])[0]
+        letters = [" " + letter for letter, _ in shown]
+        if prompt.static_prefix:
+            logprobs = self.backend.option_logprobs([prompt.text], letters, prefix=prompt.static_prefix)[0]
+        else:
+            logprobs = self.backend.option_logprobs([prompt.text], letters)[0]
         letter_lp = {item_id: lp for (_, item_id), lp in zip(shown, logprobs)}
         retrieval_rank = {c.id: i for i, c in enumerate(candidates)}
         # The retriever's order as a log-prior, -w·log(1 + rank): a zero-shot model (near random on 20 options)
@@ -203,4 +255,6 @@ class LLMRanker:
         scores = {i: lp - w * math.log1p(retrieval_rank[i]) for i, lp in letter_lp.items()}
         # Ties fall back to the retriever's order, never to the shuffled position.
         ranked = sorted(scores, key=lambda i: (-scores[i], retrieval_rank[i]))
-        return RankingResult(ranked, scores, letter_lp, shown, prompt, time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        tokens = self._token_counts([prompt.text])[0] if self._tokenizer is not None else 0
+        return RankingResult(ranked, scores, letter_lp, shown, prompt, seconds, tokens)

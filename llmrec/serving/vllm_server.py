@@ -175,7 +175,7 @@ class VLLMServer:
                "--port", str(self.port), "--served-model-name", self.served_model_name, "--dtype", dtype,
                "--max-model-len", str(self.max_model_len), "--enable-lora", "--max-lora-rank",
                str(self.max_lora_rank or _LORA_RANKS[0]), "--max-loras", str(max(1, min(4, len(self.lora_names)))),
-               "--max-logprobs", "64", "--disable-uvicorn-access-log"]
+               "--max-logprobs", "64", "--disable-uvicorn-access-log", "--enable-prefix-caching"]
         if self.lora_names:
             cmd += ["--lora-modules", *[f"{served}={self.adapters[n].resolve()}" for n, served in
                                         self.lora_names.items()]]

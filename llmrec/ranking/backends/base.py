@@ -23,8 +23,12 @@ class LLMBackend(Protocol):
     def chat(self, messages: list[dict]) -> str:
         """Format chat messages with the model's own template, ending where the assistant starts to speak."""
 
-    def option_logprobs(self, prompts: list[str], options: list[str]) -> list[list[float]]:
-        """For each prompt, the log-probability of each option string's first token as the next token."""
+    def option_logprobs(self, prompts: list[str], options: list[str], prefix: str | None = None
+                        ) -> list[list[float]]:
+        """For each prompt, the log-probability of each option string's first token as the next token.
+
+        ``prefix``: text every prompt starts with that is the same across requests (a template's static head); a
+        backend may compute it once and reuse it, never changing the scores beyond float rounding."""
 
     def complete(self, prompts: list[str], max_new_tokens: int, stop: str, seed: int | None = None) -> list[str]:
         """Continue each prompt; greedy when ``seed`` is None, else sampled reproducibly. Text is cut as

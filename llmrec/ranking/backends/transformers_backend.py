@@ -1,13 +1,52 @@
-"""In-process transformers backend: the embedded default (CPU, no server), optional peft LoRA adapter."""
+"""In-process transformers backend: the embedded default (CPU, no server), optional peft LoRA adapter.
+
+Speed, because ranking one request is one prefill of about a thousand tokens on a CPU:
+
+- **dtype** (``ranker.dtype``): ``auto`` takes bfloat16 only where this machine's matmul probe finds it faster than
+  float32 (``dtype_probe``); ``int8`` quantizes the decoder's Linear layers dynamically (weights int8, activations
+  quantized per call; the embeddings and the output head stay float32). ``dtype`` says which one is loaded, and every
+  recommendation records it.
+- **Prefix cache**: the static head of a prompt (system text and instructions, ``RenderedPrompt.static_prefix``) is
+  run once per prefix and its keys/values reused, so each request pays only for its own tokens. Scores equal a full
+  pass (``tests/ranking/test_prefix_cache.py``); a prompt whose tokens do not begin with the prefix's exact tokens
+  gets a full pass instead.
+"""
 
 from __future__ import annotations
 
+import inspect
+import threading
+import warnings
+from collections import OrderedDict
 from pathlib import Path
 
 from llmrec.config import RankerConfig
 from llmrec.errors import ModelNotFoundError
 from llmrec.llm.registry import model_id, resolve_model
 from llmrec.ranking.backends.base import cut_at_stop, register_backend
+
+# Distinct static prefixes kept (one per ranking template in use, plus the judge's and chooser's if they declare one).
+MAX_PREFIXES = 8
+
+
+def resolve_dtype(config: RankerConfig) -> str:
+    """The dtype ``config.dtype`` means on this machine (``auto`` asks the probe)."""
+    if config.dtype != "auto":
+        return config.dtype
+    from llmrec.ranking.dtype_probe import fastest_dtype
+
+    return fastest_dtype().dtype
+
+
+def quantize_int8(model):
+    """Dynamic int8 quantization of the decoder blocks' Linear layers, in place; the head keeps float32 logits."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's deprecation notice: the API still works and needs no torchao
+        torch.ao.quantization.quantize_dynamic(model.get_decoder(), {torch.nn.Linear}, dtype=torch.qint8,
+                                               inplace=True)
+    return model
 
 
 class TransformersBackend:
@@ -24,8 +63,9 @@ class TransformersBackend:
         self.tokenizer.padding_side = "left"  # the last position of every row is the scored/generating one
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        dtype = torch.bfloat16 if config.dtype == "bfloat16" else torch.float32
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, local_files_only=True,
+        self.dtype = resolve_dtype(config)
+        load_dtype = torch.bfloat16 if self.dtype == "bfloat16" else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=load_dtype, local_files_only=True,
                                                      use_safetensors=True)
         self.adapter_id = None
         if adapter is not None:
@@ -38,9 +78,20 @@ class TransformersBackend:
             check_adapter_base(Path(adapter), model_id(config.model))
             model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
             self.adapter_id = Path(adapter).name
+            if self.dtype == "int8":
+                # Quantized layers cannot carry LoRA; merged weights compute the same function.
+                model = model.merge_and_unload()
+        if self.dtype == "int8":
+            model = quantize_int8(model)
         self.model = model.eval()
         self.model_id = model_id(config.model)
         self._torch = torch
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        # transformers 5.2x calls the key/value cache argument `cache`, earlier versions `past_key_values`.
+        self._cache_arg = "cache" if "cache" in inspect.signature(type(base).forward).parameters \
+            else "past_key_values"
+        self._prefixes: OrderedDict[str, tuple[list[int], list[tuple]]] = OrderedDict()
+        self._prefix_lock = threading.Lock()
 
     def chat(self, messages: list[dict]) -> str:
         if self.tokenizer.chat_template:
@@ -59,15 +110,72 @@ class TransformersBackend:
     def _batch(self, prompts: list[str]):
         return self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
 
-    def option_logprobs(self, prompts: list[str], options: list[str]) -> list[list[float]]:
+    def option_logprobs(self, prompts: list[str], options: list[str], prefix: str | None = None
+                        ) -> list[list[float]]:
+        """``prefix``: static text every prompt starts with, whose keys/values are computed once and reused; None: a
+        prefix declared by an earlier call is used when every prompt starts with it; "": a full pass."""
         torch = self._torch
         token_ids = torch.tensor(self.option_token_ids(options))
-        enc = self._batch(prompts)
-        with torch.inference_mode():
-            # Only the last position's logits are needed: (B, T, V) would waste memory on long prompts.
-            out = self.model(**enc, logits_to_keep=1)
-            logprobs = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)  # (B, V)
+        if prefix is None:
+            with self._prefix_lock:
+                known = list(reversed(self._prefixes))
+            prefix = next((p for p in known if all(q.startswith(p) for q in prompts)), None)
+        elif not all(q.startswith(prefix) for q in prompts):
+            prefix = None
+        logits = self._last_logits_after(prefix, prompts) if prefix else None
+        if logits is None:
+            enc = self._batch(prompts)
+            with torch.inference_mode():
+                # Only the last position's logits are needed: (B, T, V) would waste memory on long prompts.
+                logits = self.model(**enc, logits_to_keep=1).logits[:, -1, :]
+        logprobs = torch.log_softmax(logits.float(), dim=-1)  # (B, V)
         return logprobs[:, token_ids].tolist()
+
+    def prefix_state(self, prefix: str) -> tuple[list[int], list[tuple]]:
+        """The token ids of ``prefix`` and its per-layer (keys, values), computed on first use (thread-safe)."""
+        torch = self._torch
+        with self._prefix_lock:
+            if prefix in self._prefixes:
+                self._prefixes.move_to_end(prefix)
+                return self._prefixes[prefix]
+            ids = self.tokenizer(prefix, add_special_tokens=False)["input_ids"]
+            with torch.inference_mode():
+                out = self.model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
+            cache = getattr(out, "cache", None) or out.past_key_values
+            state = (ids, [(layer.keys, layer.values) for layer in cache.layers])
+            self._prefixes[prefix] = state
+            while len(self._prefixes) > MAX_PREFIXES:
+                self._prefixes.popitem(last=False)
+            return state
+
+    def _last_logits_after(self, prefix: str, prompts: list[str]):
+        """(B, V) next-token logits of each prompt, running only what follows ``prefix``; None when a prompt's
+        tokens do not start with the prefix's own tokens (BPE merged across the boundary) or nothing follows it."""
+        torch = self._torch
+        from transformers import DynamicCache
+
+        ids, kv = self.prefix_state(prefix)
+        p = len(ids)
+        full = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
+        if any(row[:p] != ids or len(row) == p for row in full):
+            return None
+        tails = [row[p:] for row in full]
+        b, width = len(tails), max(len(t) for t in tails)
+        # Right padding: every real token keeps the position it has in the full prompt, so the cached prefix lines
+        # up exactly; each row is read at its own last real token.
+        input_ids = torch.full((b, width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((b, p + width), dtype=torch.long)
+        mask[:, :p] = 1
+        for i, t in enumerate(tails):
+            input_ids[i, :len(t)] = torch.tensor(t)
+            mask[i, p:p + len(t)] = 1
+        last = torch.tensor([[len(t) - 1] for t in tails])  # (B, 1)
+        # A fresh cache per call: the forward pass appends to it, and concurrent requests share the stored prefix.
+        cache = DynamicCache(ddp_cache_data=[(k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)) for k, v in kv])
+        with torch.inference_mode():
+            out = self.model(input_ids=input_ids, attention_mask=mask, use_cache=True, logits_to_keep=last,
+                             **{self._cache_arg: cache})
+        return out.logits[:, 0, :]  # (B, V)
 
     def complete(self, prompts: list[str], max_new_tokens: int, stop: str, seed: int | None = None) -> list[str]:
         torch = self._torch

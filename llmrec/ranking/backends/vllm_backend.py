@@ -67,6 +67,8 @@ class VLLMBackend:
         self.url = (config.vllm_url or _running_server_url() or DEFAULT_URL).rstrip("/")
         self.model_id = model_id(config.model)
         self.adapter_id: str | None = None
+        # The server's dtype was fixed when it started (``llmrec llm serve --dtype``); this client cannot see it.
+        self.dtype: str | None = None
         self.fallback_used = False
         self.fallback_reason: str | None = None
         self._fallback: LLMBackend | None = None
@@ -119,6 +121,7 @@ class VLLMBackend:
                 self.name = f"{self._fallback.name} (fallback from vllm)"
                 self.model_id = self._fallback.model_id
                 self.adapter_id = self._fallback.adapter_id
+                self.dtype = getattr(self._fallback, "dtype", None)
 
     def _request(self, method: str, path: str, body: dict | None = None) -> dict:
         httpx = self._httpx
@@ -168,10 +171,14 @@ class VLLMBackend:
         # The transformers backend tokenizes without special tokens; sending ids keeps the inputs identical.
         return [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
 
-    def option_logprobs(self, prompts: list[str], options: list[str]) -> list[list[float]]:
-        return self._call("option_logprobs", prompts, options)
+    def option_logprobs(self, prompts: list[str], options: list[str], prefix: str | None = None
+                        ) -> list[list[float]]:
+        return self._call("option_logprobs", prompts, options, prefix)
 
-    def _vllm_option_logprobs(self, prompts: list[str], options: list[str]) -> list[list[float]]:
+    def _vllm_option_logprobs(self, prompts: list[str], options: list[str], prefix: str | None = None
+                              ) -> list[list[float]]:
+        # ``prefix`` needs nothing here: the server's automatic prefix caching (``--enable-prefix-caching``) reuses
+        # the blocks of any shared head of the token ids it is sent.
         ids = self.option_token_ids(options)
         unique = sorted(set(ids))
         body = {"model": self.served_name, "prompt": self._encode(prompts), "max_tokens": 1, "temperature": 0.0,

@@ -1,0 +1,133 @@
+"""Which dtype ranks fastest on this machine: a short matmul probe, run once per machine and remembered.
+
+Machines differ more than their names suggest: one 2-core CPU did 125 GFLOP/s in float32 and 374 in bfloat16, another
+(AVX2 only) 99 and 0.9, so bfloat16 would have been 100× slower there (DESIGN.md). ``ranker.dtype = "auto"`` therefore
+times the same matmul in both dtypes (about 50 ms) and takes bfloat16 only where it is clearly faster. The verdict is
+kept in ``<cache>/probes/`` under a key made of the CPU, its flags, the torch version and the thread count, and in
+memory for the process, so only the first process on a machine pays for it.
+
+``matmul_gflops`` is also the "measured peak" that ranking speed is reported against (``eval/ranking_speed.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# bfloat16 must beat float32 by this factor: a tie is not worth its rounding of every weight and activation.
+MIN_SPEEDUP = 1.2
+# (M, K) @ (K, N) shaped like the ranker's projections: a block of prompt tokens times a 576-wide layer.
+PROBE_SHAPE = (128, 576, 576)
+PROBE_BUDGET_S = 0.05
+
+
+@dataclass(frozen=True)
+class DtypeProbe:
+    """A probe's verdict: the dtype to use and the two speeds it was chosen from."""
+
+    dtype: str
+    float32_gflops: float
+    bfloat16_gflops: float
+    machine: str
+    threads: int
+
+
+def matmul_gflops(dtype: str, shape: tuple[int, int, int] = (1024, 1024, 1024), seconds: float = 0.5,
+                  min_runs: int = 3) -> float:
+    """Best observed GFLOP/s of one (M, K) @ (K, N) matmul in ``dtype`` over about ``seconds`` (best, not mean:
+    on a shared machine the fastest run is the one least disturbed by neighbours)."""
+    import torch
+
+    m, k, n = shape
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(m, k, generator=g).to(getattr(torch, dtype))
+    b = torch.randn(k, n, generator=g).to(getattr(torch, dtype))
+    a @ b  # warm-up: kernel selection, page faults
+    best, runs, start = float("inf"), 0, time.perf_counter()
+    while runs < min_runs or time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+        runs += 1
+    return 2 * m * k * n / best / 1e9
+
+
+def machine_key() -> str:
+    """What the verdict depends on: CPU model and flags, torch version and threads."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "flags")):
+                cpu += "|" + line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    break
+    except OSError:
+        pass
+    raw = f"{cpu}|torch {torch.__version__}|threads {torch.get_num_threads()}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def probe_dtypes(budget_s: float = PROBE_BUDGET_S) -> DtypeProbe:
+    """Time float32 and bfloat16 matmuls, alternating so that load from other processes hits both alike."""
+    import torch
+
+    runs = {"float32": float("inf"), "bfloat16": float("inf")}
+    m, k, n = PROBE_SHAPE
+    g = torch.Generator().manual_seed(0)
+    a32, b32 = torch.randn(m, k, generator=g), torch.randn(k, n, generator=g)
+    mats = {"float32": (a32, b32), "bfloat16": (a32.bfloat16(), b32.bfloat16())}
+    for a, b in mats.values():
+        a @ b  # warm-up
+    start = time.perf_counter()
+    while True:
+        for name, (a, b) in mats.items():
+            t0 = time.perf_counter()
+            a @ b
+            runs[name] = min(runs[name], time.perf_counter() - t0)
+        # A dtype that is already several times slower will not catch up: stop early (bfloat16 without hardware
+        # support takes ~40 ms a run).
+        slow = max(runs.values()) / min(runs.values())
+        if time.perf_counter() - start >= budget_s or slow > 4:
+            break
+    flops = 2 * m * k * n
+    f32, bf16 = flops / runs["float32"] / 1e9, flops / runs["bfloat16"] / 1e9
+    choice = "bfloat16" if bf16 >= MIN_SPEEDUP * f32 else "float32"
+    return DtypeProbe(choice, round(f32, 1), round(bf16, 1), machine_key(), torch.get_num_threads())
+
+
+_VERDICTS: dict[str, DtypeProbe] = {}
+
+
+def fastest_dtype(cache: Path | None = None) -> DtypeProbe:
+    """The probe's verdict for this machine: from memory, else from ``<cache>/probes/``, else measured and saved."""
+    key = machine_key()
+    if key in _VERDICTS:
+        return _VERDICTS[key]
+    if cache is None:
+        from llmrec.models import cache_dir
+
+        cache = cache_dir()
+    path = Path(cache) / "probes" / f"dtype-{key}.json"
+    verdict = None
+    try:
+        verdict = DtypeProbe(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        verdict = probe_dtypes()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".dtype-")
+            with os.fdopen(fd, "w") as f:
+                json.dump(asdict(verdict), f)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache only costs the next process another 50 ms
+    _VERDICTS[key] = verdict
+    return verdict

@@ -1,0 +1,107 @@
+"""The ranking dtype: chosen by a cached machine probe, recorded with every recommendation, and a cheaper dtype is
+only acceptable where it ranks like float32."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from llmrec.config import LLMRecConfig, RankerConfig
+from llmrec.errors import ConfigError
+from llmrec.prompts import default_library
+from llmrec.ranking import dtype_probe
+from llmrec.ranking.ranker import LLMRanker
+from llmrec.testing.catalogs import TEXT_ITEMS
+from llmrec.testing.ranking_contract import stored
+
+
+def test_auto_is_the_default_and_unknown_dtypes_are_refused():
+    assert RankerConfig().dtype == "auto"
+    with pytest.raises(ConfigError):
+        LLMRecConfig.from_mapping({"ranker": {"dtype": "float16"}})
+
+
+def test_probe_takes_bfloat16_only_when_it_is_clearly_faster():
+    verdict = dtype_probe.probe_dtypes(budget_s=0.01)
+    faster = verdict.bfloat16_gflops >= dtype_probe.MIN_SPEEDUP * verdict.float32_gflops
+    assert verdict.dtype == ("bfloat16" if faster else "float32")
+    assert verdict.float32_gflops > 0 and verdict.bfloat16_gflops > 0
+
+
+def test_probe_verdict_is_measured_once_per_machine_and_then_read_back(tmp_path, monkeypatch):
+    calls = []
+    measured = dtype_probe.DtypeProbe("float32", 99.0, 0.9, dtype_probe.machine_key(), 2)
+    monkeypatch.setattr(dtype_probe, "probe_dtypes", lambda: calls.append(1) or measured)
+    monkeypatch.setattr(dtype_probe, "_VERDICTS", {})
+    assert dtype_probe.fastest_dtype(tmp_path) == measured
+    saved = list((tmp_path / "probes").glob("dtype-*.json"))
+    assert len(saved) == 1 and json.loads(saved[0].read_text())["dtype"] == "float32"
+    monkeypatch.setattr(dtype_probe, "_VERDICTS", {})  # a new process: read from the cache folder, not measured
+    assert dtype_probe.fastest_dtype(tmp_path) == measured
+    assert calls == [1]
+
+
+def test_a_corrupt_cached_verdict_is_measured_again(tmp_path, monkeypatch):
+    measured = dtype_probe.DtypeProbe("bfloat16", 100.0, 300.0, dtype_probe.machine_key(), 2)
+    monkeypatch.setattr(dtype_probe, "probe_dtypes", lambda: measured)
+    monkeypatch.setattr(dtype_probe, "_VERDICTS", {})
+    (tmp_path / "probes").mkdir()
+    (tmp_path / "probes" / f"dtype-{dtype_probe.machine_key()}.json").write_text("{not json")
+    assert dtype_probe.fastest_dtype(tmp_path).dtype == "bfloat16"
+
+
+def test_matmul_gflops_measures_a_positive_speed():
+    assert dtype_probe.matmul_gflops("float32", (64, 64, 64), seconds=0.01) > 0
+
+
+def test_the_backend_says_which_dtype_it_loaded(llm_backend):
+    assert llm_backend.dtype == "float32"
+
+
+def test_every_recommendation_and_its_audit_record_name_the_dtype(recommender):
+    rec = recommender.ask("a film about space", k=2)
+    assert rec.dtype == "float32"
+    record = recommender.audit_store.get(rec.request_id)
+    assert record.dtype == "float32"
+
+
+def prompts_for_agreement(backend, n: int = 50, options: int = 8, seed: int = 0):
+    """``n`` ranking prompts over the test catalog in the model's chat format: seeded requests, histories and
+    option sets; (prompt text, option letters)."""
+    items = [stored(item_id, title, description) for item_id, title, _, _, description in TEXT_ITEMS]
+    requests = ["something about space", "a funny film", "music to relax", "a podcast about history", "",
+                "a scary story", "something for children", "a documentary about nature"]
+    rng = random.Random(seed)
+    ranker = LLMRanker(backend, default_library(), RankerConfig(dtype="float32"))
+    out = []
+    for i in range(n):
+        picked = rng.sample(items, min(len(items), options + 2))
+        prompt, shown = ranker.build_prompt(requests[i % len(requests)], picked[:2], picked[2:])
+        out.append((prompt.text, [" " + letter for letter, _ in shown]))
+    return out
+
+
+def spearman(a, b) -> float:
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["int8", "bfloat16"])
+def test_a_cheaper_dtype_ranks_like_float32_on_50_prompts(dtype, llm_backend):
+    """Top-1 agreement ≥ 95% and Spearman ≥ 0.95 against float32 (the bar a dtype must pass to be a default)."""
+    from llmrec.ranking.backends import open_backend
+
+    other = open_backend(RankerConfig(dtype=dtype))
+    assert other.dtype == dtype
+    top1, rho = [], []
+    for text, letters in prompts_for_agreement(llm_backend):
+        a = llm_backend.option_logprobs([text], letters)[0]
+        b = other.option_logprobs([text], letters)[0]
+        top1.append(int(np.argmax(a) == np.argmax(b)))
+        rho.append(spearman(a, b))
+    assert np.mean(top1) >= 0.95, f"{dtype}: top-1 agreement {np.mean(top1):.0%}"
+    assert np.mean(rho) >= 0.95, f"{dtype}: mean Spearman {np.mean(rho):.3f}"
