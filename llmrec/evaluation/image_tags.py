@@ -91,7 +91,7 @@ def build_report(probs: dict, threshold: float, sample_n: int, seed: int, names:
 
 
 def markdown(report: dict) -> str:
-    lines = [f"# Image tags on posters (EfficientNet-Lite0, ImageNet-1k)", "",
+    lines = ["# Image tags on posters (EfficientNet-Lite0, ImageNet-1k)", "",
              f"{report['posters']} posters; a tag needs probability ≥ the threshold and is not a medium label "
              f"(comic book, dust jacket, website, …). Threshold used: **{report['threshold']}**.", "",
              "| threshold | " + " | ".join(report["share_with_a_tag"]) + " |",
