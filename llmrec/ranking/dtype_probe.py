@@ -112,7 +112,7 @@ def fastest_dtype(cache: Path | None = None) -> DtypeProbe:
     if key in _VERDICTS:
         return _VERDICTS[key]
     if cache is None:
-        from llmrec.models import cache_dir
+        from llmrec.llm.cache import cache_dir
 
         cache = cache_dir()
     path = Path(cache) / "probes" / f"dtype-{key}.json"

@@ -18,7 +18,7 @@ class _Tokenizing:
     def __init__(self):
         from transformers import AutoTokenizer
 
-        from llmrec.models import resolve_model
+        from llmrec.llm.registry import resolve_model
         from llmrec.prompts import plain_chat
 
         self.chat = plain_chat
