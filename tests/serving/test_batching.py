@@ -221,3 +221,19 @@ def test_objects_the_backend_holds_are_handed_out_as_they_are(llm_backend):
     batched = BatchingBackend(llm_backend)
     assert batched.tokenizer is llm_backend.tokenizer and batched.model is llm_backend.model
     assert batched.tokenizer.encode(" A", add_special_tokens=False) == llm_backend.option_token_ids([" A"])
+
+
+@pytest.mark.parametrize("server_batches", [True, False])
+def test_a_backend_that_batches_itself_gets_concurrent_calls_and_an_in_process_one_the_batcher(text_workspace,
+                                                                                             server_batches):
+    from llmrec.recommender import Recommender
+    from llmrec.serving.service import ServingService
+
+    inner = RecordingBackend()
+    inner.batches_itself = server_batches  # the vLLM client says True while its server is up
+    rec = Recommender(text_workspace)
+    rec.__dict__["backend"] = inner
+    ServingService(text_workspace, recommender=rec)
+    assert (rec.backend is inner) == server_batches
+    assert isinstance(rec.backend, BatchingBackend) != server_batches
+    assert rec.ranker.backend is rec.backend  # components are built on what the service will call
