@@ -27,6 +27,7 @@ from llmrec import __version__
 from llmrec.config import LLMRecConfig
 from llmrec.errors import ConfigError
 from llmrec.serving import DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE_LIMIT, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_WORKERS
+from llmrec.serving.batching import DEFAULT_BATCH_WINDOW_S, DEFAULT_MAX_BATCH
 from llmrec.serving.errors import install_error_handlers
 from llmrec.serving.guard import RequestGuard, answered_hosts
 from llmrec.serving.routers import audits, items, monitoring, recommendations, web
@@ -37,7 +38,8 @@ def create_app(workspace: str | Path, config: LLMRecConfig | None = None, token:
                recommender=None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S, warm: bool = False,
                allowed_hosts: Collection[str] | None = None, workers: int = DEFAULT_WORKERS,
-               queue_limit: int = DEFAULT_QUEUE_LIMIT) -> FastAPI:
+               queue_limit: int = DEFAULT_QUEUE_LIMIT, max_batch: int = DEFAULT_MAX_BATCH,
+               batch_window_s: float = DEFAULT_BATCH_WINDOW_S) -> FastAPI:
     """Build the HTTP app for one workspace.
 
     Args:
@@ -48,6 +50,7 @@ def create_app(workspace: str | Path, config: LLMRecConfig | None = None, token:
         warm: load the models and run one ranking pass in the background at startup instead of on the first
             request; ``/healthz`` answers 503 ``"ready": false`` until it is done.
         workers, queue_limit: requests answered at once, and running or waiting before a 503 (``ServingService``).
+        max_batch, batch_window_s: prompts in one model pass, and how long a pass waits for others (batching.py).
         allowed_hosts: Host names (port optional) answered besides loopback ones, ``"*"`` for any. Default: any name
             with a token; without one, loopback names only (127.0.0.1, localhost, [::1]), so that a web page whose
             DNS name is rebound to this machine cannot use the API or read its audit records.
@@ -60,7 +63,8 @@ def create_app(workspace: str | Path, config: LLMRecConfig | None = None, token:
     hosts = answered_hosts(allowed_hosts, token)
     if workers < 1 or queue_limit < workers:
         raise ConfigError(f"need 1 <= workers <= queue limit, got {workers} workers and a queue of {queue_limit}")
-    service = ServingService(Path(workspace), config, recommender, request_timeout_s, workers, queue_limit)
+    service = ServingService(Path(workspace), config, recommender, request_timeout_s, workers, queue_limit,
+                             batch_window_s, max_batch)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -8,6 +8,7 @@ over the same cores:
 - ``option_logprobs`` (the ranking pass): calls that arrive within ``window_s`` of the oldest waiting one run as one
   padded forward pass of all their prompts (at most ``max_batch``); each caller gets its own rows back. The options of
   the calls are merged (a request with 8 candidates and one with 20 share a pass) and each caller keeps its own columns.
+  Calls naming a static ``prefix`` (whose cached keys/values the backend reuses) share a pass with the same prefix only.
 - greedy ``complete`` calls (``seed=None``, the first justification attempt) with the same length and stop: one
   batched ``generate``. On a CPU this is where batching pays most: decoding one token costs about the same for one
   row or forty. Seeded completions (retries) run alone, so their samples stay what the seed alone decides.
@@ -74,8 +75,11 @@ class BatchingBackend:
     def chat(self, messages: list[dict]) -> str:
         return self.backend.chat(messages)  # a template, no model: no need to wait for the model thread
 
-    def option_logprobs(self, prompts: list[str], options: list[str]) -> list[list[float]]:
-        return self._submit(_Call(("option_logprobs",), list(prompts), options=list(options)))
+    def option_logprobs(self, prompts: list[str], options: list[str], prefix: str | None = None
+                        ) -> list[list[float]]:
+        """``prefix``: the prompts' static start whose keys/values the backend reuses (the ranker passes it); calls
+        share a pass only with calls naming the same one, and the backend gets it only when it is given."""
+        return self._submit(_Call(("option_logprobs", prefix), list(prompts), options=list(options)))
 
     def complete(self, prompts: list[str], max_new_tokens: int, stop: str, seed: int | None = None) -> list[str]:
         if seed is not None:
@@ -156,7 +160,8 @@ class BatchingBackend:
         self.largest_batch = max(self.largest_batch, len(prompts))
         if first.key[0] == "option_logprobs":
             merged = list(dict.fromkeys(o for c in batch for o in c.options))
-            rows = self.backend.option_logprobs(prompts, merged)
+            prefix = first.key[1]
+            rows = self.backend.option_logprobs(prompts, merged, **({} if prefix is None else {"prefix": prefix}))
             column = {o: i for i, o in enumerate(merged)}
             for c, part in zip(batch, _split(rows, batch)):
                 c.finish([[row[column[o]] for o in c.options] for row in part])

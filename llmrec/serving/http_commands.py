@@ -12,6 +12,8 @@ from llmrec.cli_options import AdapterOpt, BackendOpt, ConfigOpt, NoJustifyOpt, 
 from llmrec.serving import (DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE_LIMIT, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_WORKERS,
                             is_loopback)
 
+from llmrec.serving.batching import DEFAULT_BATCH_WINDOW_S, DEFAULT_MAX_BATCH
+
 if TYPE_CHECKING:
     from llmrec.config import RankerConfig
 
@@ -63,6 +65,10 @@ def register(app: typer.Typer) -> None:
                                              "one batched forward pass")] = DEFAULT_WORKERS,
         queue: Annotated[int, typer.Option(min=1, help="requests running or waiting; one more is refused with 503 "
                                            "and Retry-After")] = DEFAULT_QUEUE_LIMIT,
+        max_batch: Annotated[int, typer.Option(min=1, help="prompts in one batched model pass (1: each request's "
+                                               "pass alone, no padding)")] = DEFAULT_MAX_BATCH,
+        batch_window_ms: Annotated[float, typer.Option(min=0, help="how long a model pass waits for concurrent "
+                                                       "requests to join it")] = DEFAULT_BATCH_WINDOW_S * 1000,
         allow_no_token: Annotated[bool, typer.Option("--allow-no-token", help="serve a non-loopback address "
                                                      "without --token (e.g. behind an authenticating proxy)")]
         = False,
@@ -102,7 +108,8 @@ def register(app: typer.Typer) -> None:
 
             raise ConfigError(f"--queue ({queue}) must be at least --workers ({workers})")
         api = create_app(workspace, cfg, token=token, max_body_bytes=max_body, request_timeout_s=timeout, warm=warm,
-                         allowed_hosts=allowed_host or None, workers=workers, queue_limit=queue)
+                         allowed_hosts=allowed_host or None, workers=workers, queue_limit=queue,
+                         max_batch=max_batch, batch_window_s=batch_window_ms / 1000)
         if port == 0:  # announce the port the clients will reach, so pick it here rather than let uvicorn
             port = _free_port(host)
         shown = f"[{host}]" if ":" in host else host

@@ -221,3 +221,37 @@ def test_objects_the_backend_holds_are_handed_out_as_they_are(llm_backend):
     batched = BatchingBackend(llm_backend)
     assert batched.tokenizer is llm_backend.tokenizer and batched.model is llm_backend.model
     assert batched.tokenizer.encode(" A", add_special_tokens=False) == llm_backend.option_token_ids([" A"])
+
+
+@pytest.mark.parametrize("server_batches", [True, False])
+def test_a_backend_that_batches_itself_gets_concurrent_calls_and_an_in_process_one_the_batcher(text_workspace,
+                                                                                             server_batches):
+    from llmrec.recommender import Recommender
+    from llmrec.serving.service import ServingService
+
+    inner = RecordingBackend()
+    inner.batches_itself = server_batches  # the vLLM client says True while its server is up
+    rec = Recommender(text_workspace)
+    rec.__dict__["backend"] = inner
+    ServingService(text_workspace, recommender=rec)
+    assert (rec.backend is inner) == server_batches
+    assert isinstance(rec.backend, BatchingBackend) != server_batches
+    assert rec.ranker.backend is rec.backend  # components are built on what the service will call
+
+
+class PrefixBackend(RecordingBackend):
+    """A backend that reuses a static prompt prefix (as the transformers backend does): calls note the prefix."""
+
+    def option_logprobs(self, prompts, options, prefix=None):
+        self.calls.append(("option_logprobs", len(prompts), prefix))
+        return [[0.0] * len(options) for _ in prompts]
+
+
+def test_calls_share_a_pass_only_with_calls_naming_the_same_prefix():
+    inner = PrefixBackend()
+    batched = BatchingBackend(inner, window_s=0.5)
+    args = [(["sys: a"], [" A"], "sys: "), (["sys: b"], [" A"], "sys: "), (["other c"], [" A"], None)]
+    out = _in_threads(lambda p, o, prefix: batched.option_logprobs(p, o, prefix=prefix), args)
+    assert out == [[[0.0]]] * 3
+    assert sorted(inner.calls, key=str) == sorted([("option_logprobs", 2, "sys: "), ("option_logprobs", 1, None)],
+                                                  key=str)

@@ -123,8 +123,9 @@ def bench_workspace(workspace: Path, kind: str, args, log: Path) -> dict:
         return out
     store = AuditStore(workspace / "audit.sqlite")
     print(f"[{kind}] llmrec serve: CLI through it, then {args.clients} clients ...", flush=True)
-    with ServeProcess(workspace, log) as served:
-        out["service"] = {"startup_s": round(served.startup_s, 1), "health": served.health()}
+    with ServeProcess(workspace, log, *args.serve_arg) as served:
+        out["service"] = {"startup_s": round(served.startup_s, 1), "health": served.health(),
+                          "serve_args": list(args.serve_arg)}
         out["cli_via_service"] = cli_runs(workspace, bodies, args.cli_n, False)
         out["throughput"] = []
         for clients in args.clients:
@@ -162,7 +163,8 @@ def _md(report: dict) -> str:
                   f"max), {g['p50']} GFLOP/s p50{share} ({api['dtype']}, {api['non_embedding_params']:,} "
                   f"non-embedding parameters). First ask of the process (models load): {api['first_ask_s']} s.", ""]
         if "cli_via_service" in ws:
-            lines += [f"Service: ready {ws['service']['startup_s']} s after `llmrec serve` started (load + warm-up); "
+            serve = " ".join(["llmrec serve", *ws["service"].get("serve_args", [])])
+            lines += [f"Service (`{serve}`): ready {ws['service']['startup_s']} s after it started (load + warm-up); "
                       f"{ws['cli_via_service']['answered_by_service']} of {ws['cli_via_service']['runs']} CLI asks "
                       "answered by it.", "",
                       "| clients | requests | req/s | statuses | 5xx | client p50/p95 (s) | server p50 (s) | "
@@ -186,6 +188,8 @@ def main(argv: Sequence[str]) -> int:
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     ap.add_argument("--per-client", type=int, default=4, help="requests each client sends")
     ap.add_argument("--no-service", action="store_true", help="skip `llmrec serve` (CLI via service, throughput)")
+    ap.add_argument("--serve-arg", action="append", default=[], metavar="ARG",
+                    help="pass an option to `llmrec serve`, e.g. --serve-arg=--max-batch=1 (repeatable)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: few requests, 1 and 4 clients, demo only")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--verbose", action="store_true", help="show the libraries' own logs and bars")

@@ -56,9 +56,6 @@ class VLLMBackend:
     """Client of a running vLLM OpenAI-compatible server (see ``llmrec.serving.vllm_server``)."""
 
     name = "vllm"
-    # Concurrent requests go to the server concurrently (httpx.Client is thread-safe, no lock is held around a
-    # request): vLLM batches them itself, so the HTTP service must not serialise them (llmrec.serving.batching).
-    batches_itself = True
 
     def __init__(self, config: RankerConfig, adapter: Path | None = None):
         import httpx
@@ -85,6 +82,13 @@ class VLLMBackend:
             self._fall_back(e)
             return
         self.adapter_id = self.served_name if adapter is not None else None
+
+    @property
+    def batches_itself(self) -> bool:
+        """Concurrent requests go to the server concurrently (httpx.Client is thread-safe, no lock is held around a
+        request) and vLLM batches them, so the HTTP service must not serialise them (llmrec.serving.batching); once
+        fallen back to an in-process backend, they must be."""
+        return self._fallback is None
 
     # -- connection and fallback -------------------------------------------------------------------------------
 
