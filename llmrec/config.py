@@ -287,6 +287,7 @@ class JustificationConfig(_Section):
     retries: int = Field(1, ge=0, le=3)
     min_support: float = Field(0.6, ge=0, le=1, description="share of a sentence's content words that must appear "
                                "in the card, history or request; below it the sentence is rejected")
+    max_reasons: int = Field(2, ge=1, le=3, description="reasons a justification states (the best by relevance)")
 
 
 class TrainConfig(_Section):
