@@ -80,9 +80,23 @@ def candidate_reasons(item: StoredItem, ctx: JustificationContext) -> list[Reaso
              distinct_reason(facts), rating_reason(facts)]
     found = [r for r in found if r is not None]
     if not found:
-        what = [f for f in facts if f.role in ("kind", "genre", "year")]
-        found = [Reason(kind="item", facts=_ordered(what))] if what else []
+        found = [r for r in [item_reason(item, facts)] if r is not None]
     return found
+
+
+def item_reason(item: StoredItem, facts: list[Fact]) -> Reason | None:
+    """What the item is (kind, genres, year), else the first clause of its description: the last resort."""
+    what = [f for f in facts if f.role in ("kind", "genre", "year")]
+    if what:
+        return Reason(kind="item", facts=_ordered(what))
+    for name, source, text in _pieces(item, {f.field for f in facts}):
+        if source == "field" and name in _DESCRIBING:
+            clause = _CLAUSE.split(text)[0]
+            return Reason(kind="item", quote=Quote(field=name, source="field", text=_cut(clause, [])))
+    return None
+
+
+_DESCRIBING = ("description", "plot", "summary", "overview", "synopsis", "about")
 
 
 # ---- the request --------------------------------------------------------------------------------------------------

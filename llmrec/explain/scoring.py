@@ -3,9 +3,9 @@
 The order the rules encode: what the request asked for and the item really has (above all a request word that only
 the item's audio or image holds: that is why it was found), then what ties it to this person (enjoyed items sharing a
 person or a show, then genres; then people with the same taste), then what sets it apart from the other candidates,
-then its rating. A fact the other candidates share too counts less. An LLM pass over lettered reasons (as the ranker
-scores items) was not added: on the demo and the request benchmark these rules already state a request or history
-reason for every item that has one (``eval/results/justifications.md``), which is what the ordering is for.
+then its rating. A fact the other candidates share too counts less. Rules only: an LLM pass over lettered reasons
+(as the ranker scores items) is not built; what these rules choose is measured in ``eval/results/justifications.md``
+(personal and specific rates).
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ def choose(reasons: list[Reason], most: int = MOST_REASONS) -> list[Reason]:
             break
         if any(r.kind == c.kind or _repeats(r, c) for c in chosen):
             continue
-        if chosen and r.kind in ("rating", "distinct") and chosen[0].kind != "request":
-            continue  # a second sentence part about the item alone adds length, not a reason for this person
+        if chosen and r.kind in ("rating", "distinct", "item") and chosen[0].kind != "request" and (
+                r.kind != "distinct" or chosen[0].specific):
+            continue  # about the item alone: worth its length only where the first part says nothing specific
         chosen.append(r)
     return chosen
 

@@ -27,7 +27,7 @@ class Scripted:
 
 
 def run(backend, demo_items, demo_facets, demo_values, demo_parser, retries=1):
-    justifier = Justifier(backend, default_library(), JustificationConfig(retries=retries))
+    justifier = Justifier(backend, default_library(), JustificationConfig(enabled=True, retries=retries))
     items = [demo_items[i] for i in ITEMS]
     return justifier, justifier.justify(QUERY, items, items, [], interpretation=demo_parser.parse(QUERY),
                                         facets=demo_facets, values=demo_values)
