@@ -84,8 +84,8 @@ def summarise(outcomes: list[ItemOutcome], seconds: list[float]) -> ModeSummary:
         specific_rate=_rate([o.specific for o in outcomes]), media_rate=_rate(media), media_items=len(media),
         field_dump_rate=_rate([o.field_dump for o in outcomes]), generated_share=_rate([o.generated for o in outcomes]),
         average_words=round(sum(o.words for o in outcomes) / len(outcomes), 2) if outcomes else None,
-        justify_p50_s=round(percentile(seconds, 50), 4) if seconds else None,
-        justify_p95_s=round(percentile(seconds, 95), 4) if seconds else None)
+        justify_p50_s=round(percentile(seconds, 0.5), 4) if seconds else None,
+        justify_p95_s=round(percentile(seconds, 0.95), 4) if seconds else None)
 
 
 # ---- running one request ------------------------------------------------------------------------------------------

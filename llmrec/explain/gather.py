@@ -224,8 +224,7 @@ def history_reasons(item_id: str, facts: list[Fact], ctx: JustificationContext, 
     _, top, shared = best
     named = [top] + [h for h in liked[:200] if h is not top and all(
         _has(ctx.values_of(h).get(f.facet), value_key(f.value)) for f in shared)][:most - 1]
-    kind = [f for f in facts if f.role == "kind" and all(
-        _has(ctx.values_of(h).get(f.facet), value_key(f.value)) for h in named)]
+    kind = [f for f in facts if f.role == "kind"]  # the noun: what the item is, shared or not
     sharing = sum(1 for h in liked if all(_has(ctx.values_of(h).get(f.facet), value_key(f.value)) for f in shared))
     return [Reason(kind="history", facts=_ordered([*shared[:3], *kind]), history=[h.id for h in named],
                    history_titles=[h.title for h in named], co_users=sharing,
@@ -234,13 +233,13 @@ def history_reasons(item_id: str, facts: list[Fact], ctx: JustificationContext, 
 
 def collaborative_reason(item: StoredItem, ctx: JustificationContext) -> Reason | None:
     """People who enjoyed one of the user's enjoyed items also enjoyed this one: only where the collaborative model
-    put the item among the candidates, and only with at least two such people in the log."""
+    put the item among the candidates, and only with at least one such person in the log."""
     if ctx.cooccurrence is None or item.id not in ctx.collaborative or not ctx.liked:
         return None
     liked = ctx.liked[:50]
     counts = ctx.cooccurrence(item.id, [h.id for h in liked])
     best = max(liked, key=lambda h: (counts.get(h.id, 0), -liked.index(h)))
-    if counts.get(best.id, 0) < 2:
+    if counts.get(best.id, 0) < 1:
         return None
     return Reason(kind="collaborative", history=[best.id], history_titles=[best.title], co_users=counts[best.id])
 

@@ -56,6 +56,8 @@ def without_repeats(reasons: Sequence[Reason]) -> list[Reason]:
     out = []
     for r in reasons:
         facts = [f for f in r.facts if (f.field, f.value) not in said]
+        if any(f.role == "genre" for f in facts):  # "a thriller film", not "thriller"
+            facts = [f for f in r.facts if f.role == "kind" or f in facts]
         if len(facts) < len(r.facts) and (facts or r.quote is not None or r.kind == "request"):
             r = r.model_copy(update={"facts": facts})
         said |= {(f.field, f.value) for f in r.facts}

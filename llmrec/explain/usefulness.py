@@ -20,6 +20,7 @@ from llmrec.claims.grounds import is_media_field
 from llmrec.claims.text import Stems, content_terms
 from llmrec.explain.reasons import SPECIFIC_SHARE
 from llmrec.request.conditions import RequestInterpretation
+from llmrec.request.facets import value_key
 
 _DUMP_MARKERS = re.compile(r"\[card facts\]|\s[—–-]\s*\w[\w ]{0,30}:\s", re.IGNORECASE)
 
@@ -42,15 +43,25 @@ def is_personal(verdict: Verdict, grounds: Grounds, interpretation: RequestInter
     if any(h in grounds.history for h in verdict.named_history) and any(
             f.check == "history" and f.label == "supported" for c in supported for f in c.findings):
         return True
-    said = Stems(" ".join(c.text for c in supported))
-    asked = [t for t in content_terms(grounds.query) if grounds.card_stems.has(t)]
-    if interpretation is not None:
-        asked += [w for c in interpretation.effective if not c.negate for v in c.values for w in content_terms(v)
-                  if grounds.card_stems.has(w)]
-        asked += [v for c in interpretation.effective if c.type == "numeric" and not c.negate
-                  for v in re.findall(r"\d+", grounds.card) if _in_range(c, v)]
     text = " ".join(c.text for c in supported)
-    return any(said.has(w) if not w.isdigit() else re.search(rf"\b{w}\b", text) for w in asked)
+    said = Stems(text)
+    if any(said.has(t) for t in content_terms(grounds.query) if grounds.card_stems.has(t)):
+        return True
+    if interpretation is None:
+        return False
+    # a met condition stated: its value as the card has it ("podcast episode", "Lena Marsh"), or a number of the
+    # card inside its range ("39 min" for "under 40 minutes")
+    said_keys, card_keys = f" {value_key(text)} ", f" {value_key(grounds.card)} "
+    for c in interpretation.effective:
+        if c.negate:
+            continue
+        if c.type != "numeric" and any(f" {value_key(v)} " in said_keys and f" {value_key(v)} " in card_keys
+                                       for v in c.values):
+            return True
+        if c.type == "numeric" and any(_in_range(c, n) and re.search(rf"\b{n}\b", text)
+                                       for n in re.findall(r"\d+", grounds.card)):
+            return True
+    return False
 
 
 def _in_range(condition, value: str) -> bool:

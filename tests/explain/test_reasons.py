@@ -80,13 +80,29 @@ def test_who_else_enjoyed_it_is_said_only_of_candidates_the_collaborative_model_
     assert found.evidence == ["collaborative:film-hollow-choir"]
 
 
-def test_fewer_than_two_people_in_common_is_no_collaborative_reason(demo_items, demo_facets, demo_values,
-                                                                   demo_history):
+def test_nobody_in_common_is_no_collaborative_reason_and_one_person_is_said_as_someone(
+        demo_items, demo_facets, demo_values, demo_history):
+    from llmrec.claims import Catalog, Grounds
+    from llmrec.config import JustificationConfig
+    from llmrec.explain.justifier import Justifier
+    from llmrec.prompts import default_library
+
     history, ratings = demo_history["ivan"]
-    ctx = context(demo_items, demo_facets, demo_values, "", None, ["film-whisper-lake"], history=history,
-                  ratings=ratings, cooccurrence=lambda i, h: {"film-hollow-choir": 1},
-                  collaborative=frozenset(["film-whisper-lake"]))
-    assert not [r for r in candidate_reasons(demo_items["film-whisper-lake"], ctx) if r.kind == "collaborative"]
+
+    def reasons(count):
+        ctx = context(demo_items, demo_facets, demo_values, "", None, ["film-whisper-lake"], history=history,
+                      ratings=ratings, cooccurrence=lambda i, h: {"film-hollow-choir": count} if count else {},
+                      collaborative=frozenset(["film-whisper-lake"]))
+        return [r for r in candidate_reasons(demo_items["film-whisper-lake"], ctx) if r.kind == "collaborative"]
+
+    assert reasons(0) == []
+    [one] = reasons(1)
+    justifier = Justifier(None, default_library(), JustificationConfig())
+    text = justifier.realiser.sentence([one])
+    assert text == "Someone who enjoyed The Hollow Choir also enjoyed it."
+    catalog = Catalog.from_cards({i: (s.title, s.card) for i, s in demo_items.items()})
+    grounds = Grounds.from_items(demo_items["film-whisper-lake"], history, [demo_items["film-whisper-lake"]])
+    assert justifier.checks.problems(text, grounds, catalog)[1] == []
 
 
 def test_the_distinct_reason_states_what_few_other_candidates_share(demo_items, demo_facets, demo_values):

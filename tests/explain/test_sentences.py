@@ -61,7 +61,7 @@ def test_the_template_states_the_request_and_the_history_as_the_issue_asks(demo_
     assert "volcanoes of Iceland" in volcano.justification
     [lantern, *_], _, _ = justify(template_justifier(), demo_items, demo_facets, demo_values, demo_parser,
                                   demo_history, *REQUESTS[1])
-    assert lantern.justification.startswith("Like The Ghosts of Calder Street, which you enjoyed, it is horror")
+    assert lantern.justification == "Like The Ghosts of Calder Street, which you enjoyed, it is a horror and gothic film."
 
 
 @pytest.mark.parametrize("query,user,ids", REQUESTS)
