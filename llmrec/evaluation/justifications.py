@@ -51,6 +51,8 @@ class ItemOutcome(BaseModel):
     specific: bool
     media: bool | None = Field(None, description="None: no request word only in this item's media")
     words: int
+    reasons: list[str] = Field(default_factory=list, description="kinds of the reasons it states")
+    kind_only: bool = Field(False, description="its only tie to the history is the kind (\"an album, like ...\")")
 
 
 class ModeSummary(BaseModel):
@@ -64,6 +66,7 @@ class ModeSummary(BaseModel):
     media_items: int = 0
     field_dump_rate: float | None = None
     generated_share: float | None = Field(None, description="sentences the LLM wrote that passed (the rest: template)")
+    kind_only_share: float | None = Field(None, description="personal only through a history item of the same kind")
     average_words: float | None = None
     justify_p50_s: float | None = None
     justify_p95_s: float | None = None
@@ -83,6 +86,7 @@ def summarise(outcomes: list[ItemOutcome], seconds: list[float]) -> ModeSummary:
         personal_rate=_rate(personal), personal_eligible=len(personal),
         specific_rate=_rate([o.specific for o in outcomes]), media_rate=_rate(media), media_items=len(media),
         field_dump_rate=_rate([o.field_dump for o in outcomes]), generated_share=_rate([o.generated for o in outcomes]),
+        kind_only_share=_rate([o.kind_only for o in outcomes]),
         average_words=round(sum(o.words for o in outcomes) / len(outcomes), 2) if outcomes else None,
         justify_p50_s=round(percentile(seconds, 0.5), 4) if seconds else None,
         justify_p95_s=round(percentile(seconds, 0.95), 4) if seconds else None)
@@ -161,7 +165,10 @@ def measure(case: Case, mode: str, item, justification, grounds, others, claims,
         supported=sum(c.label == "supported" for c in verdict.claims), field_dump=is_field_dump(text, item.card),
         personal=is_personal(verdict, grounds, interpretation) if personal else None,
         specific=is_specific(verdict, grounds, others, claims), media=says_media(text, hidden) if hidden else None,
-        words=word_count(text))
+        words=word_count(text), reasons=[r.kind for r in justification.reasons],
+        kind_only=bool(justification.reasons) and all(
+            r.kind in ("history",) and all(f.role == "kind" for f in r.facts) or r.kind in ("distinct", "item", "rating")
+            for r in justification.reasons) and any(r.kind == "history" for r in justification.reasons))
 
 
 # ---- the cases --------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 COLUMNS = [("justifications", "n"), ("grounded_claim_rate", "grounded"), ("personal_rate", "personal"),
            ("specific_rate", "specific"), ("media_rate", "media"), ("field_dump_rate", "field dump"),
-           ("generated_share", "LLM-written"), ("average_words", "words"), ("justify_p50_s", "p50 s"),
+           ("generated_share", "LLM-written"), ("kind_only_share", "kind-only tie"), ("average_words", "words"), ("justify_p50_s", "p50 s"),
            ("justify_p95_s", "p95 s")]
 
 

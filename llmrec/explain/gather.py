@@ -207,16 +207,20 @@ def history_reasons(item_id: str, facts: list[Fact], ctx: JustificationContext, 
     """Enjoyed history items that have what the item has: the one sharing the most (rare facts, people and shows
     weigh more), with one more enjoyed item sharing the same facts, and a reason per shared person or show."""
     liked = [h for h in ctx.liked if h.id != item_id]
-    shareable = [f for f in facts if f.role in SHARED_ROLES]
+    # the kind alone ("an album, like the albums you enjoyed") is the weakest tie, taken only when nothing else is
+    shareable = [f for f in facts if f.role in (*SHARED_ROLES, "kind")]
     if not liked or not shareable:
         return []
     best: tuple[float, StoredItem, list[Fact]] | None = None
     for n, h in enumerate(liked[:200]):
         values = ctx.values_of(h)
         shared = [f for f in shareable if _has(values.get(f.facet), value_key(f.value))]
+        if any(f.role != "kind" for f in shared):
+            shared = [f for f in shared if f.role != "kind"]
         if not shared:
             continue
-        weight = sum(1.2 - f.share + (0.8 if f.role in (*PEOPLE_ROLES, "show") else 0.0) for f in shared)
+        weight = sum((0.1 if f.role == "kind" else 1.2 - f.share) + (0.8 if f.role in (*PEOPLE_ROLES, "show") else 0.0)
+                     for f in shared)
         if best is None or weight > best[0]:
             best = (weight, h, shared)
     if best is None:

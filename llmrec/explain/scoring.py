@@ -23,7 +23,9 @@ def score(reason: Reason) -> float:
         s = 4.0 + (1.0 if reason.quote is not None else 0.0) + (1.0 if reason.media_only else 0.0)
         return s + 0.2 * len(reason.facts) + 0.5 * rarity
     if reason.kind == "history":
-        people = any(f.role in (*PEOPLE_ROLES, "show") for f in reason.facts[:1])
+        if all(f.role == "kind" for f in reason.facts):
+            return 1.5  # only the kind in common: below who else enjoyed it, above what sets it apart
+        people = any(f.role in (*PEOPLE_ROLES, "show") for f in reason.facts)
         return 2.5 + (0.8 if people else 0.0) + 0.2 * min(reason.co_users, 5) + (0.3 if reason.rated_highly else 0.0) \
             + 0.5 * rarity
     if reason.kind == "collaborative":
