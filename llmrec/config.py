@@ -297,13 +297,18 @@ class RankerConfig(_Section):
 
 
 class JustificationConfig(_Section):
-    """Short, grounded justifications for the returned items."""
+    """Short, grounded justifications for the returned items, written from their reasons (``llmrec.explain``)."""
 
-    enabled: bool = True
+    # Off by default: on the 2-core CPU with the default SmolLM2-135M, generation from reasons cost seconds per
+    # request and almost none of its sentences passed the checks (eval/results/justifications.md), while the
+    # template states the same reasons in milliseconds. Turn it on for a larger model or a GPU backend.
+    enabled: bool = Field(False, description="the LLM writes each sentence from the chosen reasons (the template "
+                          "sentence when it fails the checks); false: the template alone, no LLM")
     max_new_tokens: int = Field(32, ge=8, le=200)
     retries: int = Field(1, ge=0, le=3)
     min_support: float = Field(0.6, ge=0, le=1, description="share of a sentence's content words that must appear "
                                "in the card, history or request; below it the sentence is rejected")
+    max_reasons: int = Field(2, ge=1, le=3, description="reasons a justification states (the best by relevance)")
 
 
 class TrainConfig(_Section):

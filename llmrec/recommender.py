@@ -207,8 +207,11 @@ class Recommender:
         if total == 0:
             raise RequestError(f"workspace {self.workspace.root} has no items; run `llmrec ingest` first")
 
+        ratings: dict[str, float] = {}
         if request.user_id is not None:
-            history_ids = [i.item_id for i in self.workspace.history(request.user_id)]
+            interactions = self.workspace.history(request.user_id)
+            history_ids = [i.item_id for i in interactions]
+            ratings = {i.item_id: i.rating for i in interactions if i.rating is not None}
         else:
             history_ids = list(request.history or [])
         known = self.workspace.get_items(history_ids)
@@ -239,8 +242,11 @@ class Recommender:
             notices.append(f"k={request.k} is more than the {available} item(s) {what}; returning {len(top_ids)}")
         t_justify = time.perf_counter()
         top = [stored[i] for i in top_ids]
+        from llmrec.explain.signals import justification_signals
+
+        signals = justification_signals(self.workspace, interpretation, ratings, candidates, self.facet_index())
         justifications = self.justifier.justify(query, top, cand_items, history, seed=self.config.ranker.seed,
-                                                catalog=self._claims_catalog())
+                                                catalog=self._claims_catalog(), **signals)
         t_end = time.perf_counter()
 
         recommendation_items = [RecommendedItem(item_id=it.id, title=it.title, rank=r + 1, score=round(result.scores[it.id], 4),
@@ -337,6 +343,7 @@ class Recommender:
         """Append the audit record of a served recommendation (durable before ``ask`` returns)."""
         from llmrec.audit.record import AuditRecord, CandidateScore, PromptRef
         from llmrec.explain.justifier import JUSTIFICATION_TEMPLATE
+        from llmrec.explain.realise import REASONS_TEMPLATE
 
         retrieval_rank = {c.id: i for i, c in enumerate(candidates)}
         collab_rank = {c.id: c.sources["collab"] for c in candidates if "collab" in c.sources}
@@ -344,6 +351,7 @@ class Recommender:
         if self.config.justification.enabled:
             prompts.append(PromptRef(template=JUSTIFICATION_TEMPLATE,
                                      sha256=self.justifier.library.sha256(JUSTIFICATION_TEMPLATE)))
+        prompts.append(PromptRef(template=REASONS_TEMPLATE, sha256=self.justifier.library.sha256(REASONS_TEMPLATE)))
         record = AuditRecord(
             request_id=rec.request_id, created_at=time.time(), request=request,
             config_hash=self.config.fingerprint(), config=self.config.model_dump(mode="json"), model=rec.model,

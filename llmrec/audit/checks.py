@@ -15,8 +15,9 @@ from pydantic import BaseModel, Field
 
 from llmrec.audit.faithfulness import FaithfulnessResult
 from llmrec.claims import Catalog, ClaimChecker, ClaimVerdict, Finding, Flags, Grounds, flags_of
-from llmrec.claims.text import dedupe
+from llmrec.claims.text import dedupe, word_count
 from llmrec.config import AuditConfig
+from llmrec.explain.usefulness import is_field_dump, is_personal
 
 if TYPE_CHECKING:
     from llmrec.audit.judge import ClaimJudge
@@ -39,6 +40,11 @@ class ExplanationVerdict(BaseModel):
     flags: Flags = Field(default_factory=Flags)
     cited_history: list[str] = Field(default_factory=list)
     faithfulness: FaithfulnessResult | None = None
+    field_dump: bool = Field(False, description="card fields pasted together instead of a sentence")
+    personal: bool | None = Field(None, description="states a request word the card has or a history item "
+                                  "(``llmrec.explain.usefulness``); None when there was neither request text nor "
+                                  "history")
+    words: int = 0
 
 
 class ExplanationChecker:
@@ -87,11 +93,14 @@ class ExplanationChecker:
         found = self.claims.check(grounds, text)
         declared = list(meta.get("evidence", []))
         cited = [e.split(":", 1)[1] for e in declared if e.startswith("history:")] + found.named_history
+        personal = is_personal(found, grounds) if grounds.query.strip() or grounds.history else None
         return ExplanationVerdict(item_id=grounds.item_id, title=grounds.title, justification=text,
                                   card=grounds.card, user_id=meta.get("user_id"), query=grounds.query,
                                   request_id=meta.get("request_id"), group=meta.get("group", ""),
                                   declared_evidence=declared, claims=found.claims, opinions=found.opinions,
-                                  cited_history=dedupe(h for h in cited if h in grounds.history))
+                                  cited_history=dedupe(h for h in cited if h in grounds.history),
+                                  field_dump=is_field_dump(text, grounds.card), personal=personal,
+                                  words=word_count(text))
 
 
 def _apply_judge(claim: ClaimVerdict, score) -> None:

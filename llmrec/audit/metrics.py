@@ -37,6 +37,12 @@ class GroupMetrics(BaseModel):
     faithfulness_rate: float | None = None
     removals_tested: int = 0
     removals_fell: int = 0
+    field_dumps: int = Field(0, description="justifications that paste card fields instead of a sentence")
+    field_dump_rate: float | None = None
+    personal_eligible: int = Field(0, description="justifications of requests with text or a known history")
+    personal: int = Field(0, description="…of which state a request word the card has, or a history item")
+    personal_rate: float | None = None
+    average_words: float | None = None
 
 
 class AuditReport(BaseModel):
@@ -77,7 +83,14 @@ def summarise(verdicts: list[ExplanationVerdict], group: str) -> GroupMetrics:
             m.faithful += v.faithfulness.faithful
             m.removals_tested += len(v.faithfulness.removals)
             m.removals_fell += sum(r.fell for r in v.faithfulness.removals)
+        m.field_dumps += v.field_dump
+        if v.personal is not None:
+            m.personal_eligible += 1
+            m.personal += v.personal
     m.grounded_claim_rate = _rate(m.supported, m.claims)
+    m.field_dump_rate = _rate(m.field_dumps, m.justifications)
+    m.personal_rate = _rate(m.personal, m.personal_eligible)
+    m.average_words = round(sum(v.words for v in verdicts) / len(verdicts), 2) if verdicts else None
     m.hallucination_rate = _rate(m.hallucinations, m.justifications)
     m.non_candidate_mention_rate = _rate(m.non_candidate_mentions, m.justifications)
     m.faithfulness_rate = _rate(m.faithful, m.faithfulness_tested)

@@ -284,7 +284,8 @@ def summary_lines(report: AuditReport) -> list[str]:
             f" ({g.supported}/{g.claims}), hallucination {pct(g.hallucination_rate)} ({g.hallucinations}/"
             f"{g.justifications}), non-candidate mentions {pct(g.non_candidate_mention_rate)} "
             f"({g.non_candidate_mentions}/{g.justifications}), faithfulness {pct(g.faithfulness_rate)} "
-            f"({g.faithful}/{g.faithfulness_tested})")
+            f"({g.faithful}/{g.faithfulness_tested}), personal {pct(g.personal_rate)} ({g.personal}/"
+            f"{g.personal_eligible}), field dumps {g.field_dumps}")
     return lines
 
 

@@ -177,7 +177,7 @@ def test_no_justification_the_justifier_shows_is_flagged_by_the_audit(labelled):
         item = items[ex.item_id]
         history = [items[h] for h in g.history]
         candidates = [items[c] for c in sorted(g.candidates or {ex.item_id})]
-        justifier = Justifier(_Scripted(ex.explanation), default_library(), JustificationConfig(retries=0), NO_JUDGE)
+        justifier = Justifier(_Scripted(ex.explanation), default_library(), JustificationConfig(enabled=True, retries=0), NO_JUDGE)
         [result] = justifier.justify("", [item], candidates, history, catalog=checker.catalog)
         audit = checker.check(g, result.justification, evidence=result.evidence)
         assert not audit.flags.hallucination, (ex.id, result.justification, result.problems)

@@ -18,7 +18,7 @@ def test_anonymous_request_returns_k_catalog_items_with_grounded_justifications(
     assert "m1" in {it.item_id for it in rec.items}  # the one calm space film is found
     for it in rec.items:
         assert it.justification.strip()
-        assert it.evidence and all(e.startswith(("card:", "history:")) for e in it.evidence)
+        assert it.evidence and all(e.startswith(("card:", "history:", "collaborative:")) for e in it.evidence)
     assert rec.model == "smollm2-135m" and rec.backend == "transformers"
     # "science fiction film" is read as two conditions; only two items meet both, so the genre is relaxed to fill
     # k = 3 and the two that meet everything come first; every candidate is still a film.

@@ -42,6 +42,16 @@ def test_the_answer_that_only_audio_can_give_is_found(demo_run):
     assert "pod-field-notes-12" in [it["item_id"] for it in volcano["items"]]
 
 
+def test_the_volcano_episode_is_justified_by_what_its_audio_says(demo_run):
+    _, answers = demo_run
+    [episode] = [it for it in answers[2]["items"] if it["item_id"] == "pod-field-notes-12"]
+    assert "volcano" in episode["justification"].lower()
+    assert "card:audio 1" in episode["evidence"]
+    for answer in answers:
+        for item in answer["items"]:  # sentences, never card fields pasted together
+            assert "[card facts]" not in item["justification"] and "Genres:" not in item["justification"]
+
+
 def test_the_demo_trains_an_adapter_and_ranks_the_known_user_with_it(demo_run):
     ws, answers = demo_run
     adapter = ws / "adapters" / "demo"

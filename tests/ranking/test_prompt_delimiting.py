@@ -101,7 +101,7 @@ def test_justification_prompt_shows_the_title_card_and_history_only_inside_slots
 def test_the_forced_justification_frame_is_valid_json_for_any_id(item_id):
     backend = _FrameCompleter()
     item = stored(item_id, "Heat", "A 1995 crime drama.")
-    [result] = Justifier(backend, default_library(), JustificationConfig(retries=0)).justify("", [item], [item], [])
+    [result] = Justifier(backend, default_library(), JustificationConfig(enabled=True, retries=0)).justify("", [item], [item], [])
     frame = forced_frame(backend.prompts[0])
     assert json.loads(frame + backend.sentence + '"}') == {"item_id": item_id, "justification": backend.sentence}
     assert result.item_id == item_id  # the justification is recorded for the item it was asked about
