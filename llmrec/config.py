@@ -287,6 +287,9 @@ class JustificationConfig(_Section):
     retries: int = Field(1, ge=0, le=3)
     min_support: float = Field(0.6, ge=0, le=1, description="share of a sentence's content words that must appear "
                                "in the card, history or request; below it the sentence is rejected")
+    batch: int | None = Field(None, ge=1, description="items justified per model call; default: all k in one. "
+                              "Smaller batches stream the first justifications sooner and let other requests' "
+                              "rankings run between them, at more total time", json_schema_extra=RUNTIME_ONLY)
 
 
 class TrainConfig(_Section):

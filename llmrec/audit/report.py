@@ -140,6 +140,8 @@ def audit_records(records: list, recommender, config: AuditConfig | None = None,
         candidates = {c.item_id for c in r.candidates}
         group = r.model + (f" + {r.adapter}" if r.adapter else "")
         for it in r.items:
+            if not it.justification:  # a streamed answer closed before this one was written: nothing was shown
+                continue
             if it.item_id not in cards:
                 problems.append(f"record {r.request_id}: item {it.item_id} is no longer in the workspace; skipped")
                 continue
