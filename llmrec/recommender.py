@@ -39,7 +39,8 @@ class Retrieved:
 class Recommender:
     """Ask for recommendations from one ingested workspace.
 
-    Components load lazily (the LLM on the first ``ask``), so constructing a Recommender is cheap.
+    Components load lazily (the LLM on the first ``ask``), so constructing a Recommender is cheap. ``ask`` answers
+    in one go; ``rank`` then ``justify`` give the same answer in two steps, the list before its justifications.
     """
 
     def __init__(self, workspace: str | Path | Workspace, config: LLMRecConfig | None = None):
