@@ -308,17 +308,18 @@ async function* jsonLines(response) {
 async function render(lines) {
   let nodes = new Map();
   let views = new Map();
+  let media = [];
   const filling = [];
   let ranked = null;
   for await (const line of lines) {
     if (line.event === "ranked") {
       ranked = line;
-      ({ nodes, views } = renderRanked(line));
+      ({ nodes, views, media } = renderRanked(line));
       document.body.dataset.state = "ranked";
     } else if (line.event === "justification" && nodes.has(line.item_id)) {
       filling.push(fillJustification(nodes.get(line.item_id), line, views.get(line.item_id)));
     } else if (line.event === "done") {
-      await Promise.all(filling);
+      await Promise.all([...filling, ...media]);
       const t = line.timings || {};
       $("summary").textContent += `; justified in ${Number(t.justify_s || 0).toFixed(2)} s`;
       document.body.dataset.state = "answered";
@@ -366,12 +367,13 @@ function renderRanked(ranked) {
   $("audit-summary").textContent = "";
   $("answer").hidden = false;
   const views = new Map();
+  const media = [];
   for (const it of ranked.items) {
     const view = loadItem(it.item_id);
     views.set(it.item_id, view);
-    view.then((item) => showMedia(nodes.get(it.item_id).querySelector(".media"), item, it.title));
+    media.push(view.then((item) => showMedia(nodes.get(it.item_id).querySelector(".media"), item, it.title)));
   }
-  return { nodes, views };
+  return { nodes, views, media };
 }
 
 // With a token configured, a plain link cannot carry it: fetch the document and open it as a blob instead.
