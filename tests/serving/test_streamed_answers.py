@@ -111,9 +111,12 @@ def test_a_client_that_goes_away_leaves_one_record_with_the_justifications_writt
     with BackgroundServer(create_app(text_workspace, recommender=rec)) as url:
         with httpx.stream("POST", url + "/v1/recommendations/stream", json=QUERY, timeout=120) as r:
             request_id = json.loads(next(r.iter_lines()))["request_id"]
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120  # a loaded machine may take a while to start the first one
             while rec.justifier.calls == 0 and time.monotonic() < deadline:
                 time.sleep(0.02)
+            if rec.justifier.calls == 0:
+                rec.justifier.allow(10)
+                pytest.fail(f"the first justification never started; the rest of the stream: {list(r.iter_lines())}")
             assert rec.justifier.calls == 1  # the first justification is being written (held at the gate)
         # The client is gone mid-answer; the justification it left behind is finished, the others never start.
         time.sleep(0.5)
