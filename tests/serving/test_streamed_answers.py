@@ -119,7 +119,7 @@ def test_a_client_that_goes_away_leaves_one_record_with_the_justifications_writt
                 pytest.fail(f"the first justification never started; the rest of the stream: {list(r.iter_lines())}")
             assert rec.justifier.calls == 1  # the first justification is being written (held at the gate)
         # The client is gone mid-answer; the justification it left behind is finished, the others never start.
-        time.sleep(0.5)
+        time.sleep(2)  # for the server to notice (it cancels the stream, which then waits for the step at the gate)
         rec.justifier.allow()
         deadline = time.monotonic() + 60
         while rec.audit_store.get(request_id) is None and time.monotonic() < deadline:
