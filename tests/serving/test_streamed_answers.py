@@ -25,15 +25,18 @@ IDS = {row[0] for row in TEXT_ITEMS}
 QUERY = {"query": "a gentle science fiction film about space", "k": 3}
 
 
-def _gated_recommender(workspace, backend, batch: int | None = None):
+def _gated_app(workspace, backend, batch: int | None = None):
+    """An app serving a Recommender whose justifier waits at a gate (set after the app is built: the service may
+    rebuild the recommender's components around its own backend wrapper)."""
     from llmrec.recommender import Recommender
 
     rec = Recommender(workspace)
     rec.config.justification.enabled = False  # card-fact justifications: fast, and each still goes through here
     rec.config.justification.batch = batch
     rec.__dict__["backend"] = backend
+    app = create_app(workspace, recommender=rec)
     gate_justifier(rec)
-    return rec
+    return app, rec
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +92,9 @@ def test_a_request_refused_before_ranking_is_an_error_status_not_a_stream(served
 
 
 def test_the_ranked_list_arrives_while_the_justifications_are_still_unwritten(text_workspace, llm_backend):
-    rec = _gated_recommender(text_workspace, llm_backend)
+    app, rec = _gated_app(text_workspace, llm_backend)
     before = rec.audit_store.count()
-    with BackgroundServer(create_app(text_workspace, recommender=rec)) as url:
+    with BackgroundServer(app) as url:
         with httpx.stream("POST", url + "/v1/recommendations/stream", json=QUERY, timeout=120) as r:
             lines = r.iter_lines()
             first = json.loads(next(lines))
@@ -106,9 +109,9 @@ def test_the_ranked_list_arrives_while_the_justifications_are_still_unwritten(te
 
 def test_a_client_that_goes_away_leaves_one_record_with_the_justifications_written_so_far(text_workspace,
                                                                                            llm_backend):
-    rec = _gated_recommender(text_workspace, llm_backend, batch=1)
+    app, rec = _gated_app(text_workspace, llm_backend, batch=1)
     before = rec.audit_store.count()
-    with BackgroundServer(create_app(text_workspace, recommender=rec)) as url:
+    with BackgroundServer(app) as url:
         with httpx.stream("POST", url + "/v1/recommendations/stream", json=QUERY, timeout=120) as r:
             request_id = json.loads(next(r.iter_lines()))["request_id"]
             deadline = time.monotonic() + 120  # a loaded machine may take a while to start the first one

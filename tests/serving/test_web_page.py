@@ -254,11 +254,12 @@ def test_the_page_shows_the_ranked_items_first_and_fills_each_justification_as_i
     rec.config.justification.enabled = False
     rec.config.justification.batch = 1  # one item per model call, so the page can be seen filling item by item
     rec.__dict__["backend"] = llm_backend
-    gate = gate_justifier(rec)
+    app = create_app(web_workspace, recommender=rec)
+    gate = gate_justifier(rec)  # after the app: its service may rebuild the justifier around its backend wrapper
     state = lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state")  # noqa: E731
     justified = lambda d: [r.get_attribute("data-justified")  # noqa: E731
                            for r in d.find_elements(By.CSS_SELECTOR, "#results li.result")]
-    with BackgroundServer(create_app(web_workspace, recommender=rec)) as url:
+    with BackgroundServer(app) as url:
         browser.get(url + "/")
         WebDriverWait(browser, 30).until(state)
         browser.find_element(By.ID, "query").send_keys("a science fiction film set in space")
