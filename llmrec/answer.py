@@ -53,7 +53,7 @@ class RankedAnswer:
         return Recommendation(
             request_id=self.request_id, query=self.ranked.query, user_id=self.ranked.user_id, items=items,
             model=self.ranked.model, adapter=self.ranked.adapter, backend=self.ranked.backend,
-            candidates=list(self.ranked.candidates), notices=list(dict.fromkeys([*self.ranked.notices, *notices])),
+            dtype=self.ranked.dtype, candidates=list(self.ranked.candidates), notices=list(dict.fromkeys([*self.ranked.notices, *notices])),
             interpretation=self.ranked.interpretation,
             timings=Timings(retrieve_s=t.retrieve_s, rank_s=t.rank_s, justify_s=round(self.justify_s, 4),
                             total_s=round(total, 4)))

@@ -86,6 +86,7 @@ class RankedList(BaseModel):
     model: str
     adapter: str | None = None
     backend: str
+    dtype: str | None = Field(None, description="dtype the ranking model ran in, as in Recommendation")
     candidates: list[str] = Field(default_factory=list, description="candidate ids in the order the ranker saw them")
     notices: list[str] = Field(default_factory=list)
     interpretation: RequestInterpretation | None = None
