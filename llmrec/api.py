@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmrec.request.conditions import RequestInterpretation
@@ -33,11 +35,16 @@ class AskRequest(BaseModel):
                               "`interpretation.conditions[].expression` gives it) or label", max_length=20)
 
 
-class RecommendedItem(BaseModel):
+class RankedItem(BaseModel):
+    """One returned item as the ranker placed it, before its justification is written."""
+
     item_id: str
     title: str
     rank: int
     score: float = Field(description="log-probability the ranker gave this item's option letter")
+
+
+class RecommendedItem(RankedItem):
     justification: str
     evidence: list[str] = Field(default_factory=list, description="card:<field> and history:<item id> it relies on")
     generated: bool = Field(True, description="false when the justification was built from card facts instead")
@@ -64,4 +71,44 @@ class Recommendation(BaseModel):
     notices: list[str] = Field(default_factory=list)
     interpretation: RequestInterpretation | None = Field(None, description="how the query was read: the hard "
                                                          "conditions applied, anchors, avoided words, notes")
+    timings: Timings = Field(default_factory=Timings)
+
+
+# ---- an answer in two steps (``Recommender.rank`` then ``Recommender.justify``; ``POST /v1/recommendations/stream``)
+# Each model is one line of the HTTP stream; ``event`` says which.
+
+class RankedList(BaseModel):
+    """The ranked items, before any justification: the first thing a streamed answer gives."""
+
+    event: Literal["ranked"] = "ranked"
+    request_id: str
+    query: str
+    user_id: str | None = None
+    items: list[RankedItem]
+    model: str
+    adapter: str | None = None
+    backend: str
+    dtype: str | None = Field(None, description="dtype the ranking model ran in, as in Recommendation")
+    candidates: list[str] = Field(default_factory=list, description="candidate ids in the order the ranker saw them")
+    notices: list[str] = Field(default_factory=list)
+    interpretation: RequestInterpretation | None = None
+    timings: Timings = Field(default_factory=Timings, description="retrieval and ranking; justify_s is 0 here")
+
+
+class ItemJustification(BaseModel):
+    """The justification of one ranked item, as soon as it is written (in rank order)."""
+
+    event: Literal["justification"] = "justification"
+    item_id: str
+    rank: int
+    justification: str
+    evidence: list[str] = Field(default_factory=list, description="card:<field> and history:<item id> it relies on")
+    generated: bool = Field(True, description="false when the justification was built from card facts instead")
+
+
+class AnswerDone(BaseModel):
+    """The end of a streamed answer: every justification is in and the audit record is stored."""
+
+    event: Literal["done"] = "done"
+    request_id: str = Field(description="GET /v1/recommendations/{request_id} reads its audit record")
     timings: Timings = Field(default_factory=Timings)

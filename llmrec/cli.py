@@ -107,25 +107,77 @@ def _print_ingest_report(report) -> None:
 def _print_recommendation(rec) -> None:
     """Catalog, model and user text is escaped: a title like ``AC/DC [/live]`` is text, not rich markup."""
     from rich.console import Console
+
+    console = Console()
+    _print_reading(rec, console)
+    console.print(_answer_table(rec, {it.item_id: it for it in rec.items}))
+    _print_footer(rec, console)
+
+
+def _print_streamed(answer, justifications) -> None:
+    """The table as soon as the items are ranked, then each justification as it is written: filled into the table
+    in place on a terminal, printed one line per item below it otherwise (a log, a pipe)."""
+    from rich.console import Console
+    from rich.live import Live
+    from rich.markup import escape
+
+    console = Console()
+    _print_reading(answer.ranked, console)
+    written: dict = {}
+    if console.is_terminal:
+        with Live(_answer_table(answer.ranked, written), console=console, auto_refresh=False) as live:
+            for j in justifications:
+                written[j.item_id] = j
+                live.update(_answer_table(answer.ranked, written), refresh=True)
+    else:
+        console.print(_answer_table(answer.ranked, written))
+        titles = {it.item_id: it.title for it in answer.ranked.items}
+        for j in justifications:
+            line = f"{j.rank}. {escape(titles[j.item_id])}: {escape(_why(j))}"
+            if j.evidence:
+                line += f" [dim](evidence: {escape(', '.join(j.evidence))})[/dim]"
+            console.print(line, soft_wrap=True)
+    _print_footer(answer.recommendation, console)
+
+
+def _why(j) -> str:
+    return j.justification + ("" if j.generated else " [card facts]")
+
+
+def _print_reading(rec, console) -> None:
+    from rich.markup import escape
+
+    reading = rec.interpretation
+    if reading is not None and reading.parsed and not reading.is_plain():
+        console.print(f"[bold]understood as:[/bold] {escape(reading.summary)}")
+
+
+def _answer_table(rec, written: dict):
+    """The answer's table; an item whose justification (in ``written``, by item id) is not in yet says so."""
     from rich.markup import escape
     from rich.table import Table
 
     title = escape(rec.query or "(no request text)") + (f" — user {escape(rec.user_id)}" if rec.user_id else "")
-    reading = rec.interpretation
-    if reading is not None and reading.parsed and not reading.is_plain():
-        Console().print(f"[bold]understood as:[/bold] {escape(reading.summary)}")
     table = Table(title=title, show_lines=True)
     table.add_column("#", justify="right")
     table.add_column("item")
     table.add_column("score", justify="right")
     table.add_column("why")
     for it in rec.items:
-        why = escape(it.justification + ("" if it.generated else " [card facts]"))
-        if it.evidence:
-            why += f"\n[dim]evidence: {escape(', '.join(it.evidence))}[/dim]"
+        j = written.get(it.item_id)
+        if j is None:
+            why = "[dim]writing the justification…[/dim]"
+        else:
+            why = escape(_why(j))
+            if j.evidence:
+                why += f"\n[dim]evidence: {escape(', '.join(j.evidence))}[/dim]"
         table.add_row(str(it.rank), f"{escape(it.title)}\n[dim]{escape(it.item_id)}[/dim]", f"{it.score:.2f}", why)
-    console = Console()
-    console.print(table)
+    return table
+
+
+def _print_footer(rec, console) -> None:
+    from rich.markup import escape
+
     for n in rec.notices:
         console.print(f"[yellow]note:[/yellow] {escape(n)}")
     t = rec.timings
@@ -168,23 +220,34 @@ def ask(
     Conditions in the text are honoured and shown back ("understood as: kind = podcast episode · about: volcanoes"):
     kinds and genres ("a podcast", "not a comedy"), years and decades ("from the eighties", "before 1970"), lengths
     ("under 90 minutes"), ratings ("rated 8 or higher"), people ("directed by Hitchcock", "starring ..."), and
-    "like <title>". Correct the reading with --where / --ignore, or switch it off with --no-parse."""
+    "like <title>". Correct the reading with --where / --ignore, or switch it off with --no-parse.
+
+    Standalone, the table is printed as soon as the items are ranked and each justification fills it in as it is
+    written (on a terminal in place, otherwise one line per item below the table). --json prints the whole answer
+    at the end."""
     hist = [h.strip() for h in history.split(",") if h.strip()] if history else None
-    rec = None
     if not (standalone or config or backend or adapter or no_justify):
         rec = _ask_running_service(workspace, dict(query=query, user_id=user, history=hist, k=k,
                                                    include_seen=include_seen, where=list(where or []),
                                                    ignore=list(ignore or []), parse=not no_parse))
-    if rec is None:
-        from llmrec.recommender import Recommender
+        if rec is not None:
+            if as_json:
+                typer.echo(rec.model_dump_json(indent=2))
+            else:
+                _print_recommendation(rec)
+            return
+    from llmrec.recommender import Recommender
 
-        cfg = load_config(workspace, config).with_serving_options(backend, adapter, justify=not no_justify)
-        rec = Recommender(workspace, cfg).ask(query, user_id=user, history=hist, k=k, include_seen=include_seen,
-                                              where=where, ignore=ignore, parse=not no_parse)
-    if as_json:
-        typer.echo(rec.model_dump_json(indent=2))
+    cfg = load_config(workspace, config).with_serving_options(backend, adapter, justify=not no_justify)
+    recommender = Recommender(workspace, cfg)
+    answer = recommender.rank(query, user_id=user, history=hist, k=k, include_seen=include_seen, where=where,
+                              ignore=ignore, parse=not no_parse)
+    if as_json:  # one document: printed once every justification is in
+        for _ in recommender.justify(answer):
+            pass
+        typer.echo(answer.recommendation.model_dump_json(indent=2))
     else:
-        _print_recommendation(rec)
+        _print_streamed(answer, recommender.justify(answer))
 
 
 def _ask_running_service(workspace: Path, request: dict):

@@ -309,6 +309,9 @@ class JustificationConfig(_Section):
     min_support: float = Field(0.6, ge=0, le=1, description="share of a sentence's content words that must appear "
                                "in the card, history or request; below it the sentence is rejected")
     max_reasons: int = Field(2, ge=1, le=3, description="reasons a justification states (the best by relevance)")
+    batch: int | None = Field(None, ge=1, description="items justified per model call; default: all k in one. "
+                              "Smaller batches stream the first justifications sooner and let other requests' "
+                              "rankings run between them, at more total time", json_schema_extra=RUNTIME_ONLY)
 
 
 class TrainConfig(_Section):

@@ -98,29 +98,14 @@ class Ingestor:
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
     def _media_text(self, path: Path, kind: str, roots: list[Path], report: IngestReport, where: str) -> dict:
-        """What one media file says (from the cache when its bytes were described before), or its error.
+        """What one media file says (from the cache when its bytes were described before), or its error
+        (``llmrec.media.cache``, which the external audit uses too)."""
+        from llmrec.media.cache import cached_media_text
 
-        The file is opened once, confined to ``roots`` and bounded in size (``llmrec.media.files``): a path that is
-        refused is never opened, and the bytes hashed for the cache are the bytes described.
-        """
-        from llmrec.media import MediaText, open_confined
-
-        try:
-            with open_confined(path, roots, self.config.media.max_file_bytes) as media:
-                sha = media.sha256()
-                signature = self.describer.signature(kind)
-                cached = self.workspace.cached_media(sha, signature)
-                if cached is not None:
-                    report.media_from_cache += 1
-                    result = cached
-                else:
-                    describe = self.describer.describe_image if kind == "image" else self.describer.describe_audio
-                    result = describe(media).model_dump(mode="json")
-                    if not result.get("time_limited"):
-                        self.workspace.cache_media(sha, signature, kind, result)
-                    report.media_described += 1
-        except MediaError as e:
-            result = MediaText(kind=kind, sha256="", error=str(e)).model_dump(mode="json")
+        result, source = cached_media_text(self.describer, self.workspace, path, kind, roots,
+                                           self.config.media.max_file_bytes)
+        report.media_from_cache += source == "cache"
+        report.media_described += source == "described"
         if result.get("error"):
             report.media_failed.append(f"{where}: {kind} {path}: {result['error']}")
         for notice in result.get("notices", []):

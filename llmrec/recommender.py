@@ -12,7 +12,8 @@ from pathlib import Path
 from llmrec.config import LLMRecConfig
 from llmrec.errors import RequestError
 from llmrec.request.conditions import RequestInterpretation
-from llmrec.api import MAX_K, MAX_QUERY_CHARS, AskRequest, RecommendedItem, Recommendation, Timings
+from llmrec.answer import JustificationStream, RankedAnswer
+from llmrec.api import MAX_K, MAX_QUERY_CHARS, AskRequest, RankedItem, RankedList, Recommendation, Timings
 from llmrec.request.relax import relax, stage_of
 from llmrec.workspace import Workspace
 
@@ -38,7 +39,8 @@ class Retrieved:
 class Recommender:
     """Ask for recommendations from one ingested workspace.
 
-    Components load lazily (the LLM on the first ``ask``), so constructing a Recommender is cheap.
+    Components load lazily (the LLM on the first ``ask``), so constructing a Recommender is cheap. ``ask`` answers
+    in one go; ``rank`` then ``justify`` give the same answer in two steps, the list before its justifications.
     """
 
     def __init__(self, workspace: str | Path | Workspace, config: LLMRecConfig | None = None):
@@ -193,6 +195,25 @@ class Recommender:
                                            ignore=list(ignore or []), parse=parse))
 
     def ask_request(self, request: AskRequest) -> Recommendation:
+        """Rank, then write every justification (one audit record, stored before this returns)."""
+        answer = self.rank_request(request)
+        for _ in self.justify(answer):
+            pass
+        return answer.recommendation
+
+    def rank(self, query: str = "", user_id: str | None = None, history: list[str] | None = None, k: int = 5,
+             include_seen: bool = False, where: list[str] | None = None, ignore: list[str] | None = None,
+             parse: bool = True) -> RankedAnswer:
+        """The ranked items for a request (``ask``'s arguments), without justifications: show ``answer.ranked``
+        now, then iterate ``justify(answer)`` for the justifications, which records the answer when done."""
+        if len(query or "") > MAX_QUERY_CHARS:
+            raise RequestError(f"the request text is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+        return self.rank_request(AskRequest(query=query or "", user_id=user_id, history=history, k=k,
+                                            include_seen=include_seen, where=list(where or []),
+                                            ignore=list(ignore or []), parse=parse))
+
+    def rank_request(self, request: AskRequest) -> RankedAnswer:
+        """Retrieve and rank: everything of an answer but its justifications (nothing is recorded yet)."""
         t0 = time.perf_counter()
         notices: list[str] = []
         query = request.query.strip()
@@ -240,28 +261,35 @@ class Recommender:
         if request.k > available:  # says what is returned, not what should have been
             what = "meeting the conditions" if interpretation.effective else "available"
             notices.append(f"k={request.k} is more than the {available} item(s) {what}; returning {len(top_ids)}")
-        t_justify = time.perf_counter()
-        top = [stored[i] for i in top_ids]
-        from llmrec.explain.signals import justification_signals
-
-        signals = justification_signals(self.workspace, interpretation, ratings, candidates, self.facet_index())
-        justifications = self.justifier.justify(query, top, cand_items, history, seed=self.config.ranker.seed,
-                                                catalog=self._claims_catalog(), **signals)
         t_end = time.perf_counter()
-
-        recommendation_items = [RecommendedItem(item_id=it.id, title=it.title, rank=r + 1, score=round(result.scores[it.id], 4),
-                                 justification=j.justification, evidence=j.evidence, generated=j.generated)
-                 for r, (it, j) in enumerate(zip(top, justifications))]
-        rec = Recommendation(
-            request_id=uuid.uuid4().hex, query=query, user_id=request.user_id, items=recommendation_items,
+        top = [stored[i] for i in top_ids]
+        ranked = RankedList(
+            request_id=uuid.uuid4().hex, query=query, user_id=request.user_id,
+            items=[RankedItem(item_id=it.id, title=it.title, rank=r + 1, score=round(result.scores[it.id], 4))
+                   for r, it in enumerate(top)],
             model=self.backend.model_id, adapter=self.backend.adapter_id, backend=self.backend.name,
             dtype=getattr(self.backend, "dtype", None),
             candidates=[item_id for _, item_id in result.shown], notices=list(dict.fromkeys(notices)),
             interpretation=interpretation,
-            timings=Timings(retrieve_s=round(t_rank - t_retrieve, 4), rank_s=round(t_justify - t_rank, 4),
-                            justify_s=round(t_end - t_justify, 4), total_s=round(t_end - t0, 4)))
-        self._record(request, rec, result, candidates, history_ids)
-        return rec
+            timings=Timings(retrieve_s=round(t_rank - t_retrieve, 4), rank_s=round(t_end - t_rank, 4),
+                            total_s=round(t_end - t0, 4)))
+        return RankedAnswer(request=request, ranked=ranked, top=top, candidates=cand_items, history=history,
+                            history_ids=history_ids, result=result, retrieved=candidates, started=t0,
+                            ratings=ratings)
+
+    def justify(self, answer: RankedAnswer) -> JustificationStream:
+        """The justifications of a ranked answer, in rank order, written ``justification.batch`` items per model
+        call (all k in one by default); the answer's audit record is stored when the last one is written."""
+        from llmrec.explain.signals import justification_signals
+
+        signals = justification_signals(self.workspace, answer.ranked.interpretation, answer.ratings,
+                                        answer.retrieved, self.facet_index())
+
+        def write(items: list) -> list:
+            return self.justifier.justify(answer.ranked.query, items, answer.candidates, answer.history,
+                                          seed=self.config.ranker.seed, catalog=self._claims_catalog(), **signals)
+
+        return JustificationStream(answer, write, self._record, batch=self.config.justification.batch)
 
     def retrieve(self, request: AskRequest, history_ids: list[str], exclude: set[str], total: int) -> Retrieved:
         """Read the request, relax its conditions if too few items meet them, and fetch the candidates the ranker
@@ -339,14 +367,15 @@ class Recommender:
         found = self.workspace.get_items(picked)
         return incontext_example(past, [found[i] for i in picked if i in found])
 
-    def _record(self, request: AskRequest, rec: Recommendation, result, candidates, history_ids: list[str]) -> None:
-        """Append the audit record of a served recommendation (durable before ``ask`` returns)."""
+    def _record(self, answer: RankedAnswer) -> None:
+        """Append the audit record of a served answer (durable before the last justification is handed out)."""
         from llmrec.audit.record import AuditRecord, CandidateScore, PromptRef
         from llmrec.explain.justifier import JUSTIFICATION_TEMPLATE
         from llmrec.explain.realise import REASONS_TEMPLATE
 
-        retrieval_rank = {c.id: i for i, c in enumerate(candidates)}
-        collab_rank = {c.id: c.sources["collab"] for c in candidates if "collab" in c.sources}
+        rec, result, request = answer.recommendation, answer.result, answer.request
+        retrieval_rank = {c.id: i for i, c in enumerate(answer.retrieved)}
+        collab_rank = {c.id: c.sources["collab"] for c in answer.retrieved if "collab" in c.sources}
         prompts = [PromptRef(template=result.prompt.template, sha256=result.prompt.template_sha256)]
         if self.config.justification.enabled:
             prompts.append(PromptRef(template=JUSTIFICATION_TEMPLATE,
@@ -356,7 +385,7 @@ class Recommender:
             request_id=rec.request_id, created_at=time.time(), request=request,
             config_hash=self.config.fingerprint(), config=self.config.model_dump(mode="json"), model=rec.model,
             adapter=rec.adapter, backend=rec.backend, prompts=prompts, ranking_prompt=result.prompt.text,
-            dtype=rec.dtype, history=history_ids,
+            dtype=rec.dtype, history=answer.history_ids,
             candidates=[CandidateScore(item_id=item_id, letter=letter, shown_position=pos,
                                        retrieval_rank=retrieval_rank.get(item_id, -1),
                                        logprob=result.logprobs[item_id], score=result.scores[item_id],

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from llmrec.cli_options import JsonOpt, WorkspaceOpt
+from llmrec.cli_options import JsonOpt, OptionalWorkspaceOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -19,13 +19,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("audit")
     def audit(
-        workspace: WorkspaceOpt = Path("workspace"),
+        workspace: OptionalWorkspaceOpt = None,
         since: Annotated[Optional[str], typer.Option(help="only recommendations served at or after this time: "
                                                      "unix seconds or ISO date/time (UTC by default)")] = None,
         explanations: Annotated[Optional[Path], typer.Option(
             "--explanations", help="audit this JSONL file instead: {item_id, explanation, user_id?, history?, "
                                    "candidates?} per line")] = None,
-        catalog: Annotated[Optional[Path], typer.Option(help="the catalog the --explanations talk about")] = None,
+        catalog: Annotated[Optional[Path], typer.Option(help="the catalog the --explanations talk about; its "
+                                                        "media are described (through --workspace's media cache "
+                                                        "when given) so claims about them can be checked")] = None,
         interactions: Annotated[Optional[Path], typer.Option(help="interaction log giving users' histories "
                                                              "(with --explanations)")] = None,
         report: Annotated[Optional[Path], typer.Option("--report", help="write a self-contained HTML report "
@@ -40,7 +42,10 @@ def register(app: typer.Typer) -> None:
         """Check whether justifications are true of the item and the user: claims, hallucination and
         non-candidate mention rates, counterfactual faithfulness; failures shown with their evidence.
 
-        Audits the recommendations recorded in --workspace (with its audit settings), or an --explanations file."""
+        Audits the recommendations recorded in --workspace (default: ./workspace, with its audit settings), or an
+        --explanations file. An explanations file is checked against the cards serving uses: those stored in
+        --workspace when given, and for --catalog items it lacks (every item without --workspace) cards rendered as
+        ingest renders them, with images and audio described (OCR, transcripts) through the same media cache."""
         from llmrec.config import AuditConfig, LLMRecConfig
         from llmrec.audit.report import (audit_explanations, audit_workspace, parse_since, summary_lines,
                                          to_json, write_report)
@@ -50,7 +55,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"note: {message}", err=True)
 
         # The workspace's [audit] settings are the defaults; flags override them for this run.
-        toml = workspace / "llmrec.toml"
+        toml = (workspace or Path("workspace")) / "llmrec.toml"
         settings = LLMRecConfig.from_toml(toml) if toml.is_file() else None
         config = settings.audit if settings else AuditConfig()
         if no_judge:
@@ -62,16 +67,21 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError(f"--judge-threshold must be between 0 and 1 (got {judge_threshold})")
             config.judge_threshold = judge_threshold
         if explanations is not None:
-            if catalog is None:
-                raise ConfigError("--explanations needs --catalog CATALOG (the catalog the explanations talk about)")
+            if catalog is None and workspace is None:
+                raise ConfigError("--explanations needs --catalog CATALOG (the catalog the explanations talk about) "
+                                  "or --workspace W (whose stored cards they talk about)")
             if since is not None:
                 note("--since applies to stored recommendations; ignored with --explanations")
+            from llmrec.workspace import Workspace
+
             result = audit_explanations(explanations, catalog, interactions, config, log=note,
-                                        ranker=settings.ranker if settings else None)
+                                        ranker=settings.ranker if settings else None,
+                                        workspace=Workspace(workspace) if workspace is not None else None,
+                                        media=settings.media if settings else None)
         else:
             if catalog is not None or interactions is not None:
                 raise ConfigError("--catalog and --interactions go with --explanations FILE")
-            result = audit_workspace(workspace, parse_since(since), config, log=note)
+            result = audit_workspace(workspace or Path("workspace"), parse_since(since), config, log=note)
         if report is not None:
             path = write_report(result, report)
             note(f"report written to {path}")

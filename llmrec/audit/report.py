@@ -20,7 +20,7 @@ from llmrec.audit.checks import ExplanationChecker, ExplanationVerdict
 from llmrec.audit.html import render_html
 from llmrec.audit.metrics import OVERALL, AuditReport, GroupMetrics, report_of, summarise
 from llmrec.claims import Grounds
-from llmrec.config import AuditConfig, RankerConfig
+from llmrec.config import AuditConfig, MediaConfig, RankerConfig
 from llmrec.errors import CatalogError
 
 __all__ = ["OVERALL", "AuditReport", "GroupMetrics", "audit_explanations", "audit_records", "audit_workspace",
@@ -140,6 +140,8 @@ def audit_records(records: list, recommender, config: AuditConfig | None = None,
         candidates = {c.item_id for c in r.candidates}
         group = r.model + (f" + {r.adapter}" if r.adapter else "")
         for it in r.items:
+            if not it.justification:  # a streamed answer closed before this one was written: nothing was shown
+                continue
             if it.item_id not in cards:
                 problems.append(f"record {r.request_id}: item {it.item_id} is no longer in the workspace; skipped")
                 continue
@@ -173,26 +175,30 @@ def audit_records(records: list, recommender, config: AuditConfig | None = None,
                    **fields)
 
 
-def audit_explanations(path: str | Path, catalog: str | Path, interactions: str | Path | None = None,
+def audit_explanations(path: str | Path, catalog: str | Path | None, interactions: str | Path | None = None,
                        config: AuditConfig | None = None, backend=None, ranker: RankerConfig | None = None,
-                       log: Callable[[str], None] = lambda s: None) -> AuditReport:
+                       log: Callable[[str], None] = lambda s: None, workspace=None,
+                       media: MediaConfig | None = None) -> AuditReport:
     """Audit explanations produced by any system: one JSON object per line,
     ``{"item_id", "explanation", "user_id"?, "history"?: [item ids], "candidates"?: [item ids]}``.
 
-    Cards are rendered from the catalog's text fields (no media processing). Without ``candidates``, only the item
-    itself and the user's history count as legitimately named items.
+    Claims are checked against the cards serving uses (``llmrec.audit.cards``): a ``workspace``'s stored cards, and
+    for catalog items it lacks, cards rendered with their media described under ``media`` through the same cache as
+    ingest. Without ``candidates``, only the item itself and the user's history count as legitimately named items.
     """
-    from llmrec.catalog.cards import render_card
-    from llmrec.catalog.readers import read_catalog, read_interactions
+    from llmrec.audit.cards import audit_cards
+    from llmrec.catalog.readers import read_interactions
 
     t0 = time.perf_counter()
     config = config or AuditConfig()
     path = Path(path)
     if not path.is_file():
         raise CatalogError(f"explanations file {path} does not exist")
-    items = read_catalog(catalog)
-    cards = {i.id: (i.title, render_card(i, [], [])) for i in items.items}
-    problems = [f"catalog: {p}" for p in items.problems]
+    if catalog is None and workspace is None:
+        raise CatalogError("auditing an explanations file needs the catalog it talks about or a workspace")
+    built = audit_cards(catalog, workspace, media, log=log)
+    cards = built.cards
+    problems = list(built.problems)
     histories: dict[str, list[str]] = {}
     if interactions is not None:
         log_rows = read_interactions(interactions)
@@ -246,7 +252,7 @@ def audit_explanations(path: str | Path, catalog: str | Path, interactions: str 
     log(f"checking {len(jobs)} explanations against {len(cards)} catalog items")
     checker = ExplanationChecker.from_cards(cards, judge=judge, config=config)
     verdicts = checker.check_many(jobs)
-    notices = ["counterfactual faithfulness needs stored recommendations; not measured for a file"]
+    notices = [*built.notices, "counterfactual faithfulness needs stored recommendations; not measured for a file"]
     if users_without_log:
         notices.append(f"{users_without_log} explanation(s) name a user_id but no --interactions log was given: "
                        "their history is taken as empty, so any claim about it is unsupported")

@@ -3,7 +3,8 @@
 Routes (the same pydantic models as the Python API; OpenAPI at ``/docs`` and ``/openapi.json``), by router:
 
 - ``routers/recommendations.py``  ``POST /v1/recommendations`` (``AskRequest`` → ``Recommendation``, appends one
-  audit record), ``GET /v1/recommendations/{id}`` (its ``AuditRecord``)
+  audit record), ``POST /v1/recommendations/stream`` (the same answer as JSON lines: the ranked list at once, then
+  each justification as it is written, then ``done``), ``GET /v1/recommendations/{id}`` (its ``AuditRecord``)
 - ``routers/audits.py``           ``POST /v1/audits``, ``GET /v1/recommendations/{id}/audit`` (an HTML report)
 - ``routers/items.py``            ``GET /v1/items/{id}``, ``GET /v1/items/{id}/media/{index}``
 - ``routers/monitoring.py``       ``GET /healthz``, ``GET /metrics``

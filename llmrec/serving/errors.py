@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from llmrec.errors import (BackendUnavailable, ConfigError, LLMRecError, ModelNotFoundError, RequestError,
                            UnknownUserError, WorkspaceError)
 from llmrec.serving.metrics import ServiceMetrics
-from llmrec.serving.schemas import ErrorBody
+from llmrec.serving.schemas import ErrorBody, ErrorDetail
 
 # The error statuses every API route documents in OpenAPI, all with the one body shape.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -56,6 +56,15 @@ def error_response(status: int, kind: str, message: str, details: list[dict] | N
     if details is not None:
         body["details"] = details
     return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def error_detail(exc: Exception) -> ErrorDetail:
+    """The error body of an exception raised after a response has started (a stream's last line): the type its
+    status would have had, and its message; the unexpected say only that they happened, as ``_unexpected`` does."""
+    for cls in type(exc).__mro__:
+        if cls in DOMAIN_ERRORS:
+            return ErrorDetail(type=DOMAIN_ERRORS[cls][1] or type(exc).__name__, message=str(exc))
+    return ErrorDetail(type="internal", message="internal error; the server log has the details")
 
 
 def install_error_handlers(app: FastAPI, metrics: ServiceMetrics) -> None:

@@ -22,6 +22,13 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class StreamError(BaseModel):
+    """The last line of a streamed answer that failed after its ranked list was sent (the status was already 200)."""
+
+    event: Literal["error"] = "error"
+    error: ErrorDetail
+
+
 class MediaView(BaseModel):
     index: int
     kind: Literal["image", "audio"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -37,6 +37,8 @@ from llmrec.serving.metrics import ServiceMetrics
 from llmrec.workspace import Workspace
 
 if TYPE_CHECKING:
+    from llmrec.answer import RankedAnswer
+    from llmrec.api import ItemJustification
     from llmrec.audit.record import AuditRecord
     from llmrec.audit.report import AuditReport
     from llmrec.api import AskRequest, Recommendation
@@ -107,6 +109,28 @@ class ServingService:
         self.model_state = "ready"
         self.metrics.recommendation_served(len(rec.items))
         return rec
+
+    async def rank(self, request: AskRequest) -> RankedAnswer:
+        """Rank items for one request, justifications to come from ``justifications`` (nothing recorded yet)."""
+        answer = await self.call_model(self.recommender.rank_request, request)
+        self.model_state = "ready"
+        return answer
+
+    async def justifications(self, answer: RankedAnswer) -> AsyncIterator[ItemJustification]:
+        """The justifications of a ranked answer as each is written; the answer's audit record is stored when the
+        last one is, or with those written so far when the caller stops early (a client that went away).
+
+        Each model call takes the model lock on its own, so another request's ranking can run between two batches
+        of this one's justifications (``justification.batch``)."""
+        stream = self.recommender.justify(answer)
+        try:
+            while (item := await self.call_model(next, stream, None)) is not None:
+                yield item
+        finally:
+            # Cancelled or not, wait for a step still running in its thread, then record what was written.
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(stream.close, limiter=self._model_threads)
+        self.metrics.recommendation_served(len(answer.ranked.items))
 
     async def audit(self, records: list[AuditRecord], judge: bool | None = None,
                     faithfulness: bool | None = None) -> AuditReport:

@@ -240,3 +240,51 @@ def test_the_page_shows_how_the_request_was_read_and_a_condition_can_be_removed(
     WebDriverWait(browser, 180).until(lambda d: not any(
         c.text.startswith("kind =") for c in d.find_elements(By.CSS_SELECTOR, "#understood .chip")))
     assert browser.find_elements(By.CSS_SELECTOR, "#results li.result")
+
+
+def test_the_page_shows_the_ranked_items_first_and_fills_each_justification_as_it_is_written(
+        browser, web_workspace, llm_backend):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from llmrec.recommender import Recommender
+    from llmrec.testing.gated import gate_justifier
+
+    rec = Recommender(web_workspace)
+    rec.config.justification.enabled = False
+    rec.config.justification.batch = 1  # one item per model call, so the page can be seen filling item by item
+    rec.__dict__["backend"] = llm_backend
+    app = create_app(web_workspace, recommender=rec)
+    gate = gate_justifier(rec)  # after the app: its service may rebuild the justifier around its backend wrapper
+    state = lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state")  # noqa: E731
+    justified = lambda d: [r.get_attribute("data-justified")  # noqa: E731
+                           for r in d.find_elements(By.CSS_SELECTOR, "#results li.result")]
+    with BackgroundServer(app) as url:
+        browser.get(url + "/")
+        WebDriverWait(browser, 30).until(state)
+        browser.find_element(By.ID, "query").send_keys("a science fiction film set in space")
+        k_box = browser.find_element(By.ID, "k")
+        k_box.clear()
+        k_box.send_keys("3")
+        browser.find_element(By.ID, "ask").click()
+
+        WebDriverWait(browser, 180).until(lambda d: state(d) == "ranked")
+        results = browser.find_elements(By.CSS_SELECTOR, "#results li.result")
+        assert len(results) == 3 and justified(browser) == ["false"] * 3  # the list is up, no justification yet
+        assert all("writing the justification" in r.find_element(By.CLASS_NAME, "justification").text
+                   for r in results)
+        assert all(r.find_element(By.CLASS_NAME, "title").text for r in results)
+        _screenshot(browser, "web_page_ranked_before_justifications")
+
+        gate.allow(1)
+        WebDriverWait(browser, 60).until(lambda d: justified(d)[0] == "true")
+        assert justified(browser) == ["true", "false", "false"] and state(browser) == "ranked"
+        first = browser.find_elements(By.CSS_SELECTOR, "#results li.result")[0]
+        assert "writing" not in first.find_element(By.CLASS_NAME, "justification").text
+        assert first.find_elements(By.CSS_SELECTOR, ".justification mark.evidence")
+
+        gate.allow(10)
+        WebDriverWait(browser, 120).until(lambda d: state(d) == "audited")
+        assert justified(browser) == ["true"] * 3
+        assert not browser.find_element(By.ID, "error").is_displayed()
+        assert all(v.text.startswith("audit: ") for v in browser.find_elements(By.CLASS_NAME, "audit-verdict"))

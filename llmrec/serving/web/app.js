@@ -1,5 +1,5 @@
-// The llmrec page: ask, show ranked items with their images, justifications with the evidence highlighted, and the
-// audit's verdict per item. Every piece of catalog or model text goes into the page through textContent (or as a
+// The llmrec page: ask, show ranked items with their images as soon as they are ranked, fill in each justification
+// (evidence highlighted) as it is written, then the audit's verdict per item. Every piece of catalog or model text goes into the page through textContent (or as a
 // text node): never innerHTML, so a title like "<script>…" is shown, not run.
 "use strict";
 
@@ -145,16 +145,25 @@ async function showJustification(node, recItem, item) {
   p.replaceChildren(highlighted(recItem.justification || "", words));
 }
 
-function renderItem(recItem) {
+// A ranked item, its justification still being written: the placeholder is replaced by fillJustification.
+function renderItem(rankedItem) {
   const node = $("result-template").content.firstElementChild.cloneNode(true);
-  node.dataset.itemId = recItem.item_id;
-  node.querySelector(".rank").textContent = `${recItem.rank}.`;
-  node.querySelector(".title").textContent = recItem.title;
-  node.querySelector(".item-id").textContent = recItem.item_id;
-  node.querySelector(".score").textContent = Number(recItem.score).toFixed(2);
-  node.querySelector(".source").textContent = recItem.generated ? "" : "· justification from card facts";
-  node.querySelector(".justification").textContent = recItem.justification;
+  node.dataset.itemId = rankedItem.item_id;
+  node.dataset.justified = "false";
+  node.classList.add("pending");
+  node.querySelector(".rank").textContent = `${rankedItem.rank}.`;
+  node.querySelector(".title").textContent = rankedItem.title;
+  node.querySelector(".item-id").textContent = rankedItem.item_id;
+  node.querySelector(".score").textContent = Number(rankedItem.score).toFixed(2);
+  node.querySelector(".justification").textContent = "writing the justification…";
   return node;
+}
+
+async function fillJustification(node, line, itemView) {
+  node.querySelector(".source").textContent = line.generated ? "" : "· justification from card facts";
+  await showJustification(node, line, await itemView);
+  node.classList.remove("pending");
+  node.dataset.justified = "true";
 }
 
 const FLAG_TEXT = {
@@ -231,12 +240,12 @@ async function send(body) {
   button.disabled = true;
   button.textContent = "Asking…";
   try {
-    const rec = await (await api("/v1/recommendations", {
+    const response = await api("/v1/recommendations/stream", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    })).json();
-    await render(rec);
+    });
+    await render(jsonLines(response));
   } catch (error) {
-    $("answer").hidden = true;
+    if (!error.afterList) $("answer").hidden = true;
     showError(error.message);
   } finally {
     button.disabled = false;
@@ -275,33 +284,96 @@ function showInterpretation(reading) {
   box.hidden = !chips.childElementCount;
 }
 
-async function render(rec) {
+// The objects of a JSON-lines response body, each as soon as its line is complete.
+async function* jsonLines(response) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    buffer += decoder.decode(value || new Uint8Array(), { stream: !done });
+    let end;
+    while ((end = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, end).trim();
+      buffer = buffer.slice(end + 1);
+      if (line) yield JSON.parse(line);
+    }
+    if (done) break;
+  }
+  if (buffer.trim()) yield JSON.parse(buffer);
+}
+
+// A streamed answer (POST /v1/recommendations/stream): the ranked items are shown as soon as their line arrives,
+// each justification fills its item when its own line does, then the audit's verdicts follow.
+async function render(lines) {
+  let nodes = new Map();
+  let views = new Map();
+  let media = [];
+  const filling = [];
+  let ranked = null;
+  for await (const line of lines) {
+    if (line.event === "ranked") {
+      ranked = line;
+      ({ nodes, views, media } = renderRanked(line));
+      document.body.dataset.state = "ranked";
+    } else if (line.event === "justification" && nodes.has(line.item_id)) {
+      filling.push(fillJustification(nodes.get(line.item_id), line, views.get(line.item_id)));
+    } else if (line.event === "done") {
+      await Promise.all([...filling, ...media]);
+      const t = line.timings || {};
+      $("summary").textContent += `; justified in ${Number(t.justify_s || 0).toFixed(2)} s`;
+      document.body.dataset.state = "answered";
+      await showAudit(line.request_id, [...nodes.values()]);
+      document.body.dataset.state = "audited";
+      return;
+    } else if (line.event === "error") {
+      await Promise.all(filling);
+      for (const node of nodes.values()) {
+        if (node.dataset.justified !== "true") {
+          node.querySelector(".justification").textContent = "no justification: " + line.error.message;
+        }
+      }
+      throw afterList(line.error.message);
+    }
+  }
+  if (ranked !== null) throw afterList("the answer was cut off before its justifications were all written");
+}
+
+// An error once the ranked list is shown: the list stays, the error is shown above it.
+function afterList(message) {
+  const error = new Error(message);
+  error.afterList = true;
+  return error;
+}
+
+function renderRanked(ranked) {
   const results = $("results");
   results.replaceChildren();
-  showInterpretation(rec.interpretation);
+  showInterpretation(ranked.interpretation);
   const notices = $("notices");
-  notices.replaceChildren(...(rec.notices || []).map((n) => el("li", n)));
-  const t = rec.timings || {};
-  $("summary").textContent = `${rec.items.length} item(s) for “${rec.query || "(no request text)"}”` +
-    (rec.user_id ? ` as user ${rec.user_id}` : "") +
-    ` — ${rec.model}${rec.adapter ? " + " + rec.adapter : ""} via ${rec.backend}, ` +
-    `${Number(t.total_s || 0).toFixed(2)} s`;
-  if (!rec.items.length) results.appendChild(el("li", "No items matched.", "empty"));
-  const nodes = rec.items.map(renderItem);
-  results.append(...nodes);
-  const recordUrl = `/v1/recommendations/${encodeURIComponent(rec.request_id)}`;
+  notices.replaceChildren(...(ranked.notices || []).map((n) => el("li", n)));
+  const t = ranked.timings || {};
+  $("summary").textContent = `${ranked.items.length} item(s) for “${ranked.query || "(no request text)"}”` +
+    (ranked.user_id ? ` as user ${ranked.user_id}` : "") +
+    ` — ${ranked.model}${ranked.adapter ? " + " + ranked.adapter : ""} via ${ranked.backend}, ` +
+    `ranked in ${Number(t.total_s || 0).toFixed(2)} s`;
+  if (!ranked.items.length) results.appendChild(el("li", "No items matched.", "empty"));
+  const nodes = new Map(ranked.items.map((it) => [it.item_id, renderItem(it)]));
+  results.append(...nodes.values());
+  const recordUrl = `/v1/recommendations/${encodeURIComponent(ranked.request_id)}`;
   $("audit-link").href = `${recordUrl}/audit`;
   $("record-link").href = recordUrl;
-  $("record-link").textContent = `recorded request ${rec.request_id} (JSON)`;
+  $("record-link").textContent = `recorded request ${ranked.request_id} (JSON)`;
+  $("audit-summary").textContent = "";
   $("answer").hidden = false;
-  await Promise.all(rec.items.map(async (recItem, i) => {
-    const item = await loadItem(recItem.item_id);
-    await Promise.all([showMedia(nodes[i].querySelector(".media"), item, recItem.title),
-                       showJustification(nodes[i], recItem, item)]);
-  }));
-  document.body.dataset.state = "answered";
-  await showAudit(rec.request_id, nodes);
-  document.body.dataset.state = "audited";
+  const views = new Map();
+  const media = [];
+  for (const it of ranked.items) {
+    const view = loadItem(it.item_id);
+    views.set(it.item_id, view);
+    media.push(view.then((item) => showMedia(nodes.get(it.item_id).querySelector(".media"), item, it.title)));
+  }
+  return { nodes, views, media };
 }
 
 // With a token configured, a plain link cannot carry it: fetch the document and open it as a blob instead.
