@@ -27,7 +27,9 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML config
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON instead of a summary")]
 BackendOpt = Annotated[Optional[str], typer.Option("--backend", help="ranker backend (transformers, vllm)")]
 AdapterOpt = Annotated[Optional[str], typer.Option("--adapter", help="LoRA adapter name or folder")]
-NoJustifyOpt = Annotated[bool, typer.Option("--no-justify", help="no LLM-written justifications: each item's reasons are stated by the template (the default unless [justification] enabled = true)")]
+NoJustifyOpt = Annotated[bool, typer.Option("--no-justify", help="no LLM-written justifications: each item's "
+                                            "reasons are stated by the template (the default unless "
+                                            "[justification] enabled = true)")]
 
 
 def load_config(workspace: Path, config: Path | None) -> LLMRecConfig:
