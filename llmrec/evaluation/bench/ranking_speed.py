@@ -105,7 +105,9 @@ class Protocol:
 def quality(ranker, users) -> dict:
     """Ranks of the target, prompt tokens and pass seconds of one ranker over the protocol's users."""
     ranks, tokens, seconds = [], [], []
-    for history, cands, target in users:
+    for j, (history, cands, target) in enumerate(users):
+        if j and j % 10 == 0:
+            print(f"  [{j}/{len(users)}] {sum(seconds):.0f} s", file=sys.stderr, flush=True)
         result = ranker.rank("", history, cands)
         ranks.append(target_ranks(np.array([[result.scores[c.id] for c in cands]]), [target])[0])
         tokens.append(result.tokens)
