@@ -255,7 +255,8 @@ def markdown(report: dict) -> str:
                      f"{b['seconds_per_pass']:.2f} |")
     if report["dtypes"]:
         lines += ["", "## dtypes against float32 (same prompts, interleaved)", "",
-                  "| dtype | top-1 agreement | mean Spearman | s/pass (median) | speed-up |", "|---|---:|---:|---:|---:|"]
+                  "| dtype | top-1 agreement | mean Spearman | s/pass (median) | speed-up |",
+                  "|---|---:|---:|---:|---:|"]
         for d, r in report["dtypes"].items():
             if d != "float32":
                 lines.append(f"| {d} | {r['top1_agreement']:.2%} | {r['mean_spearman']:.3f} | "
