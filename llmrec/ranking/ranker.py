@@ -12,8 +12,8 @@ adapter learns to weigh against the text. It is omitted when no candidate has a 
 requests).
 
 Prompt length is what a ranking pass costs (a prefill: about 2 × the model's non-embedding weights FLOPs per token),
-so each option's catalog text and the history are cut to token budgets (``RankerConfig.option_tokens``,
-``history_tokens``; chosen on the sampled-20 protocol, ``eval/ranking_speed.py``), and the template's static head
+so each option's catalog text and the history can be cut to token budgets (``RankerConfig.option_tokens``,
+``history_tokens``; ``eval/ranking_speed.py`` measures what each costs on sampled-20), and the template's static head
 (``RenderedPrompt.static_prefix``) is handed to the backend, which computes it once and reuses it.
 
 The template is ``RankerConfig.template`` (``ranking.j2``, ``ranking_recency.j2``, ``ranking_icl.j2``). Templates that
