@@ -187,8 +187,8 @@ def markdown(report: dict) -> str:
         f"{report['retriever_full_NDCG@10']:.4f}.", "",
         f"Command: `{report['command']}`; {report['wall_seconds']:.0f} s, load average {report['load_average']} on "
         f"{report['cpus']} CPUs (timings on a busy machine are inflated)."]
-    if report.get("notes"):
-        lines += ["", *report["notes"]]
+    for note in report.get("notes", []):
+        lines += ["", note]
     return "\n".join(lines) + "\n"
 
 

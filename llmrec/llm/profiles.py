@@ -22,15 +22,18 @@ class HardwareProfile:
 PROFILES: dict[str, HardwareProfile] = {
     "fast": HardwareProfile(
         "smollm2-135m", "float32", "transformers", "one ranking pass ≤ 1.5 s on 2 CPU cores",
-        "the only model within the target on 2 cores (ranking pass about 1 s idle); Qwen2.5-Coder-0.5B takes about "
-        "4 s idle. fp32: bf16 is 100× slower on an AVX2-only CPU"),
+        "the only named model within the target on an idle 2-core machine: 1.07 s per pass in float32 (DESIGN.md), "
+        "where Qwen2.5-Coder-0.5B takes 3.8 s. float32 because bfloat16 is 100× slower on an AVX2-only CPU; on one "
+        "with AVX-512 bf16 (this one: 2.6× faster in the loaded model-table run) set dtype = bfloat16"),
     "quality": HardwareProfile(
         "qwen2.5-coder-0.5b", "float32", "transformers", "one ranking pass ≤ 6 s on 2 CPU cores",
-        "the larger model within the target on 2 cores; Qwen2.5-Coder-1.5B (about 3× the compute) is not"),
+        "the largest named model within the target on 2 cores (3.8 s per pass idle, float32); Qwen2.5-Coder-1.5B "
+        "has about 3× its compute per token (about 11 s). Sampled-20 NDCG@10 zero-shot 0.237 on 60 users (DESIGN.md): "
+        "it earns its cost only with an adapter, which the model table's --train row is there to show"),
     "gpu": HardwareProfile(
         "qwen2.5-coder-1.5b", "bfloat16", "vllm", "one ranking pass ≤ 0.5 s on one GPU",
-        "the largest packaged model; on a GPU every packaged model meets the target, so the largest wins. Not "
-        "measured here (no GPU was lent): a choice by size, to be confirmed by a GPU row in the table"),
+        "the largest named model; on a GPU every named model meets the target, so the largest wins. Not measured "
+        "here (no GPU was lent to this work): a choice by size, for a GPU row of the model table to confirm"),
 }
 
 

@@ -34,7 +34,9 @@ def check_ranker_names(ranker: RankerConfig) -> None:
     for option, name in (("backend", ranker.backend), ("fallback_backend", ranker.fallback_backend)):
         if name is not None and name not in known:
             raise ConfigError(f"unknown ranker backend {name!r} (ranker.{option}); known: {', '.join(known)}")
-    if ranker.model not in PACKAGED_MODELS:  # a packaged model is checked when it is first dequantised
+    if ranker.model in PACKAGED_MODELS:  # its packages now (the pip command when missing); dequantised on first use
+        PACKAGED_MODELS[ranker.model].part_paths()
+    else:
         resolve_model(ranker.model)  # ModelNotFoundError: neither a packaged name nor a folder with config.json
     adapter = resolve_adapter(ranker.adapter)  # ModelNotFoundError naming the folders it looked in
     if adapter is not None:

