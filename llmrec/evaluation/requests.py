@@ -13,7 +13,6 @@ violations, how often the interpretation was exactly right (overall and per cond
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections import defaultdict
@@ -24,6 +23,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from llmrec.evaluation.metrics import percentile
+from llmrec.evaluation.requests_report import _fmt, write_report
 from llmrec.request.conditions import Condition, RequestInterpretation, parse_expression
 from llmrec.request.facets import CatalogFacets
 
@@ -249,65 +249,6 @@ def benchmark_workspace(recommender, request_set: str, served: bool = True, only
     return result
 
 
-def write_report(results: list[dict], out_dir: Path, provenance: dict) -> tuple[Path, Path]:
-    """``requests.json`` (everything) and ``requests.md`` (the tables and the requests that went wrong)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out_dir / "requests.json", out_dir / "requests.md"
-    json_path.write_text(json.dumps({"provenance": provenance, "results": results}, indent=1, ensure_ascii=False),
-                         encoding="utf-8")
-    md_path.write_text(render_markdown(results, provenance), encoding="utf-8")
-    return json_path, md_path
-
-
-def _fmt(x) -> str:
-    if x is None:
-        return "–"
-    return f"{x:.3f}" if isinstance(x, float) else str(x)
-
-
-def render_markdown(results: list[dict], provenance: dict) -> str:
-    lines = ["# Request benchmark: do answers honour the conditions a request states?", "",
-             "Produced by `llmrec eval --requests` (llmrec/evaluation/requests.py); requests in "
-             "llmrec/evaluation/data/requests-*.jsonl, each checked against the catalog's own metadata. "
-             "Precision@n: share of the top min(n, m) meeting every expected condition, where m is how many catalog "
-             "items meet them (when m < n the answer shows those first, then relaxed ones, and says so), over "
-             "requests with conditions. "
-             "Exact: the interpretation equals the expected conditions and anchors.", "",
-             "```", json.dumps(provenance, indent=1), "```", ""]
-    for r in results:
-        lines += [f"## {r['request_set']} ({r['items']:,} items; {next(iter(r['systems'].values()))['requests']} "
-                  "requests)", "",
-                  "| system | requests | P@5 | P@10 | any violation @5 | exclusion violations @5 | exact reading | "
-                  "parse ms p50 / p95 | seconds p50 / p95 |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for name, s in r["systems"].items():
-            lines.append(f"| {name} | {s['requests']} | {_fmt(s['precision@5'])} | {_fmt(s['precision@10'])} | "
-                         f"{_fmt(s['any_violation@5'])} | {s['exclusion_violations@5']} of "
-                         f"{s['exclusion_requests']} | {_fmt(s['exact_interpretation'])} | "
-                         f"{_fmt(s['parse_ms_p50'])} / {_fmt(s['parse_ms_p95'])} | "
-                         f"{_fmt(s['seconds_p50'])} / {_fmt(s['seconds_p95'])} |")
-        chooser = r["systems"].get("rules + LLM chooser")
-        if chooser:
-            lines += ["", f"The LLM chooser added {chooser['llm_conditions']} condition(s), "
-                          f"{chooser['llm_conditions_expected']} of them expected."]
-        best = r["systems"].get("served") or r["systems"].get("rules")
-        if best:
-            lines += ["", "Exact reading by condition type (share, requests): " +
-                      "; ".join(f"{k} {v[0]:.2f} ({v[1]})" for k, v in best["exact_by_type"].items()),
-                      "", "By tag: " + "; ".join(f"{k} {v[0]:.2f} ({v[1]})" for k, v in best["exact_by_tag"].items())]
-        name = "served" if "served" in r["outcomes"] else "rules"
-        wrong = [o for o in r["outcomes"].get(name, [])
-                 if o["exact"] is False or not all(o["satisfied"][:min(5, o["attainable"])])]
-        if wrong:
-            lines += ["", f"Requests the {name} system read or answered wrongly:", ""]
-            for o in wrong:
-                bad = sum(not x for x in o["satisfied"][:min(5, o["attainable"])])
-                lines.append(f"- `{o['id']}` \"{o['text']}\" → {o['understood'] or '(nothing)'}"
-                             f"{'' if o['exact'] else ' (reading not exact)'}"
-                             f"{f'; {bad} of top 5 violate' if bad else ''}")
-        lines.append("")
-    return "\n".join(lines)
-
-
 # --- workspaces and the whole run ------------------------------------------------------------------------------------
 
 def prepare_workspace(request_set: str, data: Path | None, cache: Path, log: Callable[[str], None] = print,
@@ -359,7 +300,8 @@ def run_benchmark(sets: list[str], data: Path | None, cache: Path, out: Path | N
                 f"exclusion violations {row['exclusion_violations@5']}/{row['exclusion_requests']}")
     if out is not None:
         provenance = {"versions": versions(("torch", "transformers", "chromadb")), "sets": sets,
-                      "served": served, "served_sample": served_sample, "model": "as configured (default smollm2-135m)", "k": 10}
+                      "served": served, "served_sample": served_sample,
+                      "model": "as configured (default smollm2-135m)", "k": 10}
         json_path, md_path = write_report(results, out, provenance)
         log(f"wrote {json_path} and {md_path}")
     return results
@@ -383,6 +325,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS, help="report folder (requests.json, requests.md)")
     ap.add_argument("--no-served", action="store_true", help="skip the served pipeline (the LLM ranker): "
                     "retriever, rules and chooser only")
+    ap.add_argument("--served-sample", type=int, default=None, metavar="N",
+                    help="run the served systems (one LLM ranking pass per request) on N requests spread over each "
+                    "set, with the rules beside them on the same N; default: every request")
     args = ap.parse_args(argv)
     from llmrec.llm.cache import cache_dir
 

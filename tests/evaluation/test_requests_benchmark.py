@@ -1,6 +1,7 @@
 """The request benchmark's own bookkeeping: which requests a sampled served run asks, and what its report says."""
 
-from llmrec.evaluation.requests import REQUEST_SETS, load_requests, render_markdown, spread_sample
+from llmrec.evaluation.requests import REQUEST_SETS, load_requests, spread_sample
+from llmrec.evaluation.requests_report import render_markdown
 
 
 def test_every_request_set_ships_with_the_package_and_has_unique_ids():
