@@ -67,7 +67,7 @@ def main(argv: Sequence[str]) -> int:
 
     from llmrec.evaluation import justifications as bench
     from llmrec.evaluation.options import RESULTS, data_root
-    from llmrec.models import cache_dir
+    from llmrec.llm.cache import cache_dir
 
     ap = argparse.ArgumentParser(prog="eval/justifications.py", description=bench.__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
