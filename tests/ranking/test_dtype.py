@@ -18,8 +18,9 @@ from llmrec.testing.catalogs import TEXT_ITEMS
 from llmrec.testing.ranking_contract import stored
 
 
-def test_auto_is_the_default_and_unknown_dtypes_are_refused():
-    assert RankerConfig().dtype == "auto"
+def test_float32_is_the_default_and_unknown_dtypes_are_refused():
+    assert RankerConfig().dtype == "float32"
+    assert RankerConfig(dtype="auto").dtype == "auto"
     with pytest.raises(ConfigError):
         LLMRecConfig.from_mapping({"ranker": {"dtype": "float16"}})
 
@@ -90,18 +91,22 @@ def spearman(a, b) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dtype", ["int8", "bfloat16"])
-def test_a_cheaper_dtype_ranks_like_float32_on_50_prompts(dtype, llm_backend):
-    """Top-1 agreement ≥ 95% and Spearman ≥ 0.95 against float32 (the bar a dtype must pass to be a default)."""
+def test_a_dtype_may_be_the_default_only_if_it_ranks_like_float32_on_50_prompts(llm_backend):
+    """The bar for a cheaper dtype: top-1 agreement >= 95% and mean Spearman >= 0.95 against float32 on 50 prompts.
+    One that misses it may be chosen by hand, never by default (nor through ``auto``, for bfloat16)."""
     from llmrec.ranking.backends import open_backend
 
-    other = open_backend(RankerConfig(dtype=dtype))
-    assert other.dtype == dtype
-    top1, rho = [], []
-    for text, letters in prompts_for_agreement(llm_backend):
-        a = llm_backend.option_logprobs([text], letters)[0]
-        b = other.option_logprobs([text], letters)[0]
-        top1.append(int(np.argmax(a) == np.argmax(b)))
-        rho.append(spearman(a, b))
-    assert np.mean(top1) >= 0.95, f"{dtype}: top-1 agreement {np.mean(top1):.0%}"
-    assert np.mean(rho) >= 0.95, f"{dtype}: mean Spearman {np.mean(rho):.3f}"
+    prompts = prompts_for_agreement(llm_backend)
+    reference = [llm_backend.option_logprobs([text], letters)[0] for text, letters in prompts]
+    default = RankerConfig().dtype
+    for dtype, defaults_through in (("bfloat16", {"bfloat16", "auto"}), ("int8", {"int8"})):
+        other = open_backend(RankerConfig(dtype=dtype))
+        assert other.dtype == dtype
+        scores = [other.option_logprobs([text], letters)[0] for text, letters in prompts]
+        top1 = float(np.mean([np.argmax(a) == np.argmax(b) for a, b in zip(reference, scores)]))
+        rho = float(np.mean([spearman(a, b) for a, b in zip(reference, scores)]))
+        print(f"{dtype}: top-1 agreement {top1:.0%}, mean Spearman {rho:.3f} against float32")
+        if top1 < 0.95 or rho < 0.95:
+            assert default not in defaults_through, (
+                f"{dtype} ranks unlike float32 (top-1 {top1:.0%}, Spearman {rho:.3f}) but the default dtype "
+                f"{default!r} can choose it")
