@@ -62,15 +62,13 @@ def markdown(report: dict) -> str:
 
 def main(argv: Sequence[str]) -> int:
     """``eval/justifications.py``."""
-    import argparse
     import os
 
     from llmrec.evaluation import justifications as bench
-    from llmrec.evaluation.options import RESULTS, data_root
+    from llmrec.evaluation.options import RESULTS, data_root, script_parser
     from llmrec.llm.cache import cache_dir
 
-    ap = argparse.ArgumentParser(prog="eval/justifications.py", description=bench.__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = script_parser("eval/justifications.py", bench.__doc__)
     ap.add_argument("--data", type=Path, default=None, help="folder holding ml-latest-small/; default $LLMREC_DATA "
                     "or ../shared/data (skipped with a note when absent)")
     ap.add_argument("--cache", type=Path, default=None, help="where the demo and MovieLens workspaces are ingested "

@@ -34,6 +34,17 @@ def dataset_path(name: str, given: Path | None = None) -> Path:
     return path
 
 
+def script_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """The argument parser of an ``eval/`` driver: its name and its module docstring as the help, kept as written."""
+    return argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_ml_small_argument(parser: argparse.ArgumentParser) -> None:
+    """``--data``: the ml-latest-small folder the sampled-20 benchmarks read (``dataset_path`` finds the default)."""
+    parser.add_argument("--data", type=Path, help="ml-latest-small folder; default $LLMREC_DATA/ml-latest-small or "
+                                                  "../shared/data/ml-latest-small")
+
+
 def add_workspace_argument(parser: argparse.ArgumentParser, default: Path) -> None:
     """A driver's ``--workspace``/``-w``, spelled, explained and read from ``$LLMREC_WORKSPACE`` as ``llmrec``'s own
     commands take it (``llmrec.cli_options``)."""

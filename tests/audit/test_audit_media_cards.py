@@ -8,27 +8,13 @@ import json
 import shutil
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from llmrec.audit.commands import register
 
 TRUE_CLAIM = "This episode is about sourdough bread baking."
 FALSE_CLAIM = "This episode is about volcanoes in Iceland."
 SPOKEN = ("Welcome to Kitchen Hour. This episode is about sourdough bread baking: we feed the starter, fold the dough "
           "and bake a crusty loaf.")
-
-
-@pytest.fixture(scope="module")
-def app():
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """llmrec (test copy)"""
-
-    register(app)
-    return app
 
 
 @pytest.fixture(scope="module")

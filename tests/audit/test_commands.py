@@ -5,23 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from llmrec.audit.commands import register
 from llmrec.errors import ConfigError
-
-
-@pytest.fixture(scope="module")
-def app():
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """llmrec (test copy)"""
-
-    register(app)
-    return app
 
 
 @pytest.fixture(scope="module")

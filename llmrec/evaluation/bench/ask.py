@@ -24,7 +24,6 @@ clients, demo workspace only). The machine is shared: load averages are recorded
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 
 from llmrec.evaluation.bench import QUERIES
 from llmrec.evaluation.bench.service_runs import ServeProcess, cli_ask, summary, throughput
-from llmrec.evaluation.options import RESULTS, add_workspace_argument
+from llmrec.evaluation.options import RESULTS, add_workspace_argument, script_parser
 from llmrec.evaluation.provenance import command_line, versions, write_report
 
 STAGES = ("retrieve_s", "rank_s", "justify_s", "total_s")
@@ -178,8 +177,7 @@ def _md(report: dict) -> str:
 
 
 def main(argv: Sequence[str]) -> int:
-    ap = argparse.ArgumentParser(prog="eval/bench_ask.py", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = script_parser("eval/bench_ask.py", __doc__)
     add_workspace_argument(ap, default=Path("demo-workspace"))
     ap.add_argument("--ml-workspace", type=Path, default=Path("ml-workspace"),
                     help="an ingested ml-latest-small workspace; skipped when it does not exist")

@@ -39,7 +39,7 @@ from llmrec.errors import ConfigError
 from llmrec.evaluation.candidates import CatalogItems
 from llmrec.evaluation.metrics import (paired_difference, per_user_ndcg, random_order_ndcg, ranking_metrics,
                                       target_ranks)
-from llmrec.evaluation.options import RESULTS, dataset_path
+from llmrec.evaluation.options import RESULTS, add_ml_small_argument, dataset_path, script_parser
 from llmrec.evaluation.protocols import build_dataset, sample_candidates
 from llmrec.evaluation.provenance import command_line, versions, write_report
 from llmrec.ranking.ranker import EXAMPLE_OPTIONS, LLMRanker, incontext_example, request_seed
@@ -51,10 +51,8 @@ NEGATIVES = 19
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="eval/prompt_variants.py", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, help="ml-latest-small folder; default: $LLMREC_DATA/ml-latest-small or "
-                                                  "../shared/data/ml-latest-small")
+    parser = script_parser("eval/prompt_variants.py", __doc__.split("\n\n")[0])
+    add_ml_small_argument(parser)
     parser.add_argument("--users", type=int, default=100, help="evaluate the first N test users (split order)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of "
                         + ",".join(VARIANTS))

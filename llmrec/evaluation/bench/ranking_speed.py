@@ -36,7 +36,7 @@ import numpy as np
 
 from llmrec.config import RankerConfig
 from llmrec.evaluation.metrics import paired_difference, per_user_ndcg, ranking_metrics, target_ranks
-from llmrec.evaluation.options import RESULTS, dataset_path
+from llmrec.evaluation.options import RESULTS, add_ml_small_argument, dataset_path, script_parser
 from llmrec.evaluation.provenance import command_line, versions, write_report
 
 DATASET = "ml-latest-small"
@@ -45,10 +45,8 @@ VERSIONED = ("numpy", "torch", "transformers")
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="eval/ranking_speed.py", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, help="ml-latest-small folder; default $LLMREC_DATA/ml-latest-small or "
-                                             "../shared/data/ml-latest-small")
+    p = script_parser("eval/ranking_speed.py", __doc__.split("\n\n")[0])
+    add_ml_small_argument(p)
     p.add_argument("--users", type=int, default=60, help="first N test users of the sampled-20 protocol")
     p.add_argument("--budgets", default="24:80,32:120,48:160",
                    help="comma-separated option_tokens:history_tokens pairs to compare with no budgets")
