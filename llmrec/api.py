@@ -47,7 +47,7 @@ class RankedItem(BaseModel):
 class RecommendedItem(RankedItem):
     justification: str
     evidence: list[str] = Field(default_factory=list, description="card:<field> and history:<item id> it relies on")
-    generated: bool = Field(True, description="false when the justification was built from card facts instead")
+    generated: bool = Field(True, description="false when the template stated the item's reasons (no LLM)")
 
 
 class Timings(BaseModel):
@@ -103,7 +103,7 @@ class ItemJustification(BaseModel):
     rank: int
     justification: str
     evidence: list[str] = Field(default_factory=list, description="card:<field> and history:<item id> it relies on")
-    generated: bool = Field(True, description="false when the justification was built from card facts instead")
+    generated: bool = Field(True, description="false when the template stated the item's reasons (no LLM)")
 
 
 class AnswerDone(BaseModel):

@@ -188,11 +188,7 @@ class Recommender:
 
         Conditions in the query ("a podcast", "before 1970", "not a comedy") are read and honoured unless ``parse``
         is false; ``where`` adds conditions (``"year<1970"``), ``ignore`` drops parsed ones."""
-        if len(query or "") > MAX_QUERY_CHARS:
-            raise RequestError(f"the request text is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
-        return self.ask_request(AskRequest(query=query or "", user_id=user_id, history=history, k=k,
-                                           include_seen=include_seen, where=list(where or []),
-                                           ignore=list(ignore or []), parse=parse))
+        return self.ask_request(_request(query, user_id, history, k, include_seen, where, ignore, parse))
 
     def ask_request(self, request: AskRequest) -> Recommendation:
         """Rank, then write every justification (one audit record, stored before this returns)."""
@@ -206,11 +202,7 @@ class Recommender:
              parse: bool = True) -> RankedAnswer:
         """The ranked items for a request (``ask``'s arguments), without justifications: show ``answer.ranked``
         now, then iterate ``justify(answer)`` for the justifications, which records the answer when done."""
-        if len(query or "") > MAX_QUERY_CHARS:
-            raise RequestError(f"the request text is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
-        return self.rank_request(AskRequest(query=query or "", user_id=user_id, history=history, k=k,
-                                            include_seen=include_seen, where=list(where or []),
-                                            ignore=list(ignore or []), parse=parse))
+        return self.rank_request(_request(query, user_id, history, k, include_seen, where, ignore, parse))
 
     def rank_request(self, request: AskRequest) -> RankedAnswer:
         """Retrieve and rank: everything of an answer but its justifications (nothing is recorded yet)."""
@@ -393,3 +385,12 @@ class Recommender:
                         for pos, (letter, item_id) in enumerate(result.shown)],
             items=rec.items, notices=rec.notices, interpretation=rec.interpretation, timings=rec.timings)
         self.audit_store.append(record)
+
+
+def _request(query: str, user_id: str | None, history: list[str] | None, k: int, include_seen: bool,
+             where: list[str] | None, ignore: list[str] | None, parse: bool) -> AskRequest:
+    """The ``AskRequest`` that ``ask`` and ``rank`` take apart as keyword arguments; over-long text refused first."""
+    if len(query or "") > MAX_QUERY_CHARS:
+        raise RequestError(f"the request text is {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}")
+    return AskRequest(query=query or "", user_id=user_id, history=history, k=k, include_seen=include_seen,
+                      where=list(where or []), ignore=list(ignore or []), parse=parse)
