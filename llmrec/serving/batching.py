@@ -5,8 +5,10 @@ no model), and every call those threads make into the backend goes through ``Bat
 the calls, one batch at a time, because an in-process model is not re-entrant and two passes at once would only fight
 over the same cores:
 
-- ``option_logprobs`` (the ranking pass): calls that arrive within ``window_s`` of the oldest waiting one run as one
-  padded forward pass of all their prompts (at most ``max_batch``); each caller gets its own rows back. The options of
+- ``option_logprobs`` (the ranking pass): calls that arrive within ``window_s`` of the oldest waiting one go to the
+  backend as one call of all their prompts (at most ``max_batch``); each caller gets its own rows back. The backend
+  decides how to run them: one padded pass on a GPU, row by row on a CPU, where a long prompt already fills the
+  matmuls and padding every row to the longest only adds work. The options of
   the calls are merged (a request with 8 candidates and one with 20 share a pass) and each caller keeps its own columns.
   Calls naming a static ``prefix`` (whose cached keys/values the backend reuses) share a pass with the same prefix only.
 - greedy ``complete`` calls (``seed=None``, the first justification attempt) with the same length and stop: one

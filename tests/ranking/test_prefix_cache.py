@@ -59,7 +59,9 @@ def test_scores_with_the_cached_prefix_equal_a_full_pass(ranker, llm_backend):
     assert cached == pytest.approx(full_pass(llm_backend, prompt.text, letters), abs=1e-4)
 
 
-def test_a_batch_of_prompts_of_different_lengths_shares_the_prefix_exactly(ranker, llm_backend):
+@pytest.mark.parametrize("padded", [True, False], ids=["one padded pass", "row by row (the CPU default)"])
+def test_a_batch_of_prompts_of_different_lengths_shares_the_prefix_exactly(ranker, llm_backend, padded, monkeypatch):
+    monkeypatch.setattr(llm_backend, "pad_batches", padded)
     short, letters = prompt_and_letters(ranker, "", 0, 4)
     long, _ = prompt_and_letters(ranker, "something long about chess, birds and sailing at sea", 5, 4)
     batched = llm_backend.option_logprobs([short.text, long.text], letters, prefix=short.static_prefix)

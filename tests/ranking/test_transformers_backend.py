@@ -24,8 +24,14 @@ def test_letter_scores_match_a_full_forward_pass(llm_backend):
     assert fast == pytest.approx([full[ids[0]].item(), full[ids[1]].item()], abs=1e-4)
 
 
-def test_batched_prompts_score_like_single_prompts(llm_backend):
+def test_a_cpu_scores_a_batch_row_by_row_so_no_prompt_pays_for_the_longest(llm_backend):
+    assert llm_backend.model.device.type == "cpu" and not llm_backend.pad_batches
+
+
+@pytest.mark.parametrize("padded", [True, False], ids=["one padded pass", "row by row (the CPU default)"])
+def test_batched_prompts_score_like_single_prompts(llm_backend, padded, monkeypatch):
     """Left padding must not change a prompt's scores."""
+    monkeypatch.setattr(llm_backend, "pad_batches", padded)
     short = llm_backend.chat([{"role": "user", "content": "A or B?"}]) + "Answer:"
     long = llm_backend.chat([{"role": "user", "content": "A long question with many words, A or B?"}]) + "Answer:"
     batched = llm_backend.option_logprobs([short, long], [" A", " B"])
