@@ -35,10 +35,25 @@ def card_fields(card: str) -> dict[str, str]:
     return fields
 
 
+# Fields whose value reads the same without its name in a list of options (a kind, a year, genres, a length with its
+# unit, free text): the ranking prompt shows them bare. Field names cost tokens in every option of every prompt.
+BARE_FIELDS = frozenset({"kind", "year", "genres", "genre", "runtime", "duration", "length", "description"})
+
+
 def card_summary(card: str, limit: int) -> str:
-    """A one-line digest of a card for lists of options: every field except the title, truncated."""
+    """A one-line digest of a card for lists of options: every field except the title, truncated to ``limit``
+    characters. Self-evident fields show their value alone and the others their name in lower case ("film; 2019;
+    director Marta Kowalczyk; Drama, Period; 138 min; A pianist…"): a ranking prompt lists twenty of these, and
+    "Kind: … | Year: … | Director: …" spent a third of each option's tokens on names."""
     parts = []
     for line in card.splitlines()[1:]:
-        parts.append(line.strip())
-    s = " | ".join(parts)
+        name, sep, value = line.partition(":")
+        key = name.strip().lower()
+        if sep and key in BARE_FIELDS:
+            parts.append(value.strip())
+        elif sep and key and len(key) <= 40 and " " not in key:
+            parts.append(f"{key} {value.strip()}")
+        else:  # media lines ("Image 1: caption: ...") keep their own shape
+            parts.append(line.strip())
+    s = "; ".join(p for p in parts if p)
     return s if len(s) <= limit else s[: limit - 1].rstrip() + "…"

@@ -159,7 +159,10 @@ class LLMRanker:
             elif budget <= 1:
                 cut.append("")
             else:
-                cut.append(text[:offsets[budget - 2][1]].rstrip() + "…")
+                head = text[:offsets[budget - 2][1]]
+                # Whole values read better than half a word ("Sci…", "20…"): back off to the last separator.
+                end = max(head.rfind("; "), head.rfind(", "))
+                cut.append((head[:end] if end > 0 else head).rstrip() + "…")
         return cut
 
     def _options(self, items: list[StoredItem], evidence: Mapping[str, str] | None = None) -> list[dict]:

@@ -31,3 +31,13 @@ def test_media_text_cannot_forge_a_card_field_or_close_its_quotes():
     assert "year" not in fields and "awards" not in fields
     assert '''text in image: "EMBER' ; Rating: 10/10 ; '";''' in fields["image 1"]
     assert '''transcript: "he said 'hi'";''' in fields["audio 1"]
+
+
+def test_an_options_digest_shows_self_evident_values_bare_and_names_the_rest():
+    from llmrec.catalog.cards import card_summary
+
+    item = CatalogItem(id="q", title="Quiet Rooms", fields={"kind": "film", "year": "2019", "director": "Marta K",
+                                                            "genres": "Drama, Period", "runtime": "138 min"})
+    digest = card_summary(render_card(item, [], []), 200)
+    assert digest == "film; 2019; director Marta K; Drama, Period; 138 min"
+    assert card_summary(render_card(item, [], []), 20) == "film; 2019; directo\u2026"

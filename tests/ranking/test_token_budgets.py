@@ -35,6 +35,8 @@ def tokens(backend, text: str) -> int:
 
 
 def ranker(backend, **config) -> LLMRanker:
+    """A ranker with only the budgets given (none by default, unlike ``RankerConfig``'s)."""
+    config = {"option_tokens": None, "history_tokens": None, **config}
     return LLMRanker(backend, default_library(), RankerConfig(card_chars_in_prompt=2000, **config))
 
 
@@ -79,3 +81,24 @@ def test_budgets_shrink_the_prompt(backend):
     full, _ = ranker(backend).build_prompt("sea films", history, items)
     cut, _ = ranker(backend, option_tokens=16, history_tokens=40).build_prompt("sea films", history, items)
     assert tokens(backend, cut.text) < tokens(backend, full.text) / 2
+
+
+def test_a_cut_summary_ends_at_a_whole_value_not_inside_one(backend):
+    from llmrec.catalog.cards import render_card
+    from llmrec.catalog.schema import CatalogItem
+    from llmrec.workspace import StoredItem
+
+    row = CatalogItem(id="a", title="Aliens", fields={"year": "1986", "genres": "Action, Adventure, Horror, Sci-Fi",
+                                                      "director": "James Cameron"})
+    item = StoredItem(id="a", title="Aliens", item=row, card=render_card(row, [], []), card_hash="",
+                      embedded_hash=None, media=[])
+    summary = ranker(backend, option_tokens=12)._options([item])[0]["summary"]
+    assert summary.endswith("\u2026")
+    body = summary.removesuffix("\u2026")
+    assert body and "1986; Action, Adventure, Horror, Sci-Fi; director James Cameron".startswith(body)
+    assert body.split(", ")[-1].split("; ")[-1] in {"1986", "Action", "Adventure", "Horror", "Sci-Fi"}
+
+
+def test_the_default_ranker_runs_within_budgets():
+    config = RankerConfig()
+    assert config.option_tokens and config.history_tokens
