@@ -204,7 +204,9 @@ def prepare_movielens(data: Path, cache: Path, log: Callable[[str], None], confi
 # ---- the run and its report -------------------------------------------------------------------------------------
 
 def run(workspaces: list[tuple[Path, list[Case]]], k: int, modes: tuple[str, ...], rank: bool,
-        log: Callable[[str], None] = print) -> dict:
+        log: Callable[[str], None] = print, config=None) -> dict:
+    """``config``: the ``LLMRecConfig`` every workspace is opened with (the model table names its model there);
+    None: each workspace's own."""
     import warnings
 
     from llmrec.recommender import Recommender
@@ -215,7 +217,7 @@ def run(workspaces: list[tuple[Path, list[Case]]], k: int, modes: tuple[str, ...
     for root, cases in workspaces:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            bench = Bench(Recommender(root), modes, rank)
+            bench = Bench(Recommender(root, config.model_copy(deep=True) if config else None), modes, rank)
             ranker = bench.rec.config.ranker
             model = {"model": ranker.model, "adapter": ranker.adapter, "backend": ranker.backend}
             for n, case in enumerate(cases):

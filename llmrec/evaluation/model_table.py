@@ -11,8 +11,11 @@ examples (``--max-train-examples``):
 - the request benchmark's served pipeline (``llmrec.evaluation.requests``) on ``--requests`` sets with this model:
   constraint precision@5 and seconds per request.
 
-The justification metrics join the table when the justification benchmark is part of this llmrec; it is not yet, so
-the column is absent rather than empty. Writes ``<out>/model-table.{json,md}``; each model's full ranker report
+- justifications written by the model (``[justification] enabled = true``, the justification benchmark's checks)
+  for the first ``--justification-cases`` demo requests, k = 3: the share of sentences the model wrote that passed
+  (the rest fall back to the template), grounded claims, personal, specific, and seconds per request.
+
+Writes ``<out>/model-table.{json,md}``; each model's full ranker report
 lands in ``<work>/<model>/``.
 """
 
@@ -161,6 +164,27 @@ def request_rows(model: str, dtype: str, sets: list[str], data: Path | None, cac
     return out
 
 
+def justification_row(model: str, dtype: str, cases: int, cache: Path) -> dict:
+    """The justification benchmark in generated mode on the demo's first ``cases`` requests, with this model."""
+    from llmrec.config import LLMRecConfig
+    from llmrec.evaluation.justifications import demo_cases, run
+    from llmrec.evaluation.justifications_report import prepare_demo
+
+    root = prepare_demo(cache)
+    config = LLMRecConfig.from_toml(root / "llmrec.toml") if (root / "llmrec.toml").is_file() else LLMRecConfig()
+    config.ranker.model, config.ranker.dtype = model, dtype
+    config.justification.enabled = True
+    report = run([(root, demo_cases(0, None)[:cases])], k=3, modes=("generated",), rank=True,
+                 log=lambda s: print(f"  {s}", file=sys.stderr, flush=True), config=config)
+    overall = report["overall"]["generated"]
+    return {k: overall[k] for k in ("requests", "justifications", "generated_share", "grounded_claim_rate",
+                                    "personal_rate", "specific_rate", "justify_p50_s", "justify_p95_s")}
+
+
+def _rate(x) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
 def markdown(report: dict) -> str:
     lines = ["# Model table (ml-latest-small, this CPU)", "",
              f"Users: sampled-20 {report['users']['sampled20']}, re-ranked (target in the retriever's top-20) "
@@ -179,6 +203,17 @@ def markdown(report: dict) -> str:
                          f"{r['rerank_full_NDCG@10']:.4f} | {r['rerank_inside_NDCG@10_llm_alone']:.4f} / "
                          f"{r['rerank_inside_NDCG@10']:.4f} / {r['ease_order_inside_NDCG@10']:.4f} | {vs} | "
                          f"{lat['p50_s']:.2f} s ({m['dtype']}) | {req or '—'} |")
+    justified = {model: m["justifications"] for model, m in report["models"].items() if m.get("justifications")}
+    if justified:
+        first = next(iter(justified.values()))
+        lines += ["", f"Justifications written by the model (generated mode, demo, {first['requests']} requests, "
+                  "k = 3; a sentence that fails the checks is replaced by the template's):", "",
+                  "| model | justifications | generated share | grounded | personal | specific | s/request p50 / p95 |",
+                  "|---|---|---|---|---|---|---|"]
+        for model, j in justified.items():
+            lines.append(f"| {model} | {j['justifications']} | {_rate(j['generated_share'])} | "
+                         f"{_rate(j['grounded_claim_rate'])} | {_rate(j['personal_rate'])} | "
+                         f"{_rate(j['specific_rate'])} | {_rate(j['justify_p50_s'])} / {_rate(j['justify_p95_s'])} |")
     lines += ["", f"Matmul probe (GFLOP/s, 1024², {report['cpus']} CPUs): {report['matmul_gflops']}; a dtype 3× "
               "slower than the best is not timed.", "", "Latency by dtype (median s per pass): " + "; ".join(
         f"{model}: " + ", ".join(f"{d} {v['p50_s']:.2f}" for d, v in m["latency"].items())
@@ -215,6 +250,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--dtypes", default="float32,bfloat16", help="dtypes timed; the faster is used")
     ap.add_argument("--requests", default="demo", help="request sets for the served pipeline (comma-separated: "
                     "demo, ml-100k, ml-latest-small); empty to skip")
+    ap.add_argument("--justification-cases", type=int, default=6, help="demo requests justified by each model "
+                    "(generated mode, k = 3); 0 to skip")
     ap.add_argument("--data", type=Path, default=None, help="ml-latest-small folder")
     ap.add_argument("--request-data", type=Path, default=None, help="folder holding the MovieLens releases for "
                     "the request sets; default $LLMREC_DATA or ../shared/data")
@@ -249,6 +286,9 @@ def main(argv: list[str]) -> int:
         if sets:
             entry["requests"] = request_rows(model, dtype, sets, args.request_data or data_root(),
                                              cache_dir() / "request-benchmark")
+        if args.justification_cases:
+            entry["justifications"] = justification_row(model, dtype, args.justification_cases,
+                                                        cache_dir() / "justification-benchmark")
         table[model] = entry
     first = next(iter(table.values()))["ranker"]["base"]
     report = {"command": command_line("python eval/model_table.py", argv), "models": table,
@@ -256,7 +296,6 @@ def main(argv: list[str]) -> int:
               "retriever_full_NDCG@10": first["retriever_full_NDCG@10"],
               "wall_seconds": round(time.perf_counter() - started, 1), "load_average": round(os.getloadavg()[0], 2),
               "cpus": os.cpu_count(), "matmul_gflops": probe, "versions": versions(("torch", "transformers", "peft")),
-              "notes": ["Justification metrics: not in this table yet (no justification benchmark in this llmrec).",
-                        *args.note]}
+              "notes": list(args.note)}
     write_report(args.out / "model-table", report, markdown)
     return 0

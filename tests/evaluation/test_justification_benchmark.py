@@ -26,3 +26,11 @@ def test_the_benchmark_measures_known_users_and_requests_and_writes_its_report(t
     json_path, md_path = write_report(report, tmp_path / "out")
     text = md_path.read_text()
     assert "| template |" in text and "## Examples" in text and json_path.is_file()
+
+
+def test_a_given_config_is_the_one_every_workspace_is_measured_with(text_workspace):
+    config = LLMRecConfig()
+    config.ranker.model = "qwen2.5-coder-0.5b"  # template mode in retrieval order never loads it
+    report = run([(text_workspace, [Case(source="text", query="jazz")])], k=2, modes=("template",), rank=False,
+                 log=lambda s: None, config=config)
+    assert report["model"] == "qwen2.5-coder-0.5b" and report["overall"]["template"]["justifications"] == 2
