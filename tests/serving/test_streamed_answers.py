@@ -113,13 +113,16 @@ def test_a_client_that_goes_away_leaves_one_record_with_the_justifications_writt
     before = rec.audit_store.count()
     with BackgroundServer(app) as url:
         with httpx.stream("POST", url + "/v1/recommendations/stream", json=QUERY, timeout=120) as r:
-            request_id = json.loads(next(r.iter_lines()))["request_id"]
+            # One iterator, kept: a discarded iter_lines() generator closes the response when it is collected, and
+            # the client would go away before the first justification, not during it.
+            lines = r.iter_lines()
+            request_id = json.loads(next(lines))["request_id"]
             deadline = time.monotonic() + 120  # a loaded machine may take a while to start the first one
             while rec.justifier.calls == 0 and time.monotonic() < deadline:
                 time.sleep(0.02)
             if rec.justifier.calls == 0:
                 rec.justifier.allow(10)
-                pytest.fail(f"the first justification never started; the rest of the stream: {list(r.iter_lines())}")
+                pytest.fail(f"the first justification never started; the rest of the stream: {list(lines)}")
             assert rec.justifier.calls == 1  # the first justification is being written (held at the gate)
         # The client is gone mid-answer; the justification it left behind is finished, the others never start.
         time.sleep(2)  # for the server to notice (it cancels the stream, which then waits for the step at the gate)
