@@ -22,18 +22,24 @@ class HardwareProfile:
 PROFILES: dict[str, HardwareProfile] = {
     "fast": HardwareProfile(
         "smollm2-135m", "float32", "transformers", "one ranking pass ≤ 1.5 s on 2 CPU cores",
-        "the only named model within the target on an idle 2-core machine: 1.07 s per pass in float32 (DESIGN.md), "
-        "where Qwen2.5-Coder-0.5B takes 3.8 s. float32 because bfloat16 is 100× slower on an AVX2-only CPU; on one "
-        "with AVX-512 bf16 (this one: 2.6× faster in the loaded model-table run) set dtype = bfloat16"),
+        "the only named model whose float32 pass meets the target on 2 cores: 0.8 s for a 750-token known-user "
+        "prompt (eval/results/bench-ask.md), where Qwen2.5-Coder-0.5B takes about 3.8 s. Zero-shot it ranks at "
+        "random (sampled-20 NDCG@10 0.215 ± 0.032 on 60 users, random 0.227; eval/results/model-table.md), so the "
+        "collaborative evidence and the retriever's order carry the ranking. float32 because no cheaper dtype "
+        "ranks like it (tests/ranking/test_dtype.py)"),
     "quality": HardwareProfile(
         "qwen2.5-coder-0.5b", "float32", "transformers", "one ranking pass ≤ 6 s on 2 CPU cores",
-        "the largest named model within the target on 2 cores (3.8 s per pass idle, float32); Qwen2.5-Coder-1.5B "
-        "has about 3× its compute per token (about 11 s). Sampled-20 NDCG@10 zero-shot 0.237 on 60 users (DESIGN.md): "
-        "it earns its cost only with an adapter, which the model table's --train row is there to show"),
+        "the best zero-shot ranker in the model table (eval/results/model-table.md, 60 sampled-20 users): NDCG@10 "
+        "0.408 ± 0.044, against 0.215 for SmolLM2-135M and 0.317 for Qwen2.5-Coder-1.5B; 0.56 s per pass in "
+        "bfloat16 on a CPU with bf16 matmuls (set dtype = auto there), about 3.8 s in float32 on 2 AVX2 cores. "
+        "Inside the retriever's top 20 it still only matches EASE's own order (0.440 vs 0.436): an adapter is what "
+        "would have to beat it"),
     "gpu": HardwareProfile(
         "qwen2.5-coder-1.5b", "bfloat16", "vllm", "one ranking pass ≤ 0.5 s on one GPU",
         "the largest named model; on a GPU every named model meets the target, so the largest wins. Not measured "
-        "here (no GPU was lent to this work): a choice by size, for a GPU row of the model table to confirm"),
+        "here (no GPU was lent to this work): a choice by size, for a GPU row of the model table to confirm. "
+        "Zero-shot on the CPU it ranked below the 0.5B (sampled-20 NDCG@10 0.317 vs 0.408, 60 users): its case "
+        "rests on a QLoRA adapter, which only a GPU trains in reasonable time"),
 }
 
 
