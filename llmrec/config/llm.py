@@ -39,7 +39,7 @@ class RankerConfig(_Section):
     # Prompt tokens are what a ranking pass costs (about 2 × non-embedding weights FLOPs per token), so the prompt's
     # variable parts are bounded in tokens of the ranking model's own tokenizer. 16:60 by measurement
     # (eval/results/ranking-speed.md, 120 ml-latest-small users, sampled-20): NDCG@10 0.2186 against 0.2185 without
-    # budgets, 635 prompt tokens instead of 718; on the demo's requests the p95 prompt went from 1,245 tokens to 816.
+    # budgets, 634 prompt tokens instead of 718; on the demo's requests the p95 prompt went from 1,245 tokens to 816.
     option_tokens: int | None = Field(16, ge=4, le=512, description="most tokens of catalog text per option "
                                       "(title and card summary; the title is kept whole, the summary cut to fit); "
                                       "None = card_chars_in_prompt alone")
