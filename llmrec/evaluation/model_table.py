@@ -142,19 +142,27 @@ def ranking_latency(model: str, dtypes: list[str], lists: int, threads: int, dat
     return out
 
 
+def _config_with_model(root: Path, model: str, dtype: str):
+    """The workspace's own configuration (its ``llmrec.toml``, else the defaults) ranking with ``model`` in ``dtype``."""
+    from llmrec.config import LLMRecConfig
+
+    toml = root / "llmrec.toml"
+    config = LLMRecConfig.from_toml(toml) if toml.is_file() else LLMRecConfig()
+    config.ranker.model, config.ranker.dtype = model, dtype
+    return config
+
+
 def request_rows(model: str, dtype: str, sets: list[str], data: Path | None, cache: Path) -> dict[str, dict]:
     """The request benchmark's served pipeline with this model: precision@5 and seconds per request, per set."""
     import warnings
 
-    from llmrec.config import LLMRecConfig
     from llmrec.evaluation.requests import benchmark_workspace, prepare_workspace
     from llmrec.recommender import Recommender
 
     out = {}
     for name in sets:
         root = prepare_workspace(name, data, cache)
-        config = LLMRecConfig.from_toml(root / "llmrec.toml") if (root / "llmrec.toml").is_file() else LLMRecConfig()
-        config.ranker.model, config.ranker.dtype = model, dtype
+        config = _config_with_model(root, model, dtype)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = benchmark_workspace(Recommender(root, config), name, served=True, only=["served"])
@@ -166,13 +174,11 @@ def request_rows(model: str, dtype: str, sets: list[str], data: Path | None, cac
 
 def justification_row(model: str, dtype: str, cases: int, cache: Path) -> dict:
     """The justification benchmark in generated mode on the demo's first ``cases`` requests, with this model."""
-    from llmrec.config import LLMRecConfig
     from llmrec.evaluation.justifications import demo_cases, run
     from llmrec.evaluation.justifications_report import prepare_demo
 
     root = prepare_demo(cache)
-    config = LLMRecConfig.from_toml(root / "llmrec.toml") if (root / "llmrec.toml").is_file() else LLMRecConfig()
-    config.ranker.model, config.ranker.dtype = model, dtype
+    config = _config_with_model(root, model, dtype)
     config.justification.enabled = True
     report = run([(root, demo_cases(0, None)[:cases])], k=3, modes=("generated",), rank=True,
                  log=lambda s: print(f"  {s}", file=sys.stderr, flush=True), config=config)
