@@ -137,3 +137,18 @@ def test_every_word_list_the_rules_use_is_a_data_file_shipped_in_the_package_and
     assert used and used == files
     for name in files:
         assert (table(name) if data.joinpath(f"{name}.json").is_file() else ordered(name)), name
+
+
+def test_saying_the_user_enjoyed_the_item_itself_is_an_unsupported_history_claim():
+    text = "The Quiet Orbit is a 2019 drama, like The Quiet Orbit, which you enjoyed."
+    verdict = CHECKER.check(grounds(), text)
+    assert not verdict.grounded
+    flagged = [f for c in verdict.claims for f in c.findings if f.label != "supported"]
+    assert [(f.check, f.about) for f in flagged] == [("history", "The Quiet Orbit")]
+
+
+def test_the_item_itself_may_be_recommended_in_the_future_tense_or_when_the_user_really_saw_it():
+    assert CHECKER.check(grounds(), "You will enjoy The Quiet Orbit, a 2019 drama.").grounded
+    seen = Grounds(item_id="a", title="The Quiet Orbit", card=CARD, history={"a": "The Quiet Orbit"},
+                   history_cards={"a": CARD}, candidates={"a"})
+    assert CHECKER.check(seen, "You watched The Quiet Orbit, a 2019 drama.").grounded

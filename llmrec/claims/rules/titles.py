@@ -10,12 +10,19 @@ words ("set in Paris" is the card's fact, not the film "Paris").
 
 from __future__ import annotations
 
+import re
+
 from llmrec.claims.catalog import Catalog, whole_words
 from llmrec.claims.claim import ClaimWork
 from llmrec.claims.cues import about_user
 from llmrec.claims.grounds import Grounds
 from llmrec.claims.text import contains, norm, title_variants, written_as_title
 from llmrec.claims.verdicts import Source
+
+
+# The user already had the item: past tense only ("you will enjoy it" is a prediction, not a history claim).
+_EXPERIENCED = re.compile(r"\byou(?:'ve|’ve| have)?\s+(?:already\s+|also\s+)?(?:enjoyed|loved|liked|watched|rated|"
+                          r"listened to|finished|read|saw|seen)\b", re.IGNORECASE)
 
 
 def apply(work: ClaimWork, grounds: Grounds, catalog: Catalog) -> None:
@@ -38,10 +45,19 @@ def apply(work: ClaimWork, grounds: Grounds, catalog: Catalog) -> None:
             if item_id == grounds.item_id or contains(own, title):
                 continue
             _named_other(work, grounds, item_id, title, history_talk)
+    own_named = False
     for variant in title_variants(grounds.title):  # the item's own title, however it is cased
         if variant:
             for m in whole_words(variant).finditer(work.masked):
+                own_named = True
                 work.blank(m.start(), m.end())
+    if (own_named or grounds.item_id in work.named) and grounds.item_id not in grounds.history \
+            and _EXPERIENCED.search(work.text):
+        # "like The Bee Counters, which you enjoyed" said of The Bee Counters itself: a model copying the shape of
+        # a history reason onto the item; the user never saw it.
+        work.add("history", "unsupported", f"says the user already enjoyed {grounds.title!r}, the item itself, "
+                 "which is not in their history", about=grounds.title,
+                 evidence=[f"history: {', '.join(grounds.history.values()) or '(none)'}"])
 
 
 def _named_other(work: ClaimWork, grounds: Grounds, item_id: str, title: str, history_talk: bool) -> None:
