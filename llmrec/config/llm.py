@@ -81,7 +81,9 @@ class JustificationConfig(_Section):
     # template states the same reasons in milliseconds. Turn it on for a larger model or a GPU backend.
     enabled: bool = Field(False, description="the LLM writes each sentence from the chosen reasons (the template "
                           "sentence when it fails the checks); false: the template alone, no LLM")
-    max_new_tokens: int = Field(32, ge=8, le=200)
+    max_new_tokens: int = Field(40, ge=8, le=200, description="tokens after the title the frame opens with; 40 "
+                                "holds the request's words and two reasons (at 32, sentences echoing a long "
+                                "request were cut off)")
     retries: int = Field(1, ge=0, le=3)
     min_support: float = Field(0.6, ge=0, le=1, description="share of a sentence's content words that must appear "
                                "in the card, history or request; below it the sentence is rejected")

@@ -45,7 +45,8 @@ class Justification(BaseModel):
 
 
 def _finish(text: str) -> str:
-    """Tidy a generated sentence: trim a cut-off tail to the last full stop, unescape, strip.
+    """Tidy a generated sentence: trim a cut-off tail to the last full stop, else to the last whole clause (a
+    sentence that ends "…, which…" reads as broken), unescape, strip.
 
     The model wrote the body of a JSON string, so ``\\"`` and ``\\\\`` are its quote and backslash.
     """
@@ -57,8 +58,21 @@ def _finish(text: str) -> str:
     if text.endswith("\u2026"):
         body = text[:-1]
         cut = max(body.rfind(". "), body.rfind("! "), body.rfind("? "))
-        text = body[: cut + 1] if cut > 20 else body.rstrip(",;: ") + "…"
+        clause = max(body.rfind(", "), body.rfind("; "), body.rfind(": "))
+        if cut > 20:
+            text = body[: cut + 1]
+        elif clause > 20:
+            text = body[:clause] + "."
+        else:
+            text = body.rstrip(",;: ") + "…"
     return text
+
+
+def opening(prompt: str) -> str:
+    """What the prompt already wrote of the sentence (the template opens it with the item's title, JSON-escaped):
+    the text after the frame's last ``"justification": "``, which the model's continuation completes."""
+    head, sep, tail = prompt.rpartition('"justification": "')
+    return tail if sep else ""
 
 
 class Justifier:
@@ -144,8 +158,8 @@ class Justifier:
             texts = self.backend.complete(prompts, self.config.max_new_tokens, stop='"',
                                           seed=None if attempt == 0 else seed + attempt)
             still = []
-            for it, raw in zip(pending, texts):
-                text = _finish(raw)
+            for it, prompt, raw in zip(pending, prompts, texts):
+                text = _finish(opening(prompt) + raw)
                 verdict, found = self.checks.problems(text, grounds[it.id], known)
                 used = stated(text, plans[it.id], verdict)
                 if not used and not found:

@@ -16,7 +16,7 @@ from llmrec.audit.labelled_set import demo_grounds, load_examples
 from llmrec.claims import Grounds
 from llmrec.config import AuditConfig, JustificationConfig
 from llmrec.explain.acceptance import POLICY_RULES, JustificationChecks
-from llmrec.explain.justifier import Justifier
+from llmrec.explain.justifier import Justifier, opening
 from llmrec.prompts import default_library, plain_chat
 from llmrec.workspace import StoredItem
 
@@ -155,8 +155,9 @@ def test_on_the_labelled_set_the_justifier_and_the_audit_agree_on_every_explanat
 
 
 class _Scripted:
-    """Stands in for the LLM only: writes the given sentence, as the body of the JSON string the frame opened (the
-    checks and the fallback are the real ones)."""
+    """Stands in for the LLM only: continues the JSON string the frame opened with the item's title, so the shown
+    sentence is the labelled one when it starts with the title, else "<title>: <labelled sentence>" (the checks and
+    the fallback are the real ones)."""
 
     chat = staticmethod(plain_chat)
 
@@ -164,7 +165,11 @@ class _Scripted:
         self.sentence = sentence.replace("\\", "\\\\").replace('"', '\\"')
 
     def complete(self, prompts, max_new_tokens, stop, seed=None):
-        return [self.sentence for _ in prompts]
+        out = []
+        for prompt in prompts:
+            opened = opening(prompt)
+            out.append(self.sentence[len(opened):] if self.sentence.startswith(opened) else ": " + self.sentence)
+        return out
 
 
 def test_no_justification_the_justifier_shows_is_flagged_by_the_audit(labelled):

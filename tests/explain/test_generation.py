@@ -13,7 +13,7 @@ ITEMS = ["pod-field-notes-12", "pod-field-notes-11", "pod-orbit-hour-weigh"]
 
 
 class Scripted:
-    """Writes the given sentence for every prompt (as the body of the JSON string the frame opened)."""
+    """Writes the given words for every prompt: the rest of the JSON string the frame opened with the item's title."""
 
     chat = staticmethod(plain_chat)
 
@@ -35,7 +35,7 @@ def run(backend, demo_items, demo_facets, demo_values, demo_parser, retries=1):
 
 def test_the_k_items_are_generated_in_one_batch_from_their_reasons_not_their_cards(
         demo_items, demo_facets, demo_values, demo_parser):
-    backend = Scripted("It is a podcast episode hosted by Dana Whitfield.")
+    backend = Scripted(" is a podcast episode hosted by Dana Whitfield.")
     run(backend, demo_items, demo_facets, demo_values, demo_parser, retries=0)
     [batch] = backend.calls
     assert len(batch) == len(ITEMS)
@@ -46,16 +46,16 @@ def test_the_k_items_are_generated_in_one_batch_from_their_reasons_not_their_car
 
 def test_a_sentence_that_passes_the_checks_and_states_a_reason_is_shown_with_that_reasons_evidence(
         demo_items, demo_facets, demo_values, demo_parser):
-    backend = Scripted("Dana Whitfield hosts this episode about the volcanoes of Iceland.")
+    backend = Scripted(", hosted by Dana Whitfield, is about the volcanoes of Iceland.")
     _, [volcano, *_] = run(backend, demo_items, demo_facets, demo_values, demo_parser)
-    assert volcano.generated and volcano.justification == backend.sentence
+    assert volcano.generated and volcano.justification == demo_items[ITEMS[0]].title + backend.sentence
     assert "card:audio 1" in volcano.evidence and volcano.evidence == [e for r in volcano.reasons for e in r.evidence
                                                                         if e in volcano.evidence]
 
 
 def test_a_true_sentence_that_states_none_of_its_reasons_is_replaced_by_the_template(
         demo_items, demo_facets, demo_values, demo_parser):
-    backend = Scripted("This podcast episode is from 2023.")  # true of the first, and none of its reasons
+    backend = Scripted(" is a podcast episode from 2023.")  # true of the first, and none of its reasons
     _, out = run(backend, demo_items, demo_facets, demo_values, demo_parser)
     assert len(backend.calls) == 2  # tried, retried once, then the template
     assert all(not j.generated for j in out)
@@ -64,7 +64,7 @@ def test_a_true_sentence_that_states_none_of_its_reasons_is_replaced_by_the_temp
 
 
 def test_a_false_sentence_is_never_shown(demo_items, demo_facets, demo_values, demo_parser):
-    backend = Scripted("This 1999 episode won three awards and is hosted by Ravi Menon.")
+    backend = Scripted(" is a 1999 episode that won three awards, hosted by Ravi Menon.")
     _, [volcano, *_] = run(backend, demo_items, demo_facets, demo_values, demo_parser)
     assert not volcano.generated and volcano.problems
     assert "1999" not in volcano.justification and "volcanoes" in volcano.justification
@@ -82,3 +82,29 @@ def test_items_come_one_by_one_and_one_item_alone_gets_the_same_sentence(demo_it
     rest = list(streamed)
     assert [j.item_id for j in rest] == ITEMS[1:]
     assert justifier.justify_one(ctx, items[1]) == rest[0]
+
+
+def test_the_frame_opens_each_sentence_with_its_own_title_so_every_justification_names_its_item(
+        demo_items, demo_facets, demo_values, demo_parser):
+    backend = Scripted(" is a podcast episode about the volcanoes of Iceland.")
+    _, out = run(backend, demo_items, demo_facets, demo_values, demo_parser, retries=0)
+    [batch] = backend.calls
+    for prompt, item_id in zip(batch, ITEMS):
+        assert prompt.endswith('"justification": "' + demo_items[item_id].title)
+    assert out[0].generated and out[0].justification.startswith(demo_items[ITEMS[0]].title + " is a podcast")
+
+
+def test_the_worked_example_has_the_shape_of_the_case_so_an_anonymous_request_is_not_shown_a_history_reason(
+        demo_items, demo_facets, demo_values, demo_parser):
+    backend = Scripted(" is a podcast episode about the volcanoes of Iceland.")
+    run(backend, demo_items, demo_facets, demo_values, demo_parser, retries=0)
+    anonymous = backend.calls[0][0]
+    assert "Request: a tense thriller" in anonymous and "which you enjoyed" not in anonymous
+
+
+def test_a_sentence_cut_off_by_the_token_limit_ends_at_its_last_whole_clause(
+        demo_items, demo_facets, demo_values, demo_parser):
+    backend = Scripted(" is a podcast episode about the volcanoes of Iceland, hosted by Dana Whitfield, which\u2026")
+    _, [volcano, *_] = run(backend, demo_items, demo_facets, demo_values, demo_parser, retries=0)
+    assert volcano.justification == demo_items[ITEMS[0]].title + \
+        " is a podcast episode about the volcanoes of Iceland, hosted by Dana Whitfield."

@@ -37,3 +37,27 @@ def test_batched_prompts_score_like_single_prompts(llm_backend, padded, monkeypa
     batched = llm_backend.option_logprobs([short, long], [" A", " B"])
     alone = [llm_backend.option_logprobs([p], [" A", " B"])[0] for p in (short, long)]
     assert batched[0] == pytest.approx(alone[0], abs=2e-3) and batched[1] == pytest.approx(alone[1], abs=2e-3)
+
+
+def test_generation_may_copy_the_prompts_words_but_not_loop_on_its_own():
+    """A justification copies its reasons' names ("directed by Samir Haddad"): only n-grams of the generated text
+    are banned, never the prompt's (transformers' no_repeat_ngram_size counts both)."""
+    import torch
+
+    from llmrec.ranking.backends.transformers_backend import NoRepeatInGenerated
+
+    prompt = [5, 6, 7, 5, 6]                       # the prompt already said "5 6 7"
+    generated = [1, 2, 3, 1, 2]                     # the model said "1 2 3", and now "1 2" again
+    scores = torch.zeros(1, 10)
+    out = NoRepeatInGenerated(3, start=len(prompt))(torch.tensor([prompt + generated]), scores)
+    assert out[0, 3] == float("-inf")                # "1 2 3" would repeat its own trigram
+    assert torch.isfinite(out[0, [0, 1, 2, 4, 5, 6, 7, 8, 9]]).all()
+    fresh = NoRepeatInGenerated(3, start=len(prompt))(torch.tensor([prompt + [5, 6]]), torch.zeros(1, 10))
+    assert torch.isfinite(fresh).all()              # "5 6 7" again is a copy of the prompt: allowed
+
+
+def test_a_name_in_the_prompt_is_copied_exactly(llm_backend):
+    prompt = llm_backend.chat([{"role": "user", "content": "Repeat exactly: directed by Samir Haddad and Ines "
+                                                           "Duarte"}]) + "directed by"
+    [text] = llm_backend.complete([prompt], max_new_tokens=8, stop="\n")
+    assert text.startswith(" Samir Haddad")

@@ -52,6 +52,25 @@ def quantize_int8(model):
     return model
 
 
+class NoRepeatInGenerated:
+    """Bans a token that would repeat an ``n``-gram of the text generated so far (positions from ``start``): a
+    loop breaker that, unlike transformers' ``no_repeat_ngram_size``, leaves the prompt's n-grams free to copy."""
+
+    def __init__(self, n: int, start: int):
+        self.n, self.start = n, start
+
+    def __call__(self, input_ids, scores):
+        n = self.n
+        for row, ids in enumerate(input_ids[:, self.start:].tolist()):
+            if len(ids) < n:
+                continue
+            tail = ids[len(ids) - n + 1:]
+            banned = [ids[i + n - 1] for i in range(len(ids) - n + 1) if ids[i:i + n - 1] == tail]
+            if banned:
+                scores[row, banned] = float("-inf")
+        return scores
+
+
 class TransformersBackend:
     name = "transformers"
 
@@ -189,7 +208,7 @@ class TransformersBackend:
 
     def complete(self, prompts: list[str], max_new_tokens: int, stop: str, seed: int | None = None) -> list[str]:
         torch = self._torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
+        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
         enc = self._batch(prompts)
         start = enc["input_ids"].shape[1]
@@ -200,9 +219,12 @@ class TransformersBackend:
                 texts = tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
                 return torch.tensor([cut_at_stop(t, stop)[1] for t in texts])
 
+        # No penalty on what the prompt says: transformers' repetition_penalty and no_repeat_ngram_size count the
+        # prompt's tokens too, and a justification must copy its reasons' names and values exactly (with them on,
+        # "directed by Samir Haddad" came out as "SamIR Hadda" and was refused). Loops are cut in the new text only.
         kwargs = dict(max_new_tokens=max_new_tokens, stopping_criteria=StoppingCriteriaList([_AllStopped()]),
                       pad_token_id=tokenizer.pad_token_id,
-                      no_repeat_ngram_size=3, repetition_penalty=1.2)
+                      logits_processor=LogitsProcessorList([NoRepeatInGenerated(3, start)]))
         if seed is None:
             kwargs.update(do_sample=False)
         else:

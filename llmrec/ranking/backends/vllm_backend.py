@@ -204,7 +204,9 @@ class VLLMBackend:
         return self._call("complete", prompts, max_new_tokens, stop, seed)
 
     def _sampling(self, max_new_tokens: int, seed: int | None) -> dict:
-        body = {"max_tokens": max_new_tokens, "repetition_penalty": 1.2}
+        # frequency_penalty counts only the generated tokens; repetition_penalty also counts the prompt's, and a
+        # justification must copy its reasons' names and values exactly (as the transformers backend does).
+        body = {"max_tokens": max_new_tokens, "frequency_penalty": 0.3}
         if seed is None:
             body["temperature"] = 0.0
         else:
