@@ -49,6 +49,8 @@ def ranker_report(model: str, args, work: Path, dtype: str = "float32") -> dict:
             argv += ["--adapter", str(adapter)]  # trained by an earlier run of the table: evaluated, not retrained
         else:
             argv += ["--train", str(adapter), "--max-train-examples", str(args.max_train_examples)]
+            if args.learning_rate is not None:
+                argv += ["--learning-rate", str(args.learning_rate)]
     ranker_main(argv, program="python eval/model_table.py (ranker protocol)")
     return json.loads((out / f"{DATASET}-llamarec-ranker.json").read_text())
 
@@ -247,6 +249,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--train", action="store_true", help="also LoRA-train each model (same example budget) and "
                     "add its adapter's row; an adapter already trained by the table is reused")
     ap.add_argument("--max-train-examples", type=int, default=1000, help="the training budget, the same for all")
+    ap.add_argument("--learning-rate", type=float, default=None, help="LoRA learning rate for --train (default: "
+                    "the ranker protocol's)")
     ap.add_argument("--adapters", type=Path, default=Path("adapters"), help="where --train keeps table-<model>")
     ap.add_argument("--valid-users", type=int, default=48)
     ap.add_argument("--test-users", type=int, default=None, help="re-rank only the first N users whose target is "
