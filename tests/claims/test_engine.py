@@ -152,3 +152,8 @@ def test_the_item_itself_may_be_recommended_in_the_future_tense_or_when_the_user
     seen = Grounds(item_id="a", title="The Quiet Orbit", card=CARD, history={"a": "The Quiet Orbit"},
                    history_cards={"a": CARD}, candidates={"a"})
     assert CHECKER.check(seen, "You watched The Quiet Orbit, a 2019 drama.").grounded
+
+
+def test_enjoying_a_history_item_beside_the_item_itself_is_no_claim_that_the_user_saw_the_item():
+    assert CHECKER.check(grounds(history=["c"]), "You enjoyed The Hollow Choir and The Quiet Orbit is a 2019 drama."
+                         ).grounded

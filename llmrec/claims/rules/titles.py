@@ -21,8 +21,15 @@ from llmrec.claims.verdicts import Source
 
 
 # The user already had the item: past tense only ("you will enjoy it" is a prediction, not a history claim).
-_EXPERIENCED = re.compile(r"\byou(?:'ve|’ve| have)?\s+(?:already\s+|also\s+)?(?:enjoyed|loved|liked|watched|rated|"
-                          r"listened to|finished|read|saw|seen)\b", re.IGNORECASE)
+_HAD = (r"you(?:'ve|’ve| have)?\s+(?:already\s+|also\s+)?"
+        r"(?:enjoyed|loved|liked|watched|rated|listened to|finished|read|saw|seen)")
+
+
+def _said_had(text: str, title: str) -> bool:
+    """Whether ``text`` says the user already had ``title`` itself: "<title>, which you enjoyed" or "you watched
+    <title>" (not "you enjoyed X, and <title> is ...", which speaks of another item)."""
+    t = re.escape(title)
+    return re.search(rf"\b{t}\W{{0,3}}(?:which|that)\s+{_HAD}\b|\b{_HAD}\s+{t}\b", text, re.IGNORECASE) is not None
 
 
 def apply(work: ClaimWork, grounds: Grounds, catalog: Catalog) -> None:
@@ -45,14 +52,11 @@ def apply(work: ClaimWork, grounds: Grounds, catalog: Catalog) -> None:
             if item_id == grounds.item_id or contains(own, title):
                 continue
             _named_other(work, grounds, item_id, title, history_talk)
-    own_named = False
-    for variant in title_variants(grounds.title):  # the item's own title, however it is cased
-        if variant:
-            for m in whole_words(variant).finditer(work.masked):
-                own_named = True
-                work.blank(m.start(), m.end())
-    if (own_named or grounds.item_id in work.named) and grounds.item_id not in grounds.history \
-            and _EXPERIENCED.search(work.text):
+    variants = [v for v in title_variants(grounds.title) if v]
+    for variant in variants:  # the item's own title, however it is cased
+        for m in whole_words(variant).finditer(work.masked):
+            work.blank(m.start(), m.end())
+    if grounds.item_id not in grounds.history and any(_said_had(work.text, v) for v in variants):
         # "like The Bee Counters, which you enjoyed" said of The Bee Counters itself: a model copying the shape of
         # a history reason onto the item; the user never saw it.
         work.add("history", "unsupported", f"says the user already enjoyed {grounds.title!r}, the item itself, "
