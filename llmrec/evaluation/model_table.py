@@ -43,7 +43,7 @@ def ranker_report(model: str, args, work: Path, dtype: str = "float32") -> dict:
         argv += ["--test-users", str(args.test_users)]
     if args.data:
         argv += ["--data", str(args.data)]
-    if args.train:
+    if args.train and (args.train == "all" or model in args.train.split(",")):
         adapter = Path(args.adapters) / f"table-{model.replace('/', '_')}"
         if (adapter / "manifest.json").is_file():
             argv += ["--adapter", str(adapter)]  # trained by an earlier run of the table: evaluated, not retrained
@@ -206,7 +206,8 @@ def markdown(report: dict) -> str:
         req = " ; ".join(f"{s}: {r['precision@5']} · {r['seconds_p50']:.2f}" for s, r in m.get("requests", {}).items())
         for variant, r in m["ranker"].items():
             z = r.get("vs_ease")
-            vs = f"{z['mean']:+.4f} (z {z['z']:+.1f})" if z else "—"
+            vs = "—" if not z else f"{z['mean']:+.4f} (z {z['z']:+.1f})" if z.get("z") is not None else \
+                f"{z['mean']:+.4f} (the same order)"  # SE 0: at the validated w it ranks exactly as EASE
             lines.append(f"| {model} | {variant} | {r['sampled20_NDCG@10']:.4f} ± {r['sampled20_se']:.4f} | "
                          f"{r['rerank_full_NDCG@10']:.4f} | {r['rerank_inside_NDCG@10_llm_alone']:.4f} / "
                          f"{r['rerank_inside_NDCG@10']:.4f} / {r['ease_order_inside_NDCG@10']:.4f} | {vs} | "
@@ -246,8 +247,9 @@ def main(argv: list[str]) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="smollm2-135m,qwen2.5-coder-0.5b,qwen2.5-coder-1.5b",
                     help="comma-separated named models or folders")
-    ap.add_argument("--train", action="store_true", help="also LoRA-train each model (same example budget) and "
-                    "add its adapter's row; an adapter already trained by the table is reused")
+    ap.add_argument("--train", nargs="?", const="all", default=None, metavar="MODELS",
+                    help="also LoRA-train each model (same example budget) and add its adapter's row; an adapter "
+                         "already trained by the table is reused; with a comma-separated list, only those models")
     ap.add_argument("--max-train-examples", type=int, default=1000, help="the training budget, the same for all")
     ap.add_argument("--learning-rate", type=float, default=None, help="LoRA learning rate for --train (default: "
                     "the ranker protocol's)")

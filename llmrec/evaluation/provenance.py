@@ -55,10 +55,11 @@ def command_line(program: str, argv: Sequence[str]) -> str:
 
 
 def write_report(stem: Path, report: dict, markdown: Callable[[dict], str], echo: bool = True) -> None:
-    """``<stem>.json`` (everything) and ``<stem>.md`` (the tables); the markdown is also printed."""
+    """``<stem>.json`` (everything) and ``<stem>.md`` (the tables); the markdown is also printed. The JSON is
+    written first: a run can take an hour, and a fault in rendering its tables must not lose its numbers."""
     stem.parent.mkdir(parents=True, exist_ok=True)
-    text = markdown(report)
     stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    text = markdown(report)
     stem.with_suffix(".md").write_text(text, encoding="utf-8")
     if echo:
         print(text)

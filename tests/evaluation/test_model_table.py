@@ -32,3 +32,12 @@ def test_each_model_gets_a_row_and_its_justifications_a_table():
 
 def test_without_justifications_the_table_has_no_empty_column():
     assert "generated share" not in markdown(_report(None))
+
+
+def test_an_adapter_that_ranks_exactly_as_ease_gets_a_row_not_a_crash():
+    """At the validated weight the fused order can be EASE's own: every paired difference 0, SE 0, z undefined."""
+    report = _report(None)
+    report["models"]["smollm2-135m"]["ranker"]["adapter"] = {**_ranker_row(), "vs_ease": {"mean": 0.0, "se": 0.0,
+                                                                                            "z": None}}
+    assert "| smollm2-135m | adapter | 0.2186 ± 0.0246 |" in markdown(report)
+    assert "+0.0000 (the same order)" in markdown(report)
