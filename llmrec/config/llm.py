@@ -76,9 +76,10 @@ class RankerConfig(_Section):
 class JustificationConfig(_Section):
     """Short, grounded justifications for the returned items, written from their reasons (``llmrec.explain``)."""
 
-    # Off by default for latency: on the 2-core CPU the LLM's sentences cost 4.5 s p50 per request of three items
-    # (SmolLM2-135M, four demo requests; 11 of 12 passed the checks once it could copy its reasons, none before),
-    # while the template states the same reasons in milliseconds. Turn it on for a larger model or a GPU backend.
+    # Off by default for latency: on the 2-core CPU the LLM's sentences cost 2.2 s p50 per request of three items
+    # with SmolLM2-135M, 4.0 s with Qwen2.5-Coder-0.5B (eval/results/model-table.md; 10 and 12 of 12 passed the
+    # checks once the decoder let them copy their reasons, none before), while the template states the same
+    # reasons in milliseconds. Turn it on for a larger model or a GPU backend.
     enabled: bool = Field(False, description="the LLM writes each sentence from the chosen reasons (the template "
                           "sentence when it fails the checks); false: the template alone, no LLM")
     max_new_tokens: int = Field(40, ge=8, le=200, description="tokens after the title the frame opens with; 40 "

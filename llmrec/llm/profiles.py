@@ -30,10 +30,11 @@ PROFILES: dict[str, HardwareProfile] = {
     "quality": HardwareProfile(
         "qwen2.5-coder-0.5b", "float32", "transformers", "one ranking pass ≤ 6 s on 2 CPU cores",
         "the best zero-shot ranker in the model table (eval/results/model-table.md, 60 sampled-20 users): NDCG@10 "
-        "0.408 ± 0.044, against 0.215 for SmolLM2-135M and 0.317 for Qwen2.5-Coder-1.5B; 0.56 s per pass in "
-        "bfloat16 on a CPU with bf16 matmuls (set dtype = auto there), about 3.8 s in float32 on 2 AVX2 cores. "
-        "Inside the retriever's top 20 it still only matches EASE's own order (0.440 vs 0.436): an adapter is what "
-        "would have to beat it"),
+        "0.408 ± 0.044, against 0.215 for SmolLM2-135M and 0.317 for Qwen2.5-Coder-1.5B; 0.52 s per pass in "
+        "bfloat16 on a CPU with bf16 matmuls (set dtype = auto there), about 3.8 s in float32 on 2 AVX2 cores; "
+        "the only one whose generated justifications all passed their checks (12 of 12). Inside EASE's top 20 "
+        "(110 users) it only matches EASE's own order (0.419 vs 0.416), and its LoRA adapter (1000 examples, "
+        "sampled-20 0.461) ranks exactly as EASE at its validated weight: nothing measured here beats EASE yet"),
     "gpu": HardwareProfile(
         "qwen2.5-coder-1.5b", "bfloat16", "vllm", "one ranking pass ≤ 0.5 s on one GPU",
         "the largest named model; on a GPU every named model meets the target, so the largest wins. Not measured "
