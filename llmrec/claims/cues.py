@@ -30,6 +30,18 @@ def _negation() -> re.Pattern:
     return re.compile(rf"\b(?:{alternation(words('negation'))})\b[\w\s'’-]{{0,20}}$", re.IGNORECASE)
 
 
+@cache
+def _had() -> str:
+    return rf"you(?:'ve|’ve| have)?\s+(?:already\s+|also\s+)?(?:{alternation(words('experience_verbs'))})"
+
+
+def says_user_had(text: str, title: str) -> bool:
+    """Whether ``text`` says the user already had ``title`` itself: "<title>, which you enjoyed" or "you watched
+    <title>" (not "you enjoyed X, and <title> is ...", which speaks of another item)."""
+    t, had = re.escape(title), _had()
+    return re.search(rf"\b{t}\W{{0,3}}(?:which|that)\s+{had}\b|\b{had}\s+{t}\b", text, re.IGNORECASE) is not None
+
+
 def about_request(text: str) -> bool:
     """Whether ``text`` speaks of the request ("you asked for", "your mood", "just what you wanted")."""
     return _request_cue().search(text) is not None

@@ -10,26 +10,12 @@ words ("set in Paris" is the card's fact, not the film "Paris").
 
 from __future__ import annotations
 
-import re
-
 from llmrec.claims.catalog import Catalog, whole_words
 from llmrec.claims.claim import ClaimWork
-from llmrec.claims.cues import about_user
+from llmrec.claims.cues import about_user, says_user_had
 from llmrec.claims.grounds import Grounds
 from llmrec.claims.text import contains, norm, title_variants, written_as_title
 from llmrec.claims.verdicts import Source
-
-
-# The user already had the item: past tense only ("you will enjoy it" is a prediction, not a history claim).
-_HAD = (r"you(?:'ve|’ve| have)?\s+(?:already\s+|also\s+)?"
-        r"(?:enjoyed|loved|liked|watched|rated|listened to|finished|read|saw|seen)")
-
-
-def _said_had(text: str, title: str) -> bool:
-    """Whether ``text`` says the user already had ``title`` itself: "<title>, which you enjoyed" or "you watched
-    <title>" (not "you enjoyed X, and <title> is ...", which speaks of another item)."""
-    t = re.escape(title)
-    return re.search(rf"\b{t}\W{{0,3}}(?:which|that)\s+{_HAD}\b|\b{_HAD}\s+{t}\b", text, re.IGNORECASE) is not None
 
 
 def apply(work: ClaimWork, grounds: Grounds, catalog: Catalog) -> None:
@@ -56,7 +42,7 @@ def apply(work: ClaimWork, grounds: Grounds, catalog: Catalog) -> None:
     for variant in variants:  # the item's own title, however it is cased
         for m in whole_words(variant).finditer(work.masked):
             work.blank(m.start(), m.end())
-    if grounds.item_id not in grounds.history and any(_said_had(work.text, v) for v in variants):
+    if grounds.item_id not in grounds.history and any(says_user_had(work.text, v) for v in variants):
         # "like The Bee Counters, which you enjoyed" said of The Bee Counters itself: a model copying the shape of
         # a history reason onto the item; the user never saw it.
         work.add("history", "unsupported", f"says the user already enjoyed {grounds.title!r}, the item itself, "
