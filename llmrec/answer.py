@@ -56,7 +56,8 @@ class RankedAnswer:
             model=self.ranked.model, adapter=self.ranked.adapter, backend=self.ranked.backend,
             dtype=self.ranked.dtype, candidates=list(self.ranked.candidates), notices=list(dict.fromkeys([*self.ranked.notices, *notices])),
             interpretation=self.ranked.interpretation,
-            timings=Timings(retrieve_s=t.retrieve_s, rank_s=t.rank_s, justify_s=round(self.justify_s, 4),
+            timings=Timings(retrieve_s=t.retrieve_s, rank_s=t.rank_s, rank_pass_s=t.rank_pass_s,
+                            justify_s=round(self.justify_s, 4),
                             total_s=round(total, 4)))
 
 

@@ -53,6 +53,7 @@ class RecommendedItem(RankedItem):
 class Timings(BaseModel):
     retrieve_s: float = 0.0
     rank_s: float = 0.0
+    rank_pass_s: float = Field(0.0, description="of rank_s, the model's forward pass (the rest builds the prompt)")
     justify_s: float = 0.0
     total_s: float = 0.0
 

@@ -264,6 +264,7 @@ class Recommender:
             candidates=[item_id for _, item_id in result.shown], notices=list(dict.fromkeys(notices)),
             interpretation=interpretation,
             timings=Timings(retrieve_s=round(t_rank - t_retrieve, 4), rank_s=round(t_end - t_rank, 4),
+                            rank_pass_s=round(result.pass_seconds, 4),
                             total_s=round(t_end - t0, 4)))
         return RankedAnswer(request=request, ranked=ranked, top=top, candidates=cand_items, history=history,
                             history_ids=history_ids, result=result, retrieved=candidates, started=t0,

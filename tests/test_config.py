@@ -31,7 +31,7 @@ RUNTIME_CHANGES = {
     "embedding": {"batch_size": 7},
     "store": {"backend": "chroma-server", "path": "/elsewhere/chroma", "url": "http://127.0.0.1:8123"},
     "ranker": {"threads": 1, "vllm_url": "http://127.0.0.1:9100", "vllm_timeout_s": 5.0,
-               "fallback_backend": "transformers"},
+               "fallback_backend": "transformers", "fused_cpu_ops": False},
     "justification": {"batch": 2},
     "audit": {"judge_batch_size": 3},
 }

@@ -58,6 +58,7 @@ class RankingResult:
     prompt: RenderedPrompt
     seconds: float
     tokens: int = 0                   # prompt length in the ranking model's tokens (0 where it has no tokenizer)
+    pass_seconds: float = 0.0         # of ``seconds``, the model call alone (prompt building and budgets excluded)
 
 
 @dataclass(frozen=True)
@@ -246,10 +247,12 @@ class LLMRanker:
             return RankingResult([], {}, {}, [], prompt, 0.0)
         prompt, shown = self.build_prompt(query, history, candidates, example, collab_rank, conditions)
         letters = [" " + letter for letter, _ in shown]
+        t_pass = time.perf_counter()
         if prompt.static_prefix:
             logprobs = self.backend.option_logprobs([prompt.text], letters, prefix=prompt.static_prefix)[0]
         else:
             logprobs = self.backend.option_logprobs([prompt.text], letters)[0]
+        pass_seconds = time.perf_counter() - t_pass
         letter_lp = {item_id: lp for (_, item_id), lp in zip(shown, logprobs)}
         retrieval_rank = {c.id: i for i, c in enumerate(candidates)}
         # The retriever's order as a log-prior, -w·log(1 + rank): a zero-shot model (near random on 20 options)
@@ -260,4 +263,4 @@ class LLMRanker:
         ranked = sorted(scores, key=lambda i: (-scores[i], retrieval_rank[i]))
         seconds = time.perf_counter() - t0
         tokens = self._token_counts([prompt.text])[0] if self._tokenizer is not None else 0
-        return RankingResult(ranked, scores, letter_lp, shown, prompt, seconds, tokens)
+        return RankingResult(ranked, scores, letter_lp, shown, prompt, seconds, tokens, pass_seconds)

@@ -110,3 +110,35 @@ def test_a_dtype_may_be_the_default_only_if_it_ranks_like_float32_on_50_prompts(
             assert default not in defaults_through, (
                 f"{dtype} ranks unlike float32 (top-1 {top1:.0%}, Spearman {rho:.3f}) but the default dtype "
                 f"{default!r} can choose it")
+
+
+@pytest.mark.slow
+def test_bfloat16_attention_may_be_chosen_by_default_only_if_it_ranks_like_float32_on_50_prompts(llm_backend):
+    """The same bar for a float32 model whose attention alone runs in bfloat16 (``ranker.attention_dtype``)."""
+    from llmrec.ranking.backends import open_backend
+
+    prompts = prompts_for_agreement(llm_backend)
+    reference = [llm_backend.option_logprobs([text], letters)[0] for text, letters in prompts]
+    other = open_backend(RankerConfig(dtype="float32", attention_dtype="bfloat16"))
+    assert other.dtype == "float32 (bfloat16 attention)"
+    scores = [other.option_logprobs([text], letters)[0] for text, letters in prompts]
+    top1 = float(np.mean([np.argmax(a) == np.argmax(b) for a, b in zip(reference, scores)]))
+    rho = float(np.mean([spearman(a, b) for a, b in zip(reference, scores)]))
+    print(f"bfloat16 attention: top-1 agreement {top1:.0%}, mean Spearman {rho:.3f} against float32")
+    if top1 < 0.95 or rho < 0.95:
+        assert RankerConfig().attention_dtype not in ("auto", "bfloat16"), (
+            f"bfloat16 attention ranks unlike float32 (top-1 {top1:.0%}, Spearman {rho:.3f}) but the default "
+            "attention dtype can choose it")
+
+
+@pytest.mark.parametrize("probe", ["bfloat16", "float32"])
+def test_auto_attention_follows_the_machine_probe_and_the_recorded_dtype_says_so(probe, monkeypatch):
+    from llmrec.ranking.backends import open_backend
+
+    verdict = dtype_probe.DtypeProbe(probe, 300.0, 1000.0 if probe == "bfloat16" else 0.9, "test", 2)
+    monkeypatch.setattr(dtype_probe, "fastest_dtype", lambda *a, **k: verdict)
+    backend = open_backend(RankerConfig(dtype="float32"))
+    if probe == "bfloat16":
+        assert backend.dtype == "float32 (bfloat16 attention)" and "bfloat16_attention" in backend.fused_ops
+    else:
+        assert backend.dtype == "float32" and "bfloat16_attention" not in backend.fused_ops

@@ -11,8 +11,12 @@ own (default) configuration:
 - Python API: ``Recommender.ask`` in a warm process, p50/p95 of retrieve, rank, justify and total (its timings).
   Demo requests alternate the shared ``QUERIES`` anonymously and as known users; ml-latest-small requests are known
   users (history only, no text).
-- The ranking pass: prompt tokens, and achieved GFLOP/s (2 x non-embedding parameters x tokens / rank seconds)
-  against the fp32 matmul peak measured in the same run (and the model's dtype's peak when it is not fp32).
+- The ranking pass (the model call, ``timings.rank_pass_s``; prompt building is the rest of ``rank_s``): prompt
+  tokens, and achieved GFLOP/s against the fp32 matmul peak measured in the same run (and the model's dtype's peak
+  when it is not fp32), counted two ways: the weights alone (2 x non-embedding parameters x computed tokens) and the
+  model's FLOPs (weights plus causal attention, 4 x layers x attention width x keys each new token sees, the
+  convention of PaLM's model FLOPs utilisation). Then the same prompts replayed, interleaved, through a backend
+  without the fused CPU paths (``ranker.fused_cpu_ops = false``): the pass-time ratio fused / stock.
 - CLI standalone: ``llmrec ask --standalone --json`` as a subprocess (imports and model load included).
 - ``llmrec serve`` started for the workspace (load + warm-up time recorded), then ``llmrec ask`` through it (wall
   time, and that the service answered), then throughput at each ``--clients`` level: requests/s, statuses, 5xx,
@@ -70,8 +74,46 @@ def _model_facts(rec) -> dict:
     if model is None:
         return {"dtype": None, "params": None, "tokenizer": getattr(backend, "tokenizer", None), "backend": backend}
     params = sum(p.numel() for name, p in model.named_parameters() if "embed" not in name)
+    config = model.config
+    heads = config.num_attention_heads
+    width = heads * (getattr(config, "head_dim", None) or config.hidden_size // heads)
     return {"dtype": str(next(model.parameters()).dtype).removeprefix("torch."), "params": params,
-            "tokenizer": backend.tokenizer, "backend": backend}
+            "tokenizer": backend.tokenizer, "backend": backend, "layers": config.num_hidden_layers,
+            "attention_width": width}
+
+
+def attention_flops(layers: int, width: int, cached: int, computed: int) -> int:
+    """Causal attention FLOPs of ``computed`` new tokens after ``cached`` ones: each new token's query meets every
+    key up to its own (QK^T, then the weighted sum of values: 2 x 2 x width per key), in every layer."""
+    keys = computed * cached + computed * (computed + 1) // 2
+    return 4 * layers * width * keys
+
+
+def pass_ratio(rec, backend, prompts: list[str], rounds: int = 2) -> dict | None:
+    """The same ranking prompts through this backend and through one without the fused CPU paths (same model,
+    adapter and dtype), interleaved: median pass-time ratio fused / stock, and the largest letter-score difference."""
+    import numpy as np
+
+    from llmrec.llm.adapters import resolve_adapter
+    from llmrec.ranking.backends import open_backend
+
+    if not getattr(backend, "fused_ops", None) or not prompts:
+        return None
+    config = rec.config.ranker
+    stock = open_backend(config.model_copy(update={"fused_cpu_ops": False}), resolve_adapter(config.adapter))
+    letters = [f" {chr(65 + i)}" for i in range(20)]
+    ratios, diff = [], 0.0
+    for text in prompts * rounds:
+        prefix = next((p for p in backend._prefixes if text.startswith(p)), "")
+        times = {}
+        for name, b in (("fused", backend), ("stock", stock)) if len(ratios) % 2 else (("stock", stock),
+                                                                                          ("fused", backend)):
+            t0 = time.perf_counter()
+            times[name] = (b.option_logprobs([text], letters, prefix=prefix)[0], time.perf_counter() - t0)
+        ratios.append(times["fused"][1] / times["stock"][1])
+        diff = max(diff, float(np.max(np.abs(np.subtract(times["fused"][0], times["stock"][0])))))
+    return {"passes": len(ratios), "fused_over_stock": round(float(np.median(ratios)), 3),
+            "max_abs_logprob_diff": diff, "ops": list(backend.fused_ops)}
 
 
 def _cached_prefix_tokens(backend, prompt_ids: list[int]) -> int:
@@ -92,24 +134,32 @@ def python_api(workspace: Path, n: int, kind: str) -> dict:
     load_s = time.perf_counter() - t0
     facts = _model_facts(rec)
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
-    tokens, computed, gflops = [], [], []
+    tokens, computed, gflops, model_gflops, passes, prompts = [], [], [], [], [], []
     for body in bodies:
         r = rec.ask_request(AskRequest(**body))
         for s in STAGES:
             stages[s].append(getattr(r.timings, s))
+        passes.append(r.timings.rank_pass_s)
         record = rec.audit_store.get(r.request_id)
         if facts["tokenizer"] is not None and record is not None and record.ranking_prompt:
+            prompts.append(record.ranking_prompt)
             ids = facts["tokenizer"](record.ranking_prompt, add_special_tokens=False)["input_ids"]
             # The pass computes only what follows the cached static head: those are the FLOPs it does.
-            t = len(ids) - _cached_prefix_tokens(facts["backend"], ids)
+            cached = _cached_prefix_tokens(facts["backend"], ids)
+            t = len(ids) - cached
             tokens.append(len(ids))
             computed.append(t)
-            if facts["params"] and r.timings.rank_s > 0:
-                gflops.append(2 * facts["params"] * t / r.timings.rank_s / 1e9)
+            if facts["params"] and r.timings.rank_pass_s > 0:
+                weights = 2 * facts["params"] * t
+                gflops.append(weights / r.timings.rank_pass_s / 1e9)
+                attention = attention_flops(facts["layers"], facts["attention_width"], cached, t)
+                model_gflops.append((weights + attention) / r.timings.rank_pass_s / 1e9)
     return {"requests": len(bodies), "first_ask_s": round(load_s, 2), "dtype": facts["dtype"],
             "non_embedding_params": facts["params"], "stages": {s: summary(v) for s, v in stages.items()},
-            "rank_tokens": summary(tokens, 0), "rank_computed_tokens": summary(computed, 0),
-            "rank_gflops": summary(gflops, 1), "bodies": bodies}
+            "rank_pass_s": summary(passes), "rank_tokens": summary(tokens, 0),
+            "rank_computed_tokens": summary(computed, 0), "rank_gflops": summary(gflops, 1),
+            "rank_model_gflops": summary(model_gflops, 1),
+            "fused_vs_stock": pass_ratio(rec, facts["backend"], prompts[:10]), "bodies": bodies}
 
 
 def cli_runs(workspace: Path, bodies: list[dict], n: int, standalone: bool) -> dict:
@@ -166,13 +216,26 @@ def _md(report: dict) -> str:
             w = f"{block[wall]['p50']} / {block[wall]['p95']}" if wall else "–"
             lines.append(f"| {name} | {st['total_s']['n']} | " + " | ".join(cells) + f" | {w} |")
         peak = report["matmul_peak_gflops"].get(api["dtype"] or "float32")
-        g = api["rank_gflops"]
-        share = f" = {g['p50'] / peak:.0%} of the {api['dtype']} peak" if g["p50"] and peak else ""
+        g, mg = api["rank_gflops"], api.get("rank_model_gflops")
+
+        def share(x):
+            return f" = {x / peak:.0%} of the {api['dtype']} peak" if x and peak else ""
+
         done = api.get("rank_computed_tokens", api["rank_tokens"])["p50"]
-        lines += ["", f"Ranking pass: {api['rank_tokens']['p50']} prompt tokens p50 ({api['rank_tokens']['max']} "
-                  f"max), {done} of them computed (the rest is the cached static head), {g['p50']} GFLOP/s p50 "
-                  f"over the computed tokens{share} ({api['dtype']}, {api['non_embedding_params']:,} "
-                  f"non-embedding parameters). First ask of the process (models load): {api['first_ask_s']} s.", ""]
+        lines += ["", f"Ranking pass (the model call, p50 {api['rank_pass_s']['p50']} s, p95 "
+                  f"{api['rank_pass_s']['p95']} s): {api['rank_tokens']['p50']} prompt tokens p50 "
+                  f"({api['rank_tokens']['max']} max), {done} of them computed (the rest is the cached static head). "
+                  f"Achieved, p50: **{mg['p50']} GFLOP/s of model FLOPs{share(mg['p50'])}** (weights and causal "
+                  f"attention); {g['p50']} GFLOP/s{share(g['p50'])} counting the weights alone ({api['dtype']}, "
+                  f"{api['non_embedding_params']:,} non-embedding parameters). First ask of the process (models "
+                  f"load): {api['first_ask_s']} s."]
+        ab = api.get("fused_vs_stock")
+        if ab:
+            lines += ["", f"Fused CPU paths ({', '.join(ab['ops'])}) against the stock transformers modules, the "
+                      f"same prompts interleaved ({ab['passes']} passes each): pass time ratio **"
+                      f"{ab['fused_over_stock']}** (median), largest letter-logprob difference "
+                      f"{ab['max_abs_logprob_diff']:.1e}."]
+        lines.append("")
         if "cli_via_service" in ws:
             serve = " ".join(["llmrec serve", *ws["service"].get("serve_args", [])])
             lines += [f"Service (`{serve}`): ready {ws['service']['startup_s']} s after it started (load + warm-up); "

@@ -9,6 +9,8 @@ Speed, because ranking one request is one prefill of about a thousand tokens on 
   recommendation records it. ``auto`` never picks int8: on three sampled-20 prompts (2026-12, AMD EPYC with
   avx512_bf16, heavily loaded) it was 1.7× faster than float32 but its top letter agreed with float32's on none and
   the letter scores' Spearman was 0.64 (bfloat16: 1.5× faster, 2 of 3, 0.998); ``eval/ranking_speed.py`` measures it.
+- **Fused CPU paths** (``ranker.fused_cpu_ops``, on by default): one-kernel RMSNorm, in-place MLP activation, and
+  attention after a cached prefix split into a maskless and a causal part (``llmrec.ranking.fused_cpu``); same scores.
 - **Prefix cache**: the static head of a prompt (system text and instructions, ``RenderedPrompt.static_prefix``) is
   run once per prefix and its keys/values reused, so each request pays only for its own tokens. Scores equal a full
   pass (``tests/ranking/test_prefix_cache.py``); a prompt whose tokens do not begin with the prefix's exact tokens
@@ -36,6 +38,16 @@ def resolve_dtype(config: RankerConfig) -> str:
     """The dtype ``config.dtype`` means on this machine (``auto`` asks the probe)."""
     if config.dtype != "auto":
         return config.dtype
+    from llmrec.ranking.dtype_probe import fastest_dtype
+
+    return fastest_dtype().dtype
+
+
+def resolve_attention_dtype(config: RankerConfig) -> str:
+    """The attention dtype ``config.attention_dtype`` means on this machine (``auto``: bfloat16 where the probe finds
+    its matmuls faster)."""
+    if config.attention_dtype != "auto":
+        return config.attention_dtype
     from llmrec.ranking.dtype_probe import fastest_dtype
 
     return fastest_dtype().dtype
@@ -106,6 +118,15 @@ class TransformersBackend:
         if self.dtype == "int8":
             model = quantize_int8(model)
         self.model = model.eval()
+        self.fused_ops: list[str] = []
+        if config.fused_cpu_ops and self.model.device.type == "cpu":
+            from llmrec.ranking import fused_cpu
+
+            attention = resolve_attention_dtype(config) if self.dtype == "float32" else "float32"
+            self.fused_ops = fused_cpu.apply(model.get_base_model() if hasattr(model, "get_base_model") else model,
+                                             attention_dtype=attention)
+            if "bfloat16_attention" in self.fused_ops:
+                self.dtype = "float32 (bfloat16 attention)"
         # Several prompts in one call: one padded pass on an accelerator, one pass each on a CPU (option_logprobs).
         self.pad_batches = self.model.device.type != "cpu"
         self.model_id = model_id(config.model)

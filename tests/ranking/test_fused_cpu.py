@@ -1,0 +1,112 @@
+"""The fused CPU paths compute what the stock transformers modules compute, only faster."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from llmrec.config import RankerConfig
+from llmrec.prompts import default_library
+from llmrec.ranking import fused_cpu
+from llmrec.ranking.ranker import LLMRanker
+from llmrec.testing.ranking_contract import many_items
+
+
+@pytest.fixture(scope="module")
+def stock_backend():
+    from llmrec.ranking.backends import open_backend
+
+    return open_backend(RankerConfig(dtype="float32", fused_cpu_ops=False))
+
+
+@pytest.fixture(scope="module")
+def ranker(llm_backend):
+    return LLMRanker(llm_backend, default_library(), RankerConfig(dtype="float32"))
+
+
+def prompt_and_letters(ranker, query: str, n_history: int, n_options: int):
+    items = many_items(n_history + n_options)
+    prompt, shown = ranker.build_prompt(query, items[:n_history], items[n_history:])
+    return prompt, [" " + letter for letter, _ in shown]
+
+
+def test_the_default_cpu_backend_runs_every_fused_path(llm_backend, stock_backend):
+    assert llm_backend.fused_ops == ["rms_norm", "silu_mlp", "split_prefix_attention"]
+    assert stock_backend.fused_ops == []
+
+
+@pytest.mark.parametrize("prefix", ["cached", "full pass"])
+def test_fused_scores_equal_the_stock_modules_scores(ranker, llm_backend, stock_backend, prefix):
+    prompts = [prompt_and_letters(ranker, q, h, n) for q, h, n in
+               [("a quiet film about trains", 3, 8), ("", 0, 20), ("jazz for a rainy night", 6, 12)]]
+    for prompt, letters in prompts:
+        use = prompt.static_prefix if prefix == "cached" else ""
+        fused = llm_backend.option_logprobs([prompt.text], letters, prefix=use)[0]
+        stock = stock_backend.option_logprobs([prompt.text], letters, prefix=use)[0]
+        assert fused == pytest.approx(stock, abs=1e-4)
+        assert max(range(len(fused)), key=fused.__getitem__) == max(range(len(stock)), key=stock.__getitem__)
+
+
+def test_a_prefix_pass_takes_the_split_attention(ranker, llm_backend, monkeypatch):
+    calls = []
+    real = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+
+    class Spy:
+        def __call__(self, *args, **kwargs):
+            calls.append(args[4])  # is_causal
+            return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", Spy())
+    prompt, letters = prompt_and_letters(ranker, "a film about the sea", 2, 6)
+    llm_backend.option_logprobs([prompt.text], letters, prefix=prompt.static_prefix)
+    layers = llm_backend.model.config.num_hidden_layers
+    assert calls == [False, True] * layers  # per layer: the cached prefix unmasked, the new tokens causal
+
+
+def test_padded_rows_fall_back_to_masked_attention_with_equal_scores(ranker, llm_backend, stock_backend,
+                                                                     monkeypatch):
+    monkeypatch.setattr(llm_backend, "pad_batches", True)
+    monkeypatch.setattr(stock_backend, "pad_batches", True)
+    short, letters = prompt_and_letters(ranker, "", 0, 4)
+    long, _ = prompt_and_letters(ranker, "something long about chess, birds and sailing at sea", 5, 4)
+    fused = llm_backend.option_logprobs([short.text, long.text], letters, prefix=short.static_prefix)
+    stock = stock_backend.option_logprobs([short.text, long.text], letters, prefix=short.static_prefix)
+    for a, b in zip(fused, stock):
+        assert a == pytest.approx(b, abs=1e-4)
+
+
+class _Attention(torch.nn.Module):
+    is_causal = True
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.num_key_value_groups = groups
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.bfloat16, 2e-2)])
+def test_split_attention_equals_masked_sdpa_after_a_prefix(dtype, tol):
+    """Grouped-query shapes as in SmolLM2 (9 query heads over 3 key/value heads), 40 cached + 70 new tokens."""
+    from transformers.integrations.sdpa_attention import repeat_kv
+
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(1, 9, 70, 64, generator=g).to(dtype)
+    k = torch.randn(1, 3, 110, 64, generator=g).to(dtype)
+    v = torch.randn(1, 3, 110, 64, generator=g).to(dtype)
+    mask = torch.ones(70, 110, dtype=torch.bool).tril(40)[None, None]
+    out, _ = fused_cpu.split_prefix_attention(_Attention(3), q, k, v, mask, scaling=0.125)
+    expected = torch.nn.functional.scaled_dot_product_attention(q, repeat_kv(k, 3), repeat_kv(v, 3), attn_mask=mask,
+                                                                scale=0.125).transpose(1, 2)
+    assert out.shape == (1, 70, 9, 64)
+    assert (out.float() - expected.float()).abs().max().item() < tol
+
+
+def test_any_other_mask_is_left_to_sdpa():
+    """A mask with a hole in it (a padded position) is not the plain causal pattern: the split would ignore it."""
+    g = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(1, 2, n, 16, generator=g) for n in (10, 25, 25))
+    mask = torch.ones(10, 25, dtype=torch.bool).tril(15)[None, None].clone()
+    mask[..., 3] = False
+    out, _ = fused_cpu.split_prefix_attention(_Attention(1), q, k, v, mask)
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask).transpose(1, 2)
+    assert torch.allclose(out, expected, atol=1e-6)
+
