@@ -10,8 +10,10 @@ In one run, on one machine:
    negatives, ``retrieval_prior = 0``) for each setting: no budgets (as before this change) and each
    ``option_tokens``/``history_tokens`` pair in ``--budgets``; NDCG@10 with its SE, the paired difference to no
    budgets, mean prompt tokens, and the ranking pass's time per user.
-3. **dtype agreement**: on the same users' prompts, float32 against bfloat16 and int8 (top-1 agreement, mean
-   Spearman of the letter scores) and their pass times, interleaved so load hits all alike.
+3. **dtype agreement**: on the same users' prompts, float32 against bfloat16, int8 and ``bfloat16-attention``
+   (a float32 model whose attention alone runs in bfloat16, ``ranker.attention_dtype``): top-1 agreement, mean
+   Spearman of the letter scores, sampled-20 NDCG@10 from those scores with its paired difference to float32, and
+   their pass times, interleaved so load hits all alike. The float32 reference runs float32 attention.
 4. **Pass speed**: the no-budget full pass ("before") against the chosen budgets with the static prefix reused
    ("after"), interleaved per user; the time ratio, and achieved GFLOP/s = 2 × non-embedding parameters × tokens run
    / seconds, against the float32 peak.
@@ -52,7 +54,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    help="comma-separated option_tokens:history_tokens pairs to compare with no budgets")
     p.add_argument("--chosen", default=None, help="option_tokens:history_tokens timed as 'after' (default: the "
                    "RankerConfig defaults)")
-    p.add_argument("--dtypes", default="bfloat16,int8", help="dtypes compared with float32 (empty: skip)")
+    p.add_argument("--dtypes", default="bfloat16,int8,bfloat16-attention",
+                   help="precisions compared with float32 (empty: skip)")
+    p.add_argument("--tag", default="", help="report name suffix: ranking-speed-<tag>.{json,md}")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default="smollm2-135m")
@@ -69,6 +73,20 @@ def non_embedding_params(model) -> int:
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
     return float(np.corrcoef(ra, rb)[0, 1]) if len(a) > 2 else 1.0
+
+
+# Precision variants ``--dtypes`` may name, as RankerConfig updates over the float32 reference.
+PRECISIONS = {"bfloat16": {"dtype": "bfloat16"}, "int8": {"dtype": "int8"}, "auto": {"dtype": "auto"},
+              "bfloat16-attention": {"attention_dtype": "bfloat16"}}
+
+
+def _ndcg_of_scores(scores: list[list[float]], prompts, targets: list[str]) -> np.ndarray:
+    """Per-user NDCG@10 of the target when the options are ordered by their letter scores."""
+    ranks = []
+    for row, (_, shown), target in zip(scores, prompts, targets):
+        ids = [item_id for _, item_id in shown]
+        ranks.append(target_ranks(np.array([row]), [ids.index(target)])[0])
+    return per_user_ndcg(np.array(ranks), 10)
 
 
 def _budget(text: str) -> tuple[int | None, int | None]:
@@ -134,7 +152,7 @@ def main(argv: Sequence[str]) -> int:
     protocol = Protocol(path, args.users, args.seed)
     users = protocol.users
     base = RankerConfig(model=args.model, retrieval_prior=0.0, seed=args.seed, threads=args.threads,
-                        dtype="float32")
+                        dtype="float32", attention_dtype="float32")
     backend = open_backend(base)
     library = default_library()
 
@@ -165,8 +183,9 @@ def main(argv: Sequence[str]) -> int:
     dtypes = {}
     others = [d for d in args.dtypes.split(",") if d]
     if others:
-        backends = {d: open_backend(base.model_copy(update={"dtype": d})) for d in others}
+        backends = {d: open_backend(base.model_copy(update=PRECISIONS[d])) for d in others}
         prompts = [after.build_prompt("", h, c) for h, c, _ in users]
+        targets = [cands[t].id for _, cands, t in users]
         seconds = {d: [] for d in ["float32", *others]}
         scores = {d: [] for d in ["float32", *others]}
         for prompt, shown in prompts:
@@ -175,14 +194,20 @@ def main(argv: Sequence[str]) -> int:
                 t0 = time.perf_counter()
                 scores[d].append(b.option_logprobs([prompt.text], letters)[0])
                 seconds[d].append(time.perf_counter() - t0)
+        gains = {d: _ndcg_of_scores(scores[d], prompts, targets) for d in scores}
         for d in others:
             top1 = np.mean([int(np.argmax(a) == np.argmax(b)) for a, b in zip(scores["float32"], scores[d])])
             rho = np.mean([spearman(a, b) for a, b in zip(scores["float32"], scores[d])])
             dtypes[d] = {"top1_agreement": round(float(top1), 4), "mean_spearman": round(float(rho), 4),
+                         "NDCG@10": round(float(gains[d].mean()), 4),
+                         "vs_float32": paired_difference(gains[d], gains["float32"]),
                          "seconds_per_pass": round(float(np.median(seconds[d])), 3),
                          "speedup_vs_float32": round(float(np.median(seconds["float32"]) / np.median(seconds[d])),
                                                      2)}
-        dtypes["float32"] = {"seconds_per_pass": round(float(np.median(seconds["float32"])), 3)}
+        dtypes["float32"] = {"seconds_per_pass": round(float(np.median(seconds["float32"])), 3),
+                             "NDCG@10": round(float(gains["float32"].mean()), 4),
+                             "NDCG@10_se": round(float(gains["float32"].std(ddof=1) / math.sqrt(len(users))), 4)
+                             if len(users) > 1 else None}
 
     # 4. before/after pass speed, interleaved per user
     before = ranker(None, None)
@@ -228,7 +253,7 @@ def main(argv: Sequence[str]) -> int:
               "budgets": budgets, "chosen": {"option_tokens": chosen[0], "history_tokens": chosen[1]},
               "dtypes": dtypes, "speed": speed}
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
-    write_report(args.out / "ranking-speed", report, markdown)
+    write_report(args.out / ("ranking-speed-" + args.tag if args.tag else "ranking-speed"), report, markdown)
     return 0
 
 
@@ -253,13 +278,18 @@ def markdown(report: dict) -> str:
                      f"{b['seconds_per_pass']:.2f} |")
     if report["dtypes"]:
         lines += ["", "## dtypes against float32 (same prompts, interleaved)", "",
-                  "| dtype | top-1 agreement | mean Spearman | s/pass (median) | speed-up |",
-                  "|---|---:|---:|---:|---:|"]
+                  "| dtype | top-1 agreement | mean Spearman | N@10 | vs float32 (paired, ± SE) | s/pass (median) "
+                  "| speed-up |", "|---|---:|---:|---:|---:|---:|---:|"]
         for d, r in report["dtypes"].items():
             if d != "float32":
+                diff = r.get("vs_float32")
                 lines.append(f"| {d} | {r['top1_agreement']:.2%} | {r['mean_spearman']:.3f} | "
-                             f"{r['seconds_per_pass']:.2f} | {r['speedup_vs_float32']}× |")
-        lines.append(f"| float32 | – | – | {report['dtypes']['float32']['seconds_per_pass']:.2f} | 1× |")
+                             f"{r.get('NDCG@10', '–')} | "
+                             + (f"{diff['mean']:+.4f} ± {diff['se']}" if diff else "–")
+                             + f" | {r['seconds_per_pass']:.2f} | {r['speedup_vs_float32']}× |")
+        f32 = report["dtypes"]["float32"]
+        lines.append(f"| float32 | – | – | {f32.get('NDCG@10', '–')} ± {f32.get('NDCG@10_se', '–')} | – | "
+                     f"{f32['seconds_per_pass']:.2f} | 1× |")
     c = report["chosen"]
     lines += ["", f"## Pass speed: before (no budgets, full pass) vs after (budgets {c['option_tokens']}:"
               f"{c['history_tokens']}, static prefix of {s['prefix_tokens']} tokens reused)", "",
