@@ -110,3 +110,18 @@ def test_any_other_mask_is_left_to_sdpa():
     expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask).transpose(1, 2)
     assert torch.allclose(out, expected, atol=1e-6)
 
+
+
+def test_generation_runs_with_bfloat16_attention_on_left_padded_rows(llm_backend):
+    """Justifications decode through the same attention: a padded batch (left padding, then one token at a time)
+    with bfloat16 attention writes what float32 attention writes, greedily."""
+    from llmrec.ranking.backends import open_backend
+
+    cheaper = open_backend(RankerConfig(dtype="float32", attention_dtype="bfloat16"))
+    assert "bfloat16_attention" in cheaper.fused_ops
+    prompts = [llm_backend.chat([{"role": "user", "content": "Name a colour."}]),
+               llm_backend.chat([{"role": "user", "content": "Write one short sentence about trains and the sea."}])]
+    texts = cheaper.complete(prompts, max_new_tokens=8, stop="\n")
+    assert len(texts) == 2 and all(t.strip() for t in texts)
+    reference = llm_backend.complete(prompts, max_new_tokens=8, stop="\n")
+    assert sum(a.split()[:2] == b.split()[:2] for a, b in zip(texts, reference)) >= 1
