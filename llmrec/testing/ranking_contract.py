@@ -24,6 +24,14 @@ def many_items(n: int) -> list[StoredItem]:
             for i in range(n)]
 
 
+def prompt_and_letters(ranker: LLMRanker, query: str, n_history: int, n_options: int):
+    """A rendered ranking prompt over ``many_items`` (the first ``n_history`` as history) and its option letters as
+    the backend scores them (" A", " B", ...)."""
+    items = many_items(n_history + n_options)
+    prompt, shown = ranker.build_prompt(query, items[:n_history], items[n_history:])
+    return prompt, [" " + letter for letter, _ in shown]
+
+
 class RankingBackendContract:
     """Subclasses provide a ``backend`` fixture."""
 

@@ -9,7 +9,7 @@ from llmrec.config import RankerConfig
 from llmrec.prompts import default_library
 from llmrec.ranking import fused_cpu
 from llmrec.ranking.ranker import LLMRanker
-from llmrec.testing.ranking_contract import many_items
+from llmrec.testing.ranking_contract import prompt_and_letters
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +22,6 @@ def stock_backend():
 @pytest.fixture(scope="module")
 def ranker(llm_backend):
     return LLMRanker(llm_backend, default_library(), RankerConfig(dtype="float32"))
-
-
-def prompt_and_letters(ranker, query: str, n_history: int, n_options: int):
-    items = many_items(n_history + n_options)
-    prompt, shown = ranker.build_prompt(query, items[:n_history], items[n_history:])
-    return prompt, [" " + letter for letter, _ in shown]
 
 
 def test_the_default_cpu_backend_runs_every_fused_path(llm_backend, stock_backend):

@@ -7,7 +7,7 @@ import pytest
 from llmrec.config import RankerConfig
 from llmrec.prompts import default_library, plain_chat
 from llmrec.ranking.ranker import LLMRanker
-from llmrec.testing.ranking_contract import many_items
+from llmrec.testing.ranking_contract import many_items, prompt_and_letters
 
 TEMPLATES = ["ranking.j2", "ranking_recency.j2", "ranking_icl.j2"]
 
@@ -31,12 +31,6 @@ def full_pass(backend, prompt: str, options: list[str]) -> list[float]:
 @pytest.fixture(scope="module")
 def ranker(llm_backend):
     return LLMRanker(llm_backend, default_library(), RankerConfig(dtype="float32"))
-
-
-def prompt_and_letters(ranker, query: str, n_history: int, n_options: int):
-    items = many_items(n_history + n_options)
-    prompt, shown = ranker.build_prompt(query, items[:n_history], items[n_history:])
-    return prompt, [" " + letter for letter, _ in shown]
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
