@@ -59,7 +59,8 @@ class Health(BaseModel):
     model: str = Field(description="idle (loads on the first request), loading, ready, or 'unavailable: <reason>'")
     llm: str | None = Field(None, description="the ranking model (and adapter) once loaded")
     backend: str | None = Field(None, description="the ranking backend once loaded")
-    dtype: str | None = Field(None, description="the ranking model's dtype once loaded (float32, bfloat16, ...)")
+    dtype: str | None = Field(None, description="the ranking model's dtype once loaded (float32, bfloat16, "
+                       "\"float32 (bfloat16 attention)\", ...)")
     items: int
     auth: Literal["none", "bearer"]
     queue: int = Field(description="model calls running or waiting")
