@@ -223,6 +223,7 @@ def test_with_a_token_the_page_asks_for_it_and_sends_it(browser, web_workspace, 
 
 
 def test_the_page_shows_how_the_request_was_read_and_a_condition_can_be_removed(browser, server):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -237,13 +238,15 @@ def test_the_page_shows_how_the_request_was_read_and_a_condition_can_be_removed(
 
     kind_chip = next(c for c in box.find_elements(By.CSS_SELECTOR, ".chip") if c.text.startswith("kind ="))
     kind_chip.find_element(By.CSS_SELECTOR, ".chip-remove").click()
-    WebDriverWait(browser, 180).until(lambda d: not any(
+    # The page re-renders the chips while it asks again: a chip found can be gone before its text is read.
+    WebDriverWait(browser, 180, ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: not any(
         c.text.startswith("kind =") for c in d.find_elements(By.CSS_SELECTOR, "#understood .chip")))
     assert browser.find_elements(By.CSS_SELECTOR, "#results li.result")
 
 
 def test_the_page_shows_the_ranked_items_first_and_fills_each_justification_as_it_is_written(
         browser, web_workspace, llm_backend):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -277,7 +280,8 @@ def test_the_page_shows_the_ranked_items_first_and_fills_each_justification_as_i
         _screenshot(browser, "web_page_ranked_before_justifications")
 
         gate.allow(1)
-        WebDriverWait(browser, 60).until(lambda d: justified(d)[0] == "true")
+        WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: justified(d)[0] == "true")
         assert justified(browser) == ["true", "false", "false"] and state(browser) == "ranked"
         first = browser.find_elements(By.CSS_SELECTOR, "#results li.result")[0]
         assert "writing" not in first.find_element(By.CLASS_NAME, "justification").text
