@@ -142,6 +142,9 @@ def apply(model, attention_dtype: str = "float32") -> list[str]:
 
     applied: set[str] = set()
     float32 = next(model.parameters()).dtype == torch.float32
+    config = getattr(model, "config", None)
+    split = config is not None and getattr(config, "_attn_implementation", None) in ("sdpa", ATTENTION)
+    cheaper_attention = split and float32 and attention_dtype == "bfloat16"
     for module in model.modules():
         name = type(module).__name__
         if name in RMS_NORMS and float32:
@@ -150,14 +153,11 @@ def apply(model, attention_dtype: str = "float32") -> list[str]:
         elif name in SILU_MLPS and getattr(module.config, "hidden_act", None) == "silu":
             module.forward = types.MethodType(_silu_mlp_forward, module)
             applied.add("silu_mlp")
-    config = getattr(model, "config", None)
-    if config is not None and getattr(config, "_attn_implementation", None) in ("sdpa", ATTENTION):
+        elif cheaper_attention and hasattr(module, "num_key_value_groups") and hasattr(module, "scaling"):
+            setattr(module, ATTENTION_DTYPE, torch.bfloat16)
+            applied.add("bfloat16_attention")
+    if split:
         _register_attention()
         model.set_attn_implementation(ATTENTION)
         applied.add("split_prefix_attention")
-        if attention_dtype == "bfloat16" and next(model.parameters()).dtype == torch.float32:
-            for module in model.modules():
-                if hasattr(module, "num_key_value_groups") and hasattr(module, "scaling"):
-                    setattr(module, ATTENTION_DTYPE, torch.bfloat16)
-                    applied.add("bfloat16_attention")
     return sorted(applied)
