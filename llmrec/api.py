@@ -66,9 +66,10 @@ class Recommendation(BaseModel):
     model: str
     adapter: str | None = None
     backend: str
-    dtype: str | None = Field(None, description="dtype the ranking model ran in (float32, bfloat16, int8, or "
-                              "\"float32 (bfloat16 attention)\"; bfloat16 chosen by the machine probe when "
-                              "ranker.dtype or ranker.attention_dtype is auto); None when a server chose it")
+    dtype: str | None = Field(None, description="dtype the ranking model ran in (float32, bfloat16, int8, or a "
+                              "float32 model with bfloat16 parts: \"float32 (bfloat16 attention and MLP)\"; bfloat16 "
+                              "chosen by the machine probe when ranker.dtype, ranker.attention_dtype or "
+                              "ranker.mlp_dtype is auto); None when a server chose it")
     candidates: list[str] = Field(default_factory=list, description="candidate ids in the order the ranker saw them")
     notices: list[str] = Field(default_factory=list)
     interpretation: RequestInterpretation | None = Field(None, description="how the query was read: the hard "

@@ -54,6 +54,15 @@ class RankerConfig(_Section):
         "auto", description="attention (softmax(QK^T)V) of a float32 model on a CPU with fused_cpu_ops; projections, "
         "norms and the residual stream stay float32. auto = bfloat16 where the start-up matmul probe finds bfloat16 "
         "faster than float32, else float32. The recorded dtype says so: \"float32 (bfloat16 attention)\"")
+    # Same bar, same rule (tests/ranking/test_dtype.py): with bfloat16 attention as well, float32's top letter in 49
+    # of 50 bar prompts (Spearman 0.997). Sampled-20, 120 ml-latest-small users (eval/results/ranking-speed-mlp.md):
+    # top-1 agreement 97.5%, NDCG@10 0.2183 against 0.2186 (paired -0.0003 ± 0.0003), pass 1.83x faster than
+    # float32 (bfloat16 attention alone: 1.08x). The MLP holds 3/4 of a layer's weights.
+    mlp_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="feed-forward block (gate/up/down projections and SiLU) of a float32 model on a CPU with "
+        "fused_cpu_ops; attention projections, norms, the residual stream and the logits stay float32. auto = "
+        "bfloat16 where the start-up matmul probe finds bfloat16 faster than float32, else float32. The recorded "
+        "dtype says so: \"float32 (bfloat16 attention and MLP)\"")
     # Runtime-only: the fused paths compute the same scores (|Δ logprob| < 1e-4, tests/ranking/test_fused_cpu.py).
     fused_cpu_ops: bool = Field(True, description="transformers backend on a CPU: one-kernel RMSNorm, in-place MLP "
                                 "activation and split attention after a cached prefix (llmrec.ranking.fused_cpu)",

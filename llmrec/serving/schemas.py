@@ -60,7 +60,7 @@ class Health(BaseModel):
     llm: str | None = Field(None, description="the ranking model (and adapter) once loaded")
     backend: str | None = Field(None, description="the ranking backend once loaded")
     dtype: str | None = Field(None, description="the ranking model's dtype once loaded (float32, bfloat16, "
-                       "\"float32 (bfloat16 attention)\", ...)")
+                       "\"float32 (bfloat16 attention and MLP)\", ...)")
     items: int
     auth: Literal["none", "bearer"]
     queue: int = Field(description="model calls running or waiting")

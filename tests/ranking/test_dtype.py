@@ -8,6 +8,7 @@ import random
 
 import numpy as np
 import pytest
+import torch
 
 from llmrec.config import LLMRecConfig, RankerConfig
 from llmrec.errors import ConfigError
@@ -113,32 +114,43 @@ def test_a_dtype_may_be_the_default_only_if_it_ranks_like_float32_on_50_prompts(
 
 
 @pytest.mark.slow
-def test_bfloat16_attention_may_be_chosen_by_default_only_if_it_ranks_like_float32_on_50_prompts(llm_backend):
-    """The same bar for a float32 model whose attention alone runs in bfloat16 (``ranker.attention_dtype``)."""
+@pytest.mark.parametrize("attention, mlp, recorded", [
+    ("bfloat16", "float32", "float32 (bfloat16 attention)"),
+    ("bfloat16", "bfloat16", "float32 (bfloat16 attention and MLP)")])
+def test_bfloat16_parts_may_be_chosen_by_default_only_if_they_rank_like_float32_on_50_prompts(
+        llm_backend, attention, mlp, recorded):
+    """The same bar for a float32 model whose attention (``ranker.attention_dtype``) and MLP (``ranker.mlp_dtype``)
+    run in bfloat16, norms, residual stream and logits staying float32."""
     from llmrec.ranking.backends import open_backend
 
     prompts = prompts_for_agreement(llm_backend)
     reference = [llm_backend.option_logprobs([text], letters)[0] for text, letters in prompts]
-    other = open_backend(RankerConfig(dtype="float32", attention_dtype="bfloat16"))
-    assert other.dtype == "float32 (bfloat16 attention)"
+    other = open_backend(RankerConfig(dtype="float32", attention_dtype=attention, mlp_dtype=mlp))
+    assert other.dtype == recorded
     scores = [other.option_logprobs([text], letters)[0] for text, letters in prompts]
     top1 = float(np.mean([np.argmax(a) == np.argmax(b) for a, b in zip(reference, scores)]))
     rho = float(np.mean([spearman(a, b) for a, b in zip(reference, scores)]))
-    print(f"bfloat16 attention: top-1 agreement {top1:.0%}, mean Spearman {rho:.3f} against float32")
+    print(f"{recorded}: top-1 agreement {top1:.0%}, mean Spearman {rho:.3f} against float32")
     if top1 < 0.95 or rho < 0.95:
-        assert RankerConfig().attention_dtype not in ("auto", "bfloat16"), (
-            f"bfloat16 attention ranks unlike float32 (top-1 {top1:.0%}, Spearman {rho:.3f}) but the default "
-            "attention dtype can choose it")
+        defaults = RankerConfig()
+        chosen = [name for name, setting, wanted in (("attention_dtype", defaults.attention_dtype, attention),
+                                                     ("mlp_dtype", defaults.mlp_dtype, mlp))
+                  if wanted == "bfloat16" and setting in ("auto", "bfloat16")]
+        assert len(chosen) < sum(w == "bfloat16" for w in (attention, mlp)), (
+            f"{recorded} ranks unlike float32 (top-1 {top1:.0%}, Spearman {rho:.3f}) but the defaults "
+            f"({', '.join(chosen)}) can choose it")
 
 
 @pytest.mark.parametrize("probe", ["bfloat16", "float32"])
-def test_auto_attention_follows_the_machine_probe_and_the_recorded_dtype_says_so(probe, monkeypatch):
+def test_auto_attention_and_mlp_follow_the_machine_probe_and_the_recorded_dtype_says_so(probe, monkeypatch):
     from llmrec.ranking.backends import open_backend
 
     verdict = dtype_probe.DtypeProbe(probe, 300.0, 1000.0 if probe == "bfloat16" else 0.9, "test", 2)
     monkeypatch.setattr(dtype_probe, "fastest_dtype", lambda *a, **k: verdict)
     backend = open_backend(RankerConfig(dtype="float32"))
+    cheaper = {"bfloat16_attention", "bfloat16_mlp"}
     if probe == "bfloat16":
-        assert backend.dtype == "float32 (bfloat16 attention)" and "bfloat16_attention" in backend.fused_ops
+        assert backend.dtype == "float32 (bfloat16 attention and MLP)" and cheaper <= set(backend.fused_ops)
+        assert backend.model.model.layers[0].mlp.up_proj.weight.dtype == torch.bfloat16
     else:
-        assert backend.dtype == "float32" and "bfloat16_attention" not in backend.fused_ops
+        assert backend.dtype == "float32" and not cheaper & set(backend.fused_ops)

@@ -106,16 +106,49 @@ def test_any_other_mask_is_left_to_sdpa():
 
 
 
-def test_generation_runs_with_bfloat16_attention_on_left_padded_rows(llm_backend):
-    """Justifications decode through the same attention: a padded batch (left padding, then one token at a time)
-    with bfloat16 attention writes what float32 attention writes, greedily."""
+def test_generation_runs_with_bfloat16_attention_and_mlp_on_left_padded_rows(llm_backend):
+    """Justifications decode through the same layers: a padded batch (left padding, then one token at a time) with
+    bfloat16 attention and MLP writes what float32 writes, greedily."""
     from llmrec.ranking.backends import open_backend
 
-    cheaper = open_backend(RankerConfig(dtype="float32", attention_dtype="bfloat16"))
-    assert "bfloat16_attention" in cheaper.fused_ops
+    cheaper = open_backend(RankerConfig(dtype="float32", attention_dtype="bfloat16", mlp_dtype="bfloat16"))
+    assert {"bfloat16_attention", "bfloat16_mlp"} <= set(cheaper.fused_ops)
     prompts = [llm_backend.chat([{"role": "user", "content": "Name a colour."}]),
                llm_backend.chat([{"role": "user", "content": "Write one short sentence about trains and the sea."}])]
     texts = cheaper.complete(prompts, max_new_tokens=8, stop="\n")
     assert len(texts) == 2 and all(t.strip() for t in texts)
     reference = llm_backend.complete(prompts, max_new_tokens=8, stop="\n")
     assert sum(a.split()[:2] == b.split()[:2] for a, b in zip(texts, reference)) >= 1
+
+
+def test_a_bfloat16_mlp_stores_its_weights_in_bfloat16_and_hands_float32_back(llm_backend):
+    from llmrec.ranking.backends import open_backend
+
+    cheaper = open_backend(RankerConfig(dtype="float32", attention_dtype="float32", mlp_dtype="bfloat16"))
+    assert cheaper.dtype == "float32 (bfloat16 MLP)"
+    assert "bfloat16_mlp" in cheaper.fused_ops and "silu_mlp" not in cheaper.fused_ops
+    layer, reference = cheaper.model.model.layers[3], llm_backend.model.model.layers[3]
+    assert {p.dtype for p in layer.mlp.parameters()} == {torch.bfloat16}
+    assert layer.self_attn.q_proj.weight.dtype == layer.post_attention_layernorm.weight.dtype == torch.float32
+    x = torch.randn(1, 7, layer.mlp.gate_proj.in_features, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        out, expected = layer.mlp(x), reference.mlp(x)
+    assert out.dtype == torch.float32 and out.shape == expected.shape
+    error = float((out - expected).norm() / expected.norm())
+    assert 0 < error < 0.02  # bfloat16 rounding (2^-8 relative), nothing worse and not a float32 no-op
+
+
+def test_an_mlp_with_a_lora_wrapped_projection_stays_float32():
+    """Bypassing a LoRA layer would drop its adapter, so such an MLP keeps the float32 fused path."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                         num_key_value_heads=1, vocab_size=64)
+    model = get_peft_model(LlamaForCausalLM(config), LoraConfig(r=2, target_modules=["up_proj"]))
+    applied = fused_cpu.apply(model.get_base_model(), mlp_dtype="bfloat16")
+    assert "silu_mlp" in applied and "bfloat16_mlp" not in applied
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    plain = LlamaForCausalLM(config)
+    assert "bfloat16_mlp" in fused_cpu.apply(plain, mlp_dtype="bfloat16")
+    assert plain.model.layers[0].mlp.down_proj.weight.dtype == torch.bfloat16

@@ -12,11 +12,13 @@ own (default) configuration:
   Demo requests alternate the shared ``QUERIES`` anonymously and as known users; ml-latest-small requests are known
   users (history only, no text).
 - The ranking pass (the model call, ``timings.rank_pass_s``; prompt building is the rest of ``rank_s``): prompt
-  tokens, and achieved GFLOP/s against the fp32 matmul peak measured in the same run (and the model's dtype's peak
-  when it is not fp32), counted two ways: the weights alone (2 x non-embedding parameters x computed tokens) and the
-  model's FLOPs (weights plus causal attention, 4 x layers x attention width x keys each new token sees, the
-  convention of PaLM's model FLOPs utilisation). Then the same prompts replayed, interleaved, through a backend
-  without the fused CPU paths (``ranker.fused_cpu_ops = false``): the pass-time ratio fused / stock.
+  tokens, and achieved GFLOP/s against the matmul peaks measured in the same run, counted two ways: the weights
+  alone (2 x non-embedding parameters x computed tokens) and the model's FLOPs (weights plus causal attention, 4 x
+  layers x attention width x keys each new token sees, the convention of PaLM's model FLOPs utilisation). A model
+  whose parts run in different dtypes (bfloat16 MLP and attention, float32 elsewhere) is held to the peak of its mix:
+  the share is the time its FLOPs would take with each at its own dtype's peak, over the time the pass took. Then
+  the same prompts replayed, interleaved, through a backend without the fused CPU paths
+  (``ranker.fused_cpu_ops = false``): the pass-time ratio fused / stock.
 - CLI standalone: ``llmrec ask --standalone --json`` as a subprocess (imports and model load included).
 - ``llmrec serve`` started for the workspace (load + warm-up time recorded), then ``llmrec ask`` through it (wall
   time, and that the service answered), then throughput at each ``--clients`` level: requests/s, statuses, 5xx,
@@ -73,13 +75,39 @@ def _model_facts(rec) -> dict:
     model = getattr(backend, "model", None)
     if model is None:
         return {"dtype": None, "params": None, "tokenizer": getattr(backend, "tokenizer", None), "backend": backend}
-    params = sum(p.numel() for name, p in model.named_parameters() if "embed" not in name)
+    # Non-embedding weights by the dtype their matmuls run in (a bfloat16 MLP stores its weights in bfloat16).
+    by_dtype: dict[str, int] = {}
+    for name, p in model.named_parameters():
+        if "embed" not in name:
+            key = str(p.dtype).removeprefix("torch.")
+            by_dtype[key] = by_dtype.get(key, 0) + p.numel()
     config = model.config
     heads = config.num_attention_heads
     width = heads * (getattr(config, "head_dim", None) or config.hidden_size // heads)
-    return {"dtype": str(next(model.parameters()).dtype).removeprefix("torch."), "params": params,
-            "tokenizer": backend.tokenizer, "backend": backend, "layers": config.num_hidden_layers,
-            "attention_width": width}
+    attention = "bfloat16" if "bfloat16_attention" in getattr(backend, "fused_ops", ()) \
+        else str(next(model.parameters()).dtype).removeprefix("torch.")
+    return {"dtype": getattr(backend, "dtype", None), "params": sum(by_dtype.values()), "params_by_dtype": by_dtype,
+            "attention_dtype": attention, "tokenizer": backend.tokenizer, "backend": backend,
+            "layers": config.num_hidden_layers, "attention_width": width}
+
+
+def ideal_seconds(flops_by_dtype: dict[str, float], peak: dict[str, float]) -> float:
+    """The time this mix of FLOPs takes with every matmul at its dtype's measured peak: what the hardware allows."""
+    return sum(flops / (peak[dtype] * 1e9) for dtype, flops in flops_by_dtype.items() if flops)
+
+
+def peak_shares(api: dict, peak: dict[str, float]) -> dict:
+    """p50 over the passes of ideal time / pass time, counting the weights alone and weights plus attention."""
+    import numpy as np
+
+    weights, model = [], []
+    for flops in api.get("pass_flops", []):
+        weights.append(ideal_seconds(flops["weights"], peak) / flops["s"])
+        both = dict(flops["weights"])
+        both[flops["attention_dtype"]] = both.get(flops["attention_dtype"], 0) + flops["attention"]
+        model.append(ideal_seconds(both, peak) / flops["s"])
+    return {"weights": round(float(np.median(weights)), 3) if weights else None,
+            "model": round(float(np.median(model)), 3) if model else None}
 
 
 def attention_flops(layers: int, width: int, cached: int, computed: int) -> int:
@@ -135,6 +163,7 @@ def python_api(workspace: Path, n: int, kind: str) -> dict:
     facts = _model_facts(rec)
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
     tokens, computed, gflops, model_gflops, passes, prompts = [], [], [], [], [], []
+    pass_flops: list[dict] = []
     for body in bodies:
         r = rec.ask_request(AskRequest(**body))
         for s in STAGES:
@@ -154,8 +183,12 @@ def python_api(workspace: Path, n: int, kind: str) -> dict:
                 gflops.append(weights / r.timings.rank_pass_s / 1e9)
                 attention = attention_flops(facts["layers"], facts["attention_width"], cached, t)
                 model_gflops.append((weights + attention) / r.timings.rank_pass_s / 1e9)
+                pass_flops.append({"s": r.timings.rank_pass_s, "attention": attention,
+                                   "attention_dtype": facts["attention_dtype"],
+                                   "weights": {d: 2 * n * t for d, n in facts["params_by_dtype"].items()}})
     return {"requests": len(bodies), "first_ask_s": round(load_s, 2), "dtype": facts["dtype"],
-            "non_embedding_params": facts["params"], "stages": {s: summary(v) for s, v in stages.items()},
+            "non_embedding_params": facts["params"], "params_by_dtype": facts.get("params_by_dtype"),
+            "pass_flops": pass_flops, "stages": {s: summary(v) for s, v in stages.items()},
             "rank_pass_s": summary(passes), "rank_tokens": summary(tokens, 0),
             "rank_computed_tokens": summary(computed, 0), "rank_gflops": summary(gflops, 1),
             "rank_model_gflops": summary(model_gflops, 1),
@@ -215,20 +248,24 @@ def _md(report: dict) -> str:
             cells = [f"{st[s]['p50']} / {st[s]['p95']}" for s in STAGES]
             w = f"{block[wall]['p50']} / {block[wall]['p95']}" if wall else "–"
             lines.append(f"| {name} | {st['total_s']['n']} | " + " | ".join(cells) + f" | {w} |")
-        peak = report["matmul_peak_gflops"].get(api["dtype"] or "float32")
         g, mg = api["rank_gflops"], api.get("rank_model_gflops")
+        shares = api.get("peak_share") or {}
+        mixed = len(api.get("params_by_dtype") or {}) > 1 or "bfloat16" in (api["dtype"] or "")
+        of = "the peak of its dtype mix (each FLOP at its own dtype's peak)" if mixed else \
+            f"the {api['dtype']} peak"
 
-        def share(x):
-            return f" = {x / peak:.0%} of the {api['dtype']} peak" if x and peak else ""
+        def share(key):
+            return f" = {shares[key]:.0%} of {of}" if shares.get(key) else ""
 
+        split = ", ".join(f"{n:,} {d}" for d, n in (api.get("params_by_dtype") or {}).items())
         done = api.get("rank_computed_tokens", api["rank_tokens"])["p50"]
         lines += ["", f"Ranking pass (the model call, p50 {api['rank_pass_s']['p50']} s, p95 "
                   f"{api['rank_pass_s']['p95']} s): {api['rank_tokens']['p50']} prompt tokens p50 "
                   f"({api['rank_tokens']['max']} max), {done} of them computed (the rest is the cached static head). "
-                  f"Achieved, p50: **{mg['p50']} GFLOP/s of model FLOPs{share(mg['p50'])}** (weights and causal "
-                  f"attention); {g['p50']} GFLOP/s{share(g['p50'])} counting the weights alone ({api['dtype']}, "
-                  f"{api['non_embedding_params']:,} non-embedding parameters). First ask of the process (models "
-                  f"load): {api['first_ask_s']} s."]
+                  f"Achieved, p50: **{mg['p50']} GFLOP/s of model FLOPs{share('model')}** (weights and causal "
+                  f"attention); {g['p50']} GFLOP/s{share('weights')} counting the weights alone ({api['dtype']}; "
+                  f"{api['non_embedding_params']:,} non-embedding parameters: {split}). First ask of the process "
+                  f"(models load): {api['first_ask_s']} s."]
         ab = api.get("fused_vs_stock")
         if ab:
             lines += ["", f"Fused CPU paths ({', '.join(ab['ops'])}) against the stock transformers modules, the "
@@ -277,9 +314,9 @@ def main(argv: Sequence[str]) -> int:
         from llmrec.demo import run_demo
 
         run_demo(args.workspace, train_adapter=False)  # the adapter is not what is timed
-    from llmrec.config import LLMRecConfig
-
     import torch
+
+    from llmrec.config import LLMRecConfig
 
     threads = LLMRecConfig().ranker.threads
     if threads:
@@ -299,9 +336,11 @@ def main(argv: Sequence[str]) -> int:
               f"../shared/data/ml-latest-small --workspace {args.ml_workspace}`", flush=True)
     for kind, ws in targets:
         report["workspaces"][kind] = bench_workspace(ws, kind, args, log)
-        dtype = report["workspaces"][kind]["python_api"]["dtype"]
-        if dtype and dtype not in report["matmul_peak_gflops"]:
-            report["matmul_peak_gflops"][dtype] = matmul_peak_gflops(dtype, n=512)
+        api = report["workspaces"][kind]["python_api"]
+        dtypes = set(api.get("params_by_dtype") or {}) | {f["attention_dtype"] for f in api.get("pass_flops", [])}
+        for dtype in sorted(dtypes - set(report["matmul_peak_gflops"])):
+            report["matmul_peak_gflops"][dtype] = matmul_peak_gflops(dtype)
+        api["peak_share"] = peak_shares(api, report["matmul_peak_gflops"])
     report["load_before_after"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
     report["versions"] = versions(("torch", "transformers"))
     write_report(args.out / ("bench-ask-quick" if args.quick else "bench-ask"), report, _md)

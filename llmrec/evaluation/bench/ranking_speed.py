@@ -10,10 +10,11 @@ In one run, on one machine:
    negatives, ``retrieval_prior = 0``) for each setting: no budgets (as before this change) and each
    ``option_tokens``/``history_tokens`` pair in ``--budgets``; NDCG@10 with its SE, the paired difference to no
    budgets, mean prompt tokens, and the ranking pass's time per user.
-3. **dtype agreement**: on the same users' prompts, float32 against bfloat16, int8 and ``bfloat16-attention``
-   (a float32 model whose attention alone runs in bfloat16, ``ranker.attention_dtype``): top-1 agreement, mean
+3. **dtype agreement**: on the same users' prompts, float32 against bfloat16, int8, ``bfloat16-attention`` (a
+   float32 model whose attention alone runs in bfloat16, ``ranker.attention_dtype``) and ``bfloat16-attention-mlp``
+   (its MLP too, ``ranker.mlp_dtype``): top-1 agreement, mean
    Spearman of the letter scores, sampled-20 NDCG@10 from those scores with its paired difference to float32, and
-   their pass times, interleaved so load hits all alike. The float32 reference runs float32 attention.
+   their pass times, interleaved so load hits all alike. The float32 reference runs float32 attention and MLP.
 4. **Pass speed**: the no-budget full pass ("before") against the chosen budgets with the static prefix reused
    ("after"), interleaved per user; the time ratio, and achieved GFLOP/s = 2 × non-embedding parameters × tokens run
    / seconds, against the float32 peak.
@@ -77,7 +78,8 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
 
 # Precision variants ``--dtypes`` may name, as RankerConfig updates over the float32 reference.
 PRECISIONS = {"bfloat16": {"dtype": "bfloat16"}, "int8": {"dtype": "int8"}, "auto": {"dtype": "auto"},
-              "bfloat16-attention": {"attention_dtype": "bfloat16"}}
+              "bfloat16-attention": {"attention_dtype": "bfloat16"},
+              "bfloat16-attention-mlp": {"attention_dtype": "bfloat16", "mlp_dtype": "bfloat16"}}
 
 
 def _ndcg_of_scores(scores: list[list[float]], prompts, targets: list[str]) -> np.ndarray:
@@ -152,7 +154,7 @@ def main(argv: Sequence[str]) -> int:
     protocol = Protocol(path, args.users, args.seed)
     users = protocol.users
     base = RankerConfig(model=args.model, retrieval_prior=0.0, seed=args.seed, threads=args.threads,
-                        dtype="float32", attention_dtype="float32")
+                        dtype="float32", attention_dtype="float32", mlp_dtype="float32")
     backend = open_backend(base)
     library = default_library()
 

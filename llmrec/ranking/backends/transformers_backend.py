@@ -3,14 +3,18 @@
 Speed, because ranking one request is one prefill of about a thousand tokens on a CPU:
 
 - **dtype** (``ranker.dtype``, float32 by default: on 50 prompts neither bfloat16 nor int8 kept float32's top
-  letter in 95% of them, the bar for a default): ``auto`` takes bfloat16 only where this machine's matmul probe finds it faster than
-  float32 (``dtype_probe``); ``int8`` quantizes the decoder's Linear layers dynamically (weights int8, activations
-  quantized per call; the embeddings and the output head stay float32). ``dtype`` says which one is loaded, and every
-  recommendation records it. ``auto`` never picks int8: on three sampled-20 prompts (2026-12, AMD EPYC with
-  avx512_bf16, heavily loaded) it was 1.7× faster than float32 but its top letter agreed with float32's on none and
-  the letter scores' Spearman was 0.64 (bfloat16: 1.5× faster, 2 of 3, 0.998); ``eval/ranking_speed.py`` measures it.
+  letter in 95% of them, the bar for a default): ``auto`` takes bfloat16 only where this machine's matmul probe finds
+  it faster than float32 (``dtype_probe``); ``int8`` quantizes the decoder's Linear layers dynamically (weights
+  int8, activations quantized per call; the embeddings and the output head stay float32). ``dtype`` says which one
+  is loaded, and every recommendation records it. ``auto`` never picks int8: on three sampled-20 prompts (2026-12,
+  AMD EPYC with avx512_bf16, heavily loaded) it was 1.7× faster than float32 but its top letter agreed with
+  float32's on none and the letter scores' Spearman was 0.64 (bfloat16: 1.5× faster, 2 of 3, 0.998);
+  ``eval/ranking_speed.py`` measures it.
 - **Fused CPU paths** (``ranker.fused_cpu_ops``, on by default): one-kernel RMSNorm, in-place MLP activation, and
   attention after a cached prefix split into a maskless and a causal part (``llmrec.ranking.fused_cpu``); same scores.
+  Where bfloat16 matmuls are faster, a float32 model's attention and MLP run in bfloat16 (``ranker.attention_dtype``,
+  ``ranker.mlp_dtype``) while norms, the residual stream and the logits stay float32: the bar a whole-model bfloat16
+  misses, these pass.
 - **Prefix cache**: the static head of a prompt (system text and instructions, ``RenderedPrompt.static_prefix``) is
   run once per prefix and its keys/values reused, so each request pays only for its own tokens. Scores equal a full
   pass (``tests/ranking/test_prefix_cache.py``); a prompt whose tokens do not begin with the prefix's exact tokens
@@ -46,11 +50,26 @@ def resolve_dtype(config: RankerConfig) -> str:
 def resolve_attention_dtype(config: RankerConfig) -> str:
     """The attention dtype ``config.attention_dtype`` means on this machine (``auto``: bfloat16 where the probe finds
     its matmuls faster)."""
-    if config.attention_dtype != "auto":
-        return config.attention_dtype
+    return _resolve_part_dtype(config.attention_dtype)
+
+
+def resolve_mlp_dtype(config: RankerConfig) -> str:
+    """The MLP dtype ``config.mlp_dtype`` means on this machine (``auto``: as for attention)."""
+    return _resolve_part_dtype(config.mlp_dtype)
+
+
+def _resolve_part_dtype(setting: str) -> str:
+    if setting != "auto":
+        return setting
     from llmrec.ranking.dtype_probe import fastest_dtype
 
     return fastest_dtype().dtype
+
+
+def mixed_dtype_name(fused_ops: list[str]) -> str:
+    """The recorded dtype of a float32 model with cheaper parts: "float32 (bfloat16 attention and MLP)", ..."""
+    parts = [part for op, part in (("bfloat16_attention", "attention"), ("bfloat16_mlp", "MLP")) if op in fused_ops]
+    return f"float32 (bfloat16 {' and '.join(parts)})" if parts else "float32"
 
 
 def quantize_int8(model):
@@ -122,11 +141,12 @@ class TransformersBackend:
         if config.fused_cpu_ops and self.model.device.type == "cpu":
             from llmrec.ranking import fused_cpu
 
-            attention = resolve_attention_dtype(config) if self.dtype == "float32" else "float32"
+            float32 = self.dtype == "float32"
             self.fused_ops = fused_cpu.apply(model.get_base_model() if hasattr(model, "get_base_model") else model,
-                                             attention_dtype=attention)
-            if "bfloat16_attention" in self.fused_ops:
-                self.dtype = "float32 (bfloat16 attention)"
+                                             attention_dtype=resolve_attention_dtype(config) if float32 else "float32",
+                                             mlp_dtype=resolve_mlp_dtype(config) if float32 else "float32")
+            if float32:
+                self.dtype = mixed_dtype_name(self.fused_ops)
         # Several prompts in one call: one padded pass on an accelerator, one pass each on a CPU (option_logprobs).
         self.pad_batches = self.model.device.type != "cpu"
         self.model_id = model_id(config.model)

@@ -1,0 +1,35 @@
+"""The benchmark holds a mixed-precision pass to the peak of its own mix of FLOPs, not to the slowest dtype's."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmrec.evaluation.bench.ask import attention_flops, ideal_seconds, peak_shares
+
+PEAK = {"float32": 400.0, "bfloat16": 1600.0}
+
+
+def test_each_dtype_s_flops_take_the_time_its_own_peak_allows():
+    assert ideal_seconds({"float32": 400e9}, PEAK) == pytest.approx(1.0)
+    assert ideal_seconds({"float32": 200e9, "bfloat16": 800e9}, PEAK) == pytest.approx(1.0)
+
+
+def test_a_pass_at_half_the_mixed_peak_scores_half():
+    passes = [{"s": 2.0, "weights": {"float32": 200e9, "bfloat16": 800e9}, "attention": 0.0,
+               "attention_dtype": "bfloat16"}]
+    assert peak_shares({"pass_flops": passes}, PEAK) == {"weights": 0.5, "model": 0.5}
+
+
+def test_attention_counts_at_its_own_dtype_peak_in_the_model_share():
+    passes = [{"s": 1.0, "weights": {"float32": 400e9}, "attention": 1600e9, "attention_dtype": "bfloat16"}]
+    shares = peak_shares({"pass_flops": passes}, PEAK)
+    assert shares["weights"] == pytest.approx(1.0) and shares["model"] == pytest.approx(2.0)
+
+
+def test_no_passes_no_share():
+    assert peak_shares({}, PEAK) == {"weights": None, "model": None}
+
+
+def test_causal_attention_counts_the_cached_keys_and_the_triangle():
+    # 2 new tokens after 3 cached: the first sees 4 keys, the second 5.
+    assert attention_flops(layers=1, width=1, cached=3, computed=2) == 4 * 9
