@@ -38,7 +38,11 @@ class Catalog:
             g = norm(g)
             if g and g not in self.genres:
                 self.prose_genres.add(g)  # catalog-only genre words are trusted only in genre position
-        self._variants = _variants(self.titles)  # (lower-cased variant, item id, variant), longest first
+        # (lower-cased variant, item id, variant), longest first; indexed by their first three characters
+        self._index = _VariantIndex(_variants(self.titles))
+        self._dropped: frozenset[str] = frozenset()  # items of the index a copy no longer holds (``including``)
+        self._extra: list[tuple[str, str, str]] = []  # variants a copy added, searched one by one
+        self._genre_cache: dict[str, str] = {}
         # genre vocabulary, longest first so "folk horror" is taken before "horror"
         self.genre_terms = sorted({*self.genres, *self.aliases, *self.prose_genres}, key=len, reverse=True)
 
@@ -64,8 +68,10 @@ class Catalog:
         # an item known only by its title ("title:<title>") is replaced by the same item held by id
         dropped = {i for i, t in self.titles.items() if i.startswith("title:") and t in taken} | set(extra)
         out.titles = {**{i: t for i, t in self.titles.items() if i not in dropped}, **extra}
-        kept = [v for v in self._variants if v[1] not in dropped]
-        out._variants = list(heapq.merge(kept, _variants(extra), key=lambda t: -len(t[0])))
+        # The shared index stays as it is; the copy skips what it dropped and searches its few extra variants.
+        out._dropped = self._dropped | dropped
+        out._extra = list(heapq.merge([v for v in self._extra if v[1] not in dropped], _variants(extra),
+                                      key=lambda t: -len(t[0])))
         if new_genres:
             out.prose_genres = self.prose_genres | new_genres
             out.genre_terms = sorted({*out.genres, *out.aliases, *out.prose_genres}, key=len, reverse=True)
@@ -75,9 +81,10 @@ class Catalog:
         """``(item id, variant)`` for every title variant present in ``text`` (any case), longest first; callers
         match each with ``whole_words(variant)`` and decide whether it is written as a title."""
         low = text.lower()
-        for lv, item_id, variant in self._variants:
-            if lv in low:
-                yield item_id, variant
+        found = [v for v in self._index.present(low) if v[1] not in self._dropped]
+        extra = [v for v in self._extra if v[0] in low]
+        for _, item_id, variant in heapq.merge(found, extra, key=lambda t: -len(t[0])):
+            yield item_id, variant
 
     def variants_in(self, text: str) -> list[str]:
         """Title variants present in ``text`` (for keeping them whole when splitting claims)."""
@@ -93,11 +100,40 @@ class Catalog:
 
     def normalise_genres(self, text: str) -> str:
         """``text`` with genre aliases folded onto catalog spellings ("sci-fi" -> "science fiction")."""
+        cached = self._genre_cache.get(text)
+        if cached is not None:
+            return cached
         out = norm(text)
         for alias in sorted(self.aliases, key=lambda a: -len(a)):
             if alias in out:
                 out = re.sub(r"(?<![\w-])" + re.escape(alias) + r"(?![\w-])", self.aliases[alias], out)
+        if len(self._genre_cache) > 4096:  # genre fields and cards repeat across claims; bounded all the same
+            self._genre_cache.clear()
+        self._genre_cache[text] = out
         return out
+
+
+class _VariantIndex:
+    """Title variants by their first three characters: a text can contain a variant only where it contains those, so
+    a search tests the few variants whose key occurs in the text instead of every variant of the catalog (a claim
+    checked against 20,000 MovieLens variants: one substring test each took 0.3 ms)."""
+
+    def __init__(self, variants: list[tuple[str, str, str]]):
+        self.variants = variants  # longest first
+        self.by_key: dict[str, list[int]] = {}
+        self.short: list[int] = []  # variants under three characters: always tested
+        for position, (lv, _, _) in enumerate(variants):
+            if len(lv) < 3:
+                self.short.append(position)
+            else:
+                self.by_key.setdefault(lv[:3], []).append(position)
+
+    def present(self, low: str) -> list[tuple[str, str, str]]:
+        """The variants in lower-cased ``low``, in the index's order (longest first)."""
+        positions = set(self.short)
+        for key in {low[i:i + 3] for i in range(len(low) - 2)}:
+            positions.update(self.by_key.get(key, ()))
+        return [self.variants[p] for p in sorted(positions) if self.variants[p][0] in low]
 
 
 def _variants(titles: Mapping[str, str]) -> list[tuple[str, str, str]]:
