@@ -91,22 +91,34 @@ def spearman(a, b) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+@pytest.fixture(scope="module")
+def bar(llm_backend):
+    """The 50 bar prompts and float32's letter scores on them."""
+    prompts = prompts_for_agreement(llm_backend)
+    return prompts, [llm_backend.option_logprobs([text], letters)[0] for text, letters in prompts]
+
+
+def agreement(backend, bar) -> tuple[float, float]:
+    """Top-1 agreement and mean Spearman of ``backend``'s letter scores with float32's on the bar prompts."""
+    prompts, reference = bar
+    scores = [backend.option_logprobs([text], letters)[0] for text, letters in prompts]
+    top1 = float(np.mean([np.argmax(a) == np.argmax(b) for a, b in zip(reference, scores)]))
+    rho = float(np.mean([spearman(a, b) for a, b in zip(reference, scores)]))
+    print(f"{backend.dtype}: top-1 agreement {top1:.0%}, mean Spearman {rho:.3f} against float32")
+    return top1, rho
+
+
 @pytest.mark.slow
-def test_a_dtype_may_be_the_default_only_if_it_ranks_like_float32_on_50_prompts(llm_backend):
+def test_a_dtype_may_be_the_default_only_if_it_ranks_like_float32_on_50_prompts(bar):
     """The bar for a cheaper dtype: top-1 agreement >= 95% and mean Spearman >= 0.95 against float32 on 50 prompts.
     One that misses it may be chosen by hand, never by default (nor through ``auto``, for bfloat16)."""
     from llmrec.ranking.backends import open_backend
 
-    prompts = prompts_for_agreement(llm_backend)
-    reference = [llm_backend.option_logprobs([text], letters)[0] for text, letters in prompts]
     default = RankerConfig().dtype
     for dtype, defaults_through in (("bfloat16", {"bfloat16", "auto"}), ("int8", {"int8"})):
         other = open_backend(RankerConfig(dtype=dtype))
         assert other.dtype == dtype
-        scores = [other.option_logprobs([text], letters)[0] for text, letters in prompts]
-        top1 = float(np.mean([np.argmax(a) == np.argmax(b) for a, b in zip(reference, scores)]))
-        rho = float(np.mean([spearman(a, b) for a, b in zip(reference, scores)]))
-        print(f"{dtype}: top-1 agreement {top1:.0%}, mean Spearman {rho:.3f} against float32")
+        top1, rho = agreement(other, bar)
         if top1 < 0.95 or rho < 0.95:
             assert default not in defaults_through, (
                 f"{dtype} ranks unlike float32 (top-1 {top1:.0%}, Spearman {rho:.3f}) but the default dtype "
@@ -118,19 +130,14 @@ def test_a_dtype_may_be_the_default_only_if_it_ranks_like_float32_on_50_prompts(
     ("bfloat16", "float32", "float32 (bfloat16 attention)"),
     ("bfloat16", "bfloat16", "float32 (bfloat16 attention and MLP)")])
 def test_bfloat16_parts_may_be_chosen_by_default_only_if_they_rank_like_float32_on_50_prompts(
-        llm_backend, attention, mlp, recorded):
+        bar, attention, mlp, recorded):
     """The same bar for a float32 model whose attention (``ranker.attention_dtype``) and MLP (``ranker.mlp_dtype``)
     run in bfloat16, norms, residual stream and logits staying float32."""
     from llmrec.ranking.backends import open_backend
 
-    prompts = prompts_for_agreement(llm_backend)
-    reference = [llm_backend.option_logprobs([text], letters)[0] for text, letters in prompts]
     other = open_backend(RankerConfig(dtype="float32", attention_dtype=attention, mlp_dtype=mlp))
     assert other.dtype == recorded
-    scores = [other.option_logprobs([text], letters)[0] for text, letters in prompts]
-    top1 = float(np.mean([np.argmax(a) == np.argmax(b) for a, b in zip(reference, scores)]))
-    rho = float(np.mean([spearman(a, b) for a, b in zip(reference, scores)]))
-    print(f"{recorded}: top-1 agreement {top1:.0%}, mean Spearman {rho:.3f} against float32")
+    top1, rho = agreement(other, bar)
     if top1 < 0.95 or rho < 0.95:
         defaults = RankerConfig()
         chosen = [name for name, setting, wanted in (("attention_dtype", defaults.attention_dtype, attention),
