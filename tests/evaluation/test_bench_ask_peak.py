@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmrec.evaluation.bench.ask import attention_flops, ideal_seconds, peak_shares
+from llmrec.evaluation.bench.ask import attention_flops, dtypes_used, ideal_seconds, peak_shares
 
 PEAK = {"float32": 400.0, "bfloat16": 1600.0}
 
@@ -33,3 +33,9 @@ def test_no_passes_no_share():
 def test_causal_attention_counts_the_cached_keys_and_the_triangle():
     # 2 new tokens after 3 cached: the first sees 4 keys, the second 5.
     assert attention_flops(layers=1, width=1, cached=3, computed=2) == 4 * 9
+
+
+def test_the_dtypes_a_pass_used_are_its_weights_and_its_attention_s():
+    api = {"params_by_dtype": {"float32": 10, "bfloat16": 30}, "pass_flops": [{"attention_dtype": "bfloat16"}]}
+    assert dtypes_used(api) == {"float32", "bfloat16"}
+    assert dtypes_used({"params_by_dtype": {"float32": 10}, "pass_flops": []}) == {"float32"}

@@ -12,6 +12,7 @@ import torch
 
 from llmrec.config import LLMRecConfig, RankerConfig
 from llmrec.errors import ConfigError
+from llmrec.evaluation.bench.ranking_speed import spearman
 from llmrec.prompts import default_library
 from llmrec.ranking import dtype_probe
 from llmrec.ranking.ranker import LLMRanker
@@ -84,11 +85,6 @@ def prompts_for_agreement(backend, n: int = 50, options: int = 8, seed: int = 0)
         prompt, shown = ranker.build_prompt(requests[i % len(requests)], picked[:2], picked[2:])
         out.append((prompt.text, [" " + letter for letter, _ in shown]))
     return out
-
-
-def spearman(a, b) -> float:
-    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
-    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 @pytest.fixture(scope="module")

@@ -75,20 +75,27 @@ def _model_facts(rec) -> dict:
     model = getattr(backend, "model", None)
     if model is None:
         return {"dtype": None, "params": None, "tokenizer": getattr(backend, "tokenizer", None), "backend": backend}
+    def name(p) -> str:
+        return str(p.dtype).removeprefix("torch.")
+
     # Non-embedding weights by the dtype their matmuls run in (a bfloat16 MLP stores its weights in bfloat16).
     by_dtype: dict[str, int] = {}
-    for name, p in model.named_parameters():
-        if "embed" not in name:
-            key = str(p.dtype).removeprefix("torch.")
-            by_dtype[key] = by_dtype.get(key, 0) + p.numel()
+    for param_name, p in model.named_parameters():
+        if "embed" not in param_name:
+            by_dtype[name(p)] = by_dtype.get(name(p), 0) + p.numel()
     config = model.config
     heads = config.num_attention_heads
     width = heads * (getattr(config, "head_dim", None) or config.hidden_size // heads)
     attention = "bfloat16" if "bfloat16_attention" in getattr(backend, "fused_ops", ()) \
-        else str(next(model.parameters()).dtype).removeprefix("torch.")
+        else name(next(model.parameters()))
     return {"dtype": getattr(backend, "dtype", None), "params": sum(by_dtype.values()), "params_by_dtype": by_dtype,
             "attention_dtype": attention, "tokenizer": backend.tokenizer, "backend": backend,
             "layers": config.num_hidden_layers, "attention_width": width}
+
+
+def dtypes_used(api: dict) -> set[str]:
+    """The dtypes a pass's matmuls ran in: its weights' and its attention's."""
+    return set(api.get("params_by_dtype") or {}) | {f["attention_dtype"] for f in api.get("pass_flops", [])}
 
 
 def ideal_seconds(flops_by_dtype: dict[str, float], peak: dict[str, float]) -> float:
@@ -250,9 +257,9 @@ def _md(report: dict) -> str:
             lines.append(f"| {name} | {st['total_s']['n']} | " + " | ".join(cells) + f" | {w} |")
         g, mg = api["rank_gflops"], api.get("rank_model_gflops")
         shares = api.get("peak_share") or {}
-        mixed = len(api.get("params_by_dtype") or {}) > 1 or "bfloat16" in (api["dtype"] or "")
-        of = "the peak of its dtype mix (each FLOP at its own dtype's peak)" if mixed else \
-            f"the {api['dtype']} peak"
+        used = dtypes_used(api)
+        of = "the peak of its dtype mix (each FLOP at its own dtype's peak)" if len(used) > 1 else \
+            f"the {next(iter(used), 'float32')} peak"
 
         def share(key):
             return f" = {shares[key]:.0%} of {of}" if shares.get(key) else ""
@@ -337,8 +344,7 @@ def main(argv: Sequence[str]) -> int:
     for kind, ws in targets:
         report["workspaces"][kind] = bench_workspace(ws, kind, args, log)
         api = report["workspaces"][kind]["python_api"]
-        dtypes = set(api.get("params_by_dtype") or {}) | {f["attention_dtype"] for f in api.get("pass_flops", [])}
-        for dtype in sorted(dtypes - set(report["matmul_peak_gflops"])):
+        for dtype in sorted(dtypes_used(api) - set(report["matmul_peak_gflops"])):
             report["matmul_peak_gflops"][dtype] = matmul_peak_gflops(dtype)
         api["peak_share"] = peak_shares(api, report["matmul_peak_gflops"])
     report["load_before_after"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]

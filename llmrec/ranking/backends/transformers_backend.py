@@ -38,27 +38,9 @@ from llmrec.ranking.backends.base import cut_at_stop, register_backend
 MAX_PREFIXES = 8
 
 
-def resolve_dtype(config: RankerConfig) -> str:
-    """The dtype ``config.dtype`` means on this machine (``auto`` asks the probe)."""
-    if config.dtype != "auto":
-        return config.dtype
-    from llmrec.ranking.dtype_probe import fastest_dtype
-
-    return fastest_dtype().dtype
-
-
-def resolve_attention_dtype(config: RankerConfig) -> str:
-    """The attention dtype ``config.attention_dtype`` means on this machine (``auto``: bfloat16 where the probe finds
-    its matmuls faster)."""
-    return _resolve_part_dtype(config.attention_dtype)
-
-
-def resolve_mlp_dtype(config: RankerConfig) -> str:
-    """The MLP dtype ``config.mlp_dtype`` means on this machine (``auto``: as for attention)."""
-    return _resolve_part_dtype(config.mlp_dtype)
-
-
-def _resolve_part_dtype(setting: str) -> str:
+def resolve_dtype(setting: str) -> str:
+    """The dtype a ``ranker.dtype``, ``attention_dtype`` or ``mlp_dtype`` setting means on this machine (``auto``:
+    bfloat16 where the probe finds its matmuls faster, else float32)."""
     if setting != "auto":
         return setting
     from llmrec.ranking.dtype_probe import fastest_dtype
@@ -116,7 +98,7 @@ class TransformersBackend:
         self.tokenizer.padding_side = "left"  # the last position of every row is the scored/generating one
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.dtype = resolve_dtype(config)
+        self.dtype = resolve_dtype(config.dtype)
         load_dtype = torch.bfloat16 if self.dtype == "bfloat16" else torch.float32
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=load_dtype, local_files_only=True,
                                                      use_safetensors=True)
@@ -143,8 +125,9 @@ class TransformersBackend:
 
             float32 = self.dtype == "float32"
             self.fused_ops = fused_cpu.apply(model.get_base_model() if hasattr(model, "get_base_model") else model,
-                                             attention_dtype=resolve_attention_dtype(config) if float32 else "float32",
-                                             mlp_dtype=resolve_mlp_dtype(config) if float32 else "float32")
+                                             attention_dtype=resolve_dtype(config.attention_dtype) if float32
+                                             else "float32",
+                                             mlp_dtype=resolve_dtype(config.mlp_dtype) if float32 else "float32")
             if float32:
                 self.dtype = mixed_dtype_name(self.fused_ops)
         # Several prompts in one call: one padded pass on an accelerator, one pass each on a CPU (option_logprobs).
