@@ -25,23 +25,36 @@ def ranker(llm_backend):
 
 
 def test_the_default_cpu_backend_runs_every_fused_path(llm_backend, stock_backend):
-    assert llm_backend.fused_ops == ["rms_norm", "silu_mlp", "split_prefix_attention"]
+    assert llm_backend.fused_ops == ["fused_layer", "rms_norm", "silu_mlp", "split_prefix_attention"]
     assert stock_backend.fused_ops == []
 
 
-@pytest.mark.parametrize("prefix", ["cached", "full pass"])
+def _cached_part(prompt, kind: str) -> str:
+    """The text a pass takes from the prefix cache: the static head, nothing, or all but the last line (a prefix
+    longer than what follows it)."""
+    if kind == "static head":
+        return prompt.static_prefix
+    if kind == "all but the last line":
+        return prompt.text[:prompt.text.rstrip().rindex("\n") + 1]
+    return ""
+
+
+@pytest.mark.parametrize("prefix", ["static head", "all but the last line", "full pass"])
 def test_fused_scores_equal_the_stock_modules_scores(ranker, llm_backend, stock_backend, prefix):
     prompts = [prompt_and_letters(ranker, q, h, n) for q, h, n in
                [("a quiet film about trains", 3, 8), ("", 0, 20), ("jazz for a rainy night", 6, 12)]]
     for prompt, letters in prompts:
-        use = prompt.static_prefix if prefix == "cached" else ""
+        use = _cached_part(prompt, prefix)
         fused = llm_backend.option_logprobs([prompt.text], letters, prefix=use)[0]
         stock = stock_backend.option_logprobs([prompt.text], letters, prefix=use)[0]
         assert fused == pytest.approx(stock, abs=1e-4)
         assert max(range(len(fused)), key=fused.__getitem__) == max(range(len(stock)), key=stock.__getitem__)
 
 
-def test_a_prefix_pass_takes_the_split_attention(ranker, llm_backend, monkeypatch):
+@pytest.mark.parametrize("prefix", ["static head", "all but the last line"])
+def test_a_prefix_pass_attends_in_one_causal_call_or_two_merged_ones(ranker, llm_backend, monkeypatch, prefix):
+    """After a prefix no longer than the new tokens, one causal kernel call per layer (the queries shifted down by
+    zero rows); after a longer one, the prefix unmasked and the new tokens causal, merged."""
     calls = []
     real = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 
@@ -52,9 +65,14 @@ def test_a_prefix_pass_takes_the_split_attention(ranker, llm_backend, monkeypatc
 
     monkeypatch.setattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", Spy())
     prompt, letters = prompt_and_letters(ranker, "a film about the sea", 2, 6)
-    llm_backend.option_logprobs([prompt.text], letters, prefix=prompt.static_prefix)
+    cached = _cached_part(prompt, prefix)
+    llm_backend.prefix_state(cached)
+    llm_backend.option_logprobs([prompt.text], letters, prefix=cached)
+    tokens = len(llm_backend.tokenizer(prompt.text, add_special_tokens=False)["input_ids"])
+    p = len(llm_backend.tokenizer(cached, add_special_tokens=False)["input_ids"])
     layers = llm_backend.model.config.num_hidden_layers
-    assert calls == [False, True] * layers  # per layer: the cached prefix unmasked, the new tokens causal
+    assert (p <= tokens - p) == (prefix == "static head")
+    assert calls == ([True] if p <= tokens - p else [False, True]) * layers
 
 
 def test_padded_rows_fall_back_to_masked_attention_with_equal_scores(ranker, llm_backend, stock_backend,
@@ -152,3 +170,61 @@ def test_an_mlp_with_a_lora_wrapped_projection_stays_float32():
     plain = LlamaForCausalLM(config)
     assert "bfloat16_mlp" in fused_cpu.apply(plain, mlp_dtype="bfloat16")
     assert plain.model.layers[0].mlp.down_proj.weight.dtype == torch.bfloat16
+
+
+def _tiny(kind: str):
+    """A random two-layer model of each fused architecture: grouped-query heads, and q/k/v biases for Qwen2."""
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    shape = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, vocab_size=128, attn_implementation="sdpa")
+    torch.manual_seed(0)
+    if kind == "qwen2":
+        model = Qwen2ForCausalLM(Qwen2Config(**shape))
+        for layer in model.model.layers:  # nonzero biases, so that a misplaced one shows
+            for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                torch.nn.init.normal_(proj.bias, std=0.5)
+    else:
+        model = LlamaForCausalLM(LlamaConfig(**shape))
+    return model.eval()
+
+
+@pytest.mark.parametrize("kind", ["llama", "qwen2"])
+@pytest.mark.parametrize("cached", [0, 6, 30])
+def test_a_fused_layer_computes_what_the_stock_layer_computes(kind, cached):
+    """q, k and v in one matmul with the rotary pairs reordered, RoPE as a complex multiply, the residual adds in the
+    matmuls: the same next-token logits as the stock model, after no prefix, a short one and a long one."""
+    import copy
+
+    from transformers import DynamicCache
+
+    stock = _tiny(kind)
+    fused = copy.deepcopy(stock)
+    assert "fused_layer" in fused_cpu.apply(fused)
+    ids = torch.randint(0, 128, (1, 40), generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        logits = []
+        for model in (stock, fused):
+            cache = DynamicCache()
+            if cached:
+                model(input_ids=ids[:, :cached], cache=cache, use_cache=True)
+            logits.append(model(input_ids=ids[:, cached:], cache=cache, use_cache=True).logits[0, -1])
+    assert torch.allclose(logits[0], logits[1], atol=1e-4)
+
+
+def test_the_bfloat16_mlp_epilogues_compute_what_the_bfloat16_mlp_computes(monkeypatch):
+    """SiLU and the product inside oneDNN's bfloat16 matmuls (where this torch has them): the logits of the unfused
+    bfloat16 MLP, to bfloat16 rounding."""
+    import copy
+
+    stock = _tiny("llama")
+    fused = copy.deepcopy(stock)
+    applied = fused_cpu.apply(fused, mlp_dtype="bfloat16")
+    if "mlp_epilogues" not in applied:
+        pytest.skip("this torch build has no oneDNN linear post-ops")
+    monkeypatch.setattr(fused_cpu, "_fusable_layer", lambda layer: False)
+    assert "fused_layer" not in fused_cpu.apply(stock, mlp_dtype="bfloat16")
+    ids = torch.randint(0, 128, (1, 40), generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        a, b = (model(input_ids=ids).logits[0, -1] for model in (stock, fused))
+    assert float((a - b).norm() / a.norm()) < 0.02
