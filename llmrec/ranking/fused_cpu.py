@@ -388,7 +388,7 @@ def apply(model, attention_dtype: str = "float32", mlp_dtype: str = "float32") -
         applied.add("split_prefix_attention")
         pointwise = None
         for module in model.modules():
-            if _fusable_layer(module):
+            if _fusable_layer(module) and not hasattr(module.self_attn, "llmrec_qkv"):  # not twice: q, k reordered
                 if pointwise is None:
                     pointwise = module.mlp.gate_proj.weight.dtype == torch.bfloat16 and _pointwise_ok(module.mlp)
                 epilogues = pointwise and module.mlp.gate_proj.weight.dtype == torch.bfloat16

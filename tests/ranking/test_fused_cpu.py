@@ -228,3 +228,16 @@ def test_the_bfloat16_mlp_epilogues_compute_what_the_bfloat16_mlp_computes(monke
     with torch.inference_mode():
         a, b = (model(input_ids=ids).logits[0, -1] for model in (stock, fused))
     assert float((a - b).norm() / a.norm()) < 0.02
+
+
+def test_applying_the_fused_paths_twice_changes_nothing():
+    """The q and k rows are reordered once: a second ``apply`` on the same model must not reorder them again."""
+    import copy
+
+    stock = _tiny("llama")
+    fused = copy.deepcopy(stock)
+    fused_cpu.apply(fused)
+    fused_cpu.apply(fused)
+    ids = torch.randint(0, 128, (1, 20), generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        assert torch.allclose(stock(input_ids=ids).logits, fused(input_ids=ids).logits, atol=1e-4)
