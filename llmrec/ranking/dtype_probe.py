@@ -6,7 +6,8 @@ times the same matmul in both dtypes (about 50 ms) and takes bfloat16 only where
 kept in ``<cache>/probes/`` under a key made of the CPU, its flags, the torch version and the thread count, and in
 memory for the process, so only the first process on a machine pays for it.
 
-``matmul_gflops`` is also the "measured peak" that ranking speed is reported against (``eval/ranking_speed.py``).
+``peak_gflops`` (the best of ``matmul_gflops`` over a few shapes) is the "measured peak" that ranking speed is reported
+against (``eval/ranking_speed.py``, ``eval/bench_ask.py``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,20 @@ def matmul_gflops(dtype: str, shape: tuple[int, int, int] = (1024, 1024, 1024), 
         best = min(best, time.perf_counter() - t0)
         runs += 1
     return 2 * m * k * n / best / 1e9
+
+
+# Where each dtype reaches its best on the CPUs measured (2 threads): float32 at 1024² (a flat ~380 GFLOP/s on every
+# shape tried), bfloat16 (AMX) only at larger or taller shapes: 1,485 GFLOP/s at 1024², 2,391 at 2048², 3,182 at
+# 4096 × 1024 × 1024. A peak measured at one shape can be half the real one.
+PEAK_SHAPES = ((1024, 1024, 1024), (2048, 2048, 2048), (4096, 1024, 1024))
+
+
+def peak_gflops(dtype: str, shapes: tuple[tuple[int, int, int], ...] = PEAK_SHAPES,
+                seconds: float = 0.5) -> tuple[float, tuple[int, int, int]]:
+    """The machine's matmul peak in ``dtype``: the best GFLOP/s over ``shapes`` (``matmul_gflops`` on each), and the
+    shape that reached it. What a pass's share of the hardware is held to."""
+    best = max(((matmul_gflops(dtype, shape, seconds=seconds), shape) for shape in shapes), key=lambda r: r[0])
+    return round(best[0], 1), best[1]
 
 
 def machine_key() -> str:

@@ -40,23 +40,20 @@ from llmrec.evaluation.bench import QUERIES
 from llmrec.evaluation.bench.service_runs import ServeProcess, cli_ask, summary, throughput
 from llmrec.evaluation.options import RESULTS, add_workspace_argument, script_parser
 from llmrec.evaluation.provenance import command_line, versions, write_report
+from llmrec.ranking.dtype_probe import PEAK_SHAPES, peak_gflops
 
 STAGES = ("retrieve_s", "rank_s", "justify_s", "total_s")
 
 
-def matmul_peak_gflops(dtype: str = "float32", n: int = 1024, seconds: float = 1.5) -> float:
-    """Best achieved GFLOP/s of an n x n matmul in ``dtype`` with torch's current thread count."""
-    import torch
+def matmul_peak(dtype: str) -> tuple[float, str]:
+    """The machine's matmul peak in ``dtype`` with torch's current thread count (the best over a few shapes: one
+    shape can show bfloat16 at half its peak) and the shape that reached it, as "M×K×N"."""
+    gflops, shape = peak_gflops(dtype)
+    return gflops, _shape_name(shape)
 
-    dt = getattr(torch, dtype)
-    a, b = torch.randn(n, n, dtype=dt), torch.randn(n, n, dtype=dt)
-    torch.matmul(a, b)  # kernels chosen, buffers allocated
-    best, end = 0.0, time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        t0 = time.perf_counter()
-        torch.matmul(a, b)
-        best = max(best, 2 * n ** 3 / (time.perf_counter() - t0) / 1e9)
-    return round(best, 1)
+
+def _shape_name(shape: tuple[int, int, int]) -> str:
+    return "×".join(str(n) for n in shape)
 
 
 def _requests(rec, n: int, kind: str) -> list[dict]:
@@ -238,8 +235,10 @@ def bench_workspace(workspace: Path, kind: str, args, log: Path) -> dict:
 
 def _md(report: dict) -> str:
     lines = [f"# ask: latency and throughput ({report['time']})", "",
-             f"Machine: {report['machine']}, {report['cores']} cores; matmul peak (1024², {report['threads']} "
-             f"threads): " + ", ".join(f"{k} {v} GFLOP/s" for k, v in report["matmul_peak_gflops"].items())
+             f"Machine: {report['machine']}, {report['cores']} cores; matmul peak ({report['threads']} threads, the "
+             f"best of {', '.join(map(_shape_name, PEAK_SHAPES))}): "
+             + ", ".join(f"{k} {v} GFLOP/s (at {report.get('matmul_peak_shape', {}).get(k, '1024×1024×1024')})"
+                         for k, v in report["matmul_peak_gflops"].items())
              + f"; load average {report['load_before_after'][0]} before, {report['load_before_after'][1]} after "
              "(other jobs share the cores). Command: `" + report["command"] + "`.", ""]
     for kind, ws in report["workspaces"].items():
@@ -332,7 +331,9 @@ def main(argv: Sequence[str]) -> int:
     report = {"time": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.processor() or platform.machine(),
               "cores": os.cpu_count(), "threads": torch.get_num_threads(), "quick": args.quick,
               "command": command_line("python eval/bench_ask.py", argv),
-              "matmul_peak_gflops": {"float32": matmul_peak_gflops("float32")}, "workspaces": {}}
+              "matmul_peak_gflops": {}, "matmul_peak_shape": {}, "workspaces": {}}
+    for dtype in ("float32",):
+        report["matmul_peak_gflops"][dtype], report["matmul_peak_shape"][dtype] = matmul_peak(dtype)
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "bench-ask-serve.log"
     targets = [("demo", args.workspace)]
@@ -345,7 +346,7 @@ def main(argv: Sequence[str]) -> int:
         report["workspaces"][kind] = bench_workspace(ws, kind, args, log)
         api = report["workspaces"][kind]["python_api"]
         for dtype in sorted(dtypes_used(api) - set(report["matmul_peak_gflops"])):
-            report["matmul_peak_gflops"][dtype] = matmul_peak_gflops(dtype)
+            report["matmul_peak_gflops"][dtype], report["matmul_peak_shape"][dtype] = matmul_peak(dtype)
         api["peak_share"] = peak_shares(api, report["matmul_peak_gflops"])
     report["load_before_after"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
     report["versions"] = versions(("torch", "transformers"))
