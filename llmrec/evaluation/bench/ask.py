@@ -332,8 +332,7 @@ def main(argv: Sequence[str]) -> int:
               "cores": os.cpu_count(), "threads": torch.get_num_threads(), "quick": args.quick,
               "command": command_line("python eval/bench_ask.py", argv),
               "matmul_peak_gflops": {}, "matmul_peak_shape": {}, "workspaces": {}}
-    for dtype in ("float32",):
-        report["matmul_peak_gflops"][dtype], report["matmul_peak_shape"][dtype] = matmul_peak(dtype)
+    report["matmul_peak_gflops"]["float32"], report["matmul_peak_shape"]["float32"] = matmul_peak("float32")
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "bench-ask-serve.log"
     targets = [("demo", args.workspace)]
