@@ -64,8 +64,9 @@ class RankerConfig(_Section):
         "bfloat16 where the start-up matmul probe finds bfloat16 faster than float32, else float32. The recorded "
         "dtype says so: \"float32 (bfloat16 attention and MLP)\"")
     # Runtime-only: the fused paths compute the same scores (|Δ logprob| < 1e-4, tests/ranking/test_fused_cpu.py).
-    fused_cpu_ops: bool = Field(True, description="transformers backend on a CPU: one-kernel RMSNorm, in-place MLP "
-                                "activation and split attention after a cached prefix (llmrec.ranking.fused_cpu)",
+    fused_cpu_ops: bool = Field(True, description="transformers backend on a CPU: fused decoder layers (one q/k/v "
+                                "matmul, RoPE as one complex multiply, one attention call after a cached prefix), "
+                                "one-kernel RMSNorm, in-place MLP activation (llmrec.ranking.fused_cpu)",
                                 json_schema_extra=RUNTIME_ONLY)
     threads: int | None = Field(None, ge=1, description="torch threads; default: all cores",
                                 json_schema_extra=RUNTIME_ONLY)

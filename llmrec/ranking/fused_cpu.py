@@ -11,7 +11,8 @@ rounding (``tests/ranking/test_fused_cpu.py`` compares the letter scores with th
   explicit mask, and the CPU flash kernel then computes every block, the upper triangle included (6.5 ms per layer
   against 4.0 for a causal pass of the same queries). Here the keys split in two: the cached prefix, which every new
   token sees (no mask), and the new tokens, which are causal among themselves (``is_causal``, half the blocks). The
-  two partial softmaxes merge exactly by their log-sum-exp, as split-KV (flash-decoding) kernels do.
+  two partial softmaxes merge exactly by their log-sum-exp, as split-KV (flash-decoding) kernels do. (That is now
+  the path of a prefix longer than the new tokens; a shorter one takes a single shifted call, ``fused_layer`` below.)
 - **The MLP's SiLU and product in place**: no two extra (tokens × intermediate) tensors per layer.
 
 Two changes are not exact; each has its own setting, whose ``auto`` takes it where the machine probe finds bfloat16

@@ -10,8 +10,9 @@ Speed, because ranking one request is one prefill of about a thousand tokens on 
   AMD EPYC with avx512_bf16, heavily loaded) it was 1.7× faster than float32 but its top letter agreed with
   float32's on none and the letter scores' Spearman was 0.64 (bfloat16: 1.5× faster, 2 of 3, 0.998);
   ``eval/ranking_speed.py`` measures it.
-- **Fused CPU paths** (``ranker.fused_cpu_ops``, on by default): one-kernel RMSNorm, in-place MLP activation, and
-  attention after a cached prefix split into a maskless and a causal part (``llmrec.ranking.fused_cpu``); same scores.
+- **Fused CPU paths** (``ranker.fused_cpu_ops``, on by default): fused decoder layers (q, k and v in one matmul,
+  RoPE as one complex multiply, one attention call after a cached prefix, residual adds in the matmuls), one-kernel
+  RMSNorm and in-place MLP activation (``llmrec.ranking.fused_cpu``); same scores.
   Where bfloat16 matmuls are faster, a float32 model's attention and MLP run in bfloat16 (``ranker.attention_dtype``,
   ``ranker.mlp_dtype``) while norms, the residual stream and the logits stay float32: the bar a whole-model bfloat16
   misses, these pass.
