@@ -45,6 +45,8 @@ class RankerConfig(_Section):
                                       "None = card_chars_in_prompt alone")
     history_tokens: int | None = Field(60, ge=0, le=4096, description="most tokens of history titles in the "
                                        "prompt, newest items kept first; None = history_in_prompt alone")
+    history_facts_tokens: int = Field(0, ge=0, le=64, description="tokens of card facts (year, genres, ...) shown "
+                                      "after each history title, cut like an option's; 0 = titles alone")
     collab_evidence: bool = Field(True, description="give each option its collaborative evidence level (how "
                                   "strongly people with similar histories favour it, relative to the other "
                                   "options) when the user has one; adapters are trained with it")

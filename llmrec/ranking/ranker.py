@@ -204,7 +204,13 @@ class LLMRanker:
         return [LETTERS[i] for _, i in sorted(strong)]
 
     def _history(self, history: Sequence[StoredItem]) -> list[dict]:
-        return [{"title": h.title} for h in self.history_shown(history)]
+        shown = self.history_shown(history)
+        budget = self.config.history_facts_tokens
+        if not budget or self._tokenizer is None or not shown:
+            return [{"title": h.title, "summary": ""} for h in shown]
+        facts = self._cut_to_tokens([card_summary(h.card, self.config.card_chars_in_prompt) for h in shown],
+                                    [budget] * len(shown))
+        return [{"title": h.title, "summary": f} for h, f in zip(shown, facts)]
 
     def _example(self, example: InContextExample | None, query: str,
                  candidates: list[StoredItem]) -> dict | None:

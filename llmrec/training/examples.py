@@ -73,15 +73,21 @@ def with_target(candidates: Sequence[str], target: str, n: int) -> list[str]:
 
 
 def build_examples(ranker: LLMRanker, items: ItemLookup, source: CandidateSource, cuts: Sequence[Cut], n: int,
-                   progress: Callable = lambda it, total, desc: it, chunk: int = 512) -> list[RankingExample]:
+                   progress: Callable = lambda it, total, desc: it, chunk: int = 512,
+                   hits_only: bool = False) -> list[RankingExample]:
     """One example per cut, in the cuts' order: the source's ``n`` candidates for the history (the target swapped
     in), their evidence, the prompt the ranker renders. ``progress`` (iterable, total, description) wraps the
-    chunks of ``chunk`` cuts the source is asked for at once."""
+    chunks of ``chunk`` cuts the source is asked for at once. ``hits_only`` drops the cuts whose next item the
+    source's list misses instead of swapping it in (the lists a re-ranking evaluation scores)."""
     out = []
     for start in progress(range(0, len(cuts), chunk), -(-len(cuts) // chunk), "examples"):
         part = cuts[start:start + chunk]
+        found = source.candidates([c.history for c in part], n)
+        if hits_only:
+            kept = [(c, f) for c, f in zip(part, found) if c.target in f]
+            part, found = [c for c, _ in kept], [f for _, f in kept]
         histories = [c.history for c in part]
-        lists = [with_target(found, cut.target, n) for found, cut in zip(source.candidates(histories, n), part)]
+        lists = [with_target(f, cut.target, n) for f, cut in zip(found, part)]
         evidence = source.evidence(histories, lists, n)
         out += [make_example(ranker, items, cut.user_id, cut.history, found, cut.target, cut.split, ev)
                 for cut, found, ev in zip(part, lists, evidence)]

@@ -78,6 +78,57 @@ def test_training_examples_never_use_the_validation_or_test_item(script, tmp_pat
         assert sum("(similar users: very high)" in line for line in e.prompt.splitlines()) == 2
 
 
+def test_out_of_fold_examples_are_scored_by_an_ease_fitted_without_their_user(script, tmp_path, monkeypatch):
+    from llmrec.catalog.movielens import read_movielens
+    from llmrec.config import RankerConfig
+    from llmrec.evaluation.candidates import ModelCandidates
+    from llmrec.evaluation.protocols import build_dataset
+    from llmrec.prompts import default_library
+    from llmrec.ranking.ranker import LLMRanker
+    from llmrec.retrieval.ease import EASERecommender
+    from llmrec.training.run import ChatFormatter
+
+    catalog, interactions = read_movielens(write_movielens(tmp_path / "ml"))
+    data = build_dataset(interactions, tie_break="item")
+    fitted_on, scored = {}, []
+    fit, candidates = EASERecommender.fit, ModelCandidates.candidates
+
+    def recording_fit(self, training, config=None, **kw):
+        fitted_on[id(self)] = [s.tolist() for s in training.sequences]
+        return fit(self, training, config, **kw)
+
+    def recording_candidates(self, histories, n):
+        scored.append((id(self.retriever), [list(h) for h in histories]))
+        return candidates(self, histories, n)
+
+    monkeypatch.setattr(EASERecommender, "fit", recording_fit)
+    monkeypatch.setattr(ModelCandidates, "candidates", recording_candidates)
+    everyone = EASERecommender().fit(data.training_data())
+    ranker = LLMRanker(ChatFormatter("smollm2-135m"), default_library(), RankerConfig(retrieval_prior=0))
+    examples = script.training_examples(everyone, everyone, data, CatalogItems(catalog), ranker, per_user=3,
+                                        folds=3)
+    assert len(scored) == 3 and all(model != id(everyone) for model, _ in scored)  # one refit per fold
+    code = {item: c for c, item in enumerate(data.item_ids)}
+    for model, histories in scored:
+        for history in histories:  # no history is the start of a sequence its model was fitted on
+            codes = [code[i] for i in history]
+            assert not any(seq[:len(codes)] == codes for seq in fitted_on[model])
+    assert sum(len(h) for _, h in scored) == 3 * len(data.user_ids)  # every user's cuts, each in one fold
+    assert 0 < len(examples) <= 3 * len(data.user_ids)  # only cuts whose next item the fold's top-20 holds
+    assert all(e.target_letter in e.letters and len(e.letters) == script.N_CANDIDATES for e in examples)
+    record = {}  # what the report says about the cuts: how many, and how many each way of scoring finds
+    again = script.training_examples(everyone, everyone, data, CatalogItems(catalog), ranker, per_user=3, folds=3,
+                                     record=record)
+    assert [e.prompt for e in again] == [e.prompt for e in examples]
+    assert record["cuts"] == 3 * len(data.user_ids) and record["out_of_fold_hits"] == len(examples)
+    assert 0 <= record["in_sample_hits"] <= record["cuts"]
+
+
+def test_folds_need_training_on_the_ease_retriever(script, tmp_path):
+    with pytest.raises(SystemExit, match="--folds"):
+        script.main(["--data", str(tmp_path), "--folds", "3", "--retriever", "ease"])
+
+
 def test_script_trains_an_adapter_and_reports_it_beside_base_and_retriever(script, tmp_path):
     data = write_movielens(tmp_path / "ml")
     out = tmp_path / "results"

@@ -69,6 +69,27 @@ def test_history_keeps_the_newest_items_that_fit_its_budget(backend):
     assert [h["title"] for h in shown] == [h.title for h in history[-3:]]  # newest three, oldest first
 
 
+def test_history_facts_follow_each_title_within_their_budget(backend):
+    from llmrec.catalog.cards import render_card
+    from llmrec.catalog.schema import CatalogItem
+    from llmrec.workspace import StoredItem
+
+    def film(i, year, genres):
+        row = CatalogItem(id=f"h{i}", title=f"Film {i}", fields={"year": year, "genres": genres,
+                                                               "description": LONG})
+        return StoredItem(id=row.id, title=row.title, item=row, card=render_card(row, [], []), card_hash="",
+                          embedded_hash=None, media=[])
+
+    history = [film(1, "1986", "Action, Sci-Fi"), film(2, "1994", "Comedy, Romance, Drama, War, Western")]
+    shown = ranker(backend, history_facts_tokens=14)._history(history)
+    assert shown[0]["summary"].startswith("1986; Action, Sci-Fi") and shown[1]["summary"].startswith("1994; Comedy")
+    assert all(tokens(backend, h["summary"]) <= 14 + 1 for h in shown)
+    prompt, _ = ranker(backend, history_facts_tokens=14).build_prompt("", history, [stored("a", "Jaws", "Shark.")])
+    assert f"- <<<Film 1: {shown[0]['summary']}>>>" in prompt.text
+    plain, _ = ranker(backend).build_prompt("", history, [stored("a", "Jaws", "Shark.")])
+    assert "- <<<Film 1>>>" in plain.text and "1986" not in plain.text  # off by default: titles alone
+
+
 def test_without_budgets_the_prompt_is_bounded_by_counts_and_characters_only(backend):
     history = [stored(f"h{i}", f"Film {i}", "x") for i in range(12)]
     r = ranker(backend, history_in_prompt=10)

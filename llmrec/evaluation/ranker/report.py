@@ -24,7 +24,9 @@ def markdown(report: dict) -> str:
              f"`ml-latest-small-llamarec.md`), "
              f"{'loaded from the cache' if report['retriever']['loaded_from_cache'] else 'fitted in this run'} "
              f"({report['retriever']['seconds']:.0f} s). Ranker: {report['ranker']['model']}"
-             + (f" + adapter `{report['adapter']}`" if report["adapter"] else "") + ".", ""]
+             + (f" + adapter `{report['adapter']}`" if report["adapter"] else "") + "."
+             + (f" History items show {report['ranker']['history_facts_tokens']} tokens of card facts (year, "
+                "genres) after their titles." if report["ranker"].get("history_facts_tokens") else ""), ""]
     ev = report.get("collaborative_evidence")
     if ev:
         lines += [f"Collaborative evidence on every option: EASE's level among the options (λ {ev['config']['l2']:g}, "
@@ -35,7 +37,14 @@ def markdown(report: dict) -> str:
         mt = tr["metrics"]
         steps = mt.get("steps_run", mt["steps"])
         curve = ", ".join(f"{e['ndcg@10']:.4f} @ {e['step']}" for e in mt.get("evals", []))
-        lines += [f"Training: {tr['train_examples']} examples (retriever top-20 hard negatives, cut points inside "
+        source = (f"each user's top-20 and evidence from an EASE fitted without that user's fold of {tr['folds']}, "
+                  "only cuts whose next item it holds" if tr.get("folds") else "retriever top-20 hard negatives")
+        cuts = tr.get("cuts") or {}
+        if cuts.get("cuts"):
+            source += (f": {cuts['out_of_fold_hits']:,} of {cuts['cuts']:,} cuts, where the retriever fitted on "
+                       f"every user holds {cuts['in_sample_hits']:,} ({cuts['out_of_fold_hits'] / cuts['cuts']:.0%} "
+                       f"against {cuts['in_sample_hits'] / cuts['cuts']:.0%})")
+        lines += [f"Training: {tr['train_examples']} examples ({source}, cut points inside "
                   f"the training sequences), {tr['valid_examples']} validation users, {steps} optimiser "
                   f"steps (validation NDCG@10 by step: {curve}), best {mt['best_valid_ndcg@10']:.4f} at step "
                   f"{mt['best_step']}, kept; "

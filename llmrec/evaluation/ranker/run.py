@@ -69,6 +69,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         "or EASE (seconds; then its order is also the collaborative evidence's)")
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
                    help="the ranker's weights and activations (bfloat16 is faster only on CPUs with AVX-512 bf16)")
+    p.add_argument("--history-facts", type=int, default=0, metavar="TOKENS",
+                   help="tokens of card facts (year, genres) shown after each history title (RankerConfig."
+                        "history_facts_tokens); 0 = titles alone")
+    p.add_argument("--folds", type=int, default=0, metavar="K",
+                   help="--train with --retriever ease: each training user's candidates and evidence come from an "
+                        "EASE fitted without that user's fold (K folds), and only cuts whose next item is in that "
+                        "top-20 train, as on the re-ranked test users. 0 = the retriever fitted on every user, "
+                        "whose in-sample top-20 holds the next item 3x as often as on held-out users")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder (default: eval/results)")
@@ -76,19 +84,50 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def training_examples(retriever, evidence_model, data: SequenceDataset, items: CatalogItems, ranker, per_user: int
-                      ) -> list[RankingExample]:
+def training_examples(retriever, evidence_model, data: SequenceDataset, items: CatalogItems, ranker, per_user: int,
+                      folds: int = 0, seed: int = 0, record: dict | None = None) -> list[RankingExample]:
     """Cut points inside each user's training sequence (never the validation or test item): (history before, next
-    item) with the retriever's top-20, through the one example builder ``llmrec train`` uses."""
+    item) with the retriever's top-20, through the one example builder ``llmrec train`` uses.
+
+    With ``folds``, the retriever (EASE, the evidence model too) is refitted K times, each time without one fold of
+    users, and scores that fold's cuts: the lists and evidence a held-out user gets. Fitted on everyone, EASE has
+    seen each cut's next item in the user's own row (ml-latest-small: the next item in its top-20 for 68% of cuts
+    against 22% out of fold and 19% on validation), so the adapter learns to trust evidence that is better than any
+    it will see. Only cuts whose next item the fold's top-20 holds are kept, as only those are re-ranked at test;
+    ``record`` gets how many cuts there were and how many of them each way of scoring puts in its top-20."""
     ids = data.item_ids
-    cuts = [cut for u, seq in enumerate(data.train)
-            for cut in training_cuts(data.user_ids[u], [ids[c] for c in seq], per_user)]
-    return build_examples(ranker, items, ModelCandidates(retriever, evidence_model, ids), cuts, N_CANDIDATES)
+    by_user = [training_cuts(data.user_ids[u], [ids[c] for c in seq], per_user) for u, seq in enumerate(data.train)]
+    if not folds:
+        return build_examples(ranker, items, ModelCandidates(retriever, evidence_model, ids),
+                              [cut for cuts in by_user for cut in cuts], N_CANDIDATES)
+    from llmrec.retrieval.ease import EASERecommender
+    from llmrec.retrieval.protocol import TrainingData
+
+    fold = np.random.default_rng(seed).permutation(len(by_user)) % folds
+    if record is not None:
+        cuts = [cut for cuts in by_user for cut in cuts]
+        found = ModelCandidates(retriever, None, ids).candidates([c.history for c in cuts], N_CANDIDATES)
+        record.update(cuts=len(cuts), in_sample_hits=sum(c.target in row for c, row in zip(cuts, found)))
+    out = []
+    for f in range(folds):
+        model = EASERecommender().fit(TrainingData.of(ids, [s for u, s in enumerate(data.train) if fold[u] != f]),
+                                      evidence_model.config)
+        source = ModelCandidates(model, model, ids)
+        out += build_examples(ranker, items, source, [cut for u in np.flatnonzero(fold == f) for cut in by_user[u]],
+                              N_CANDIDATES, hits_only=True)
+    if record is not None:
+        record["out_of_fold_hits"] = len(out)
+    return out
 
 
 def main(argv: Sequence[str], program: str = "python eval/ranker_protocol.py") -> int:
     """Run the protocol as ``argv`` asks; ``program`` is how the report names the command that ran it."""
     args = parse_args(argv)
+    if args.folds and (args.retriever != "ease" or args.train is None):
+        raise SystemExit("error: --folds refits EASE per fold for training examples: it needs --train and "
+                         "--retriever ease")
+    if args.folds == 1 or args.folds < 0:
+        raise SystemExit("error: --folds needs at least 2 folds (or 0 for none)")
     started = time.perf_counter()
     load_at_start = round(os.getloadavg()[0], 2)
     import torch
@@ -132,7 +171,7 @@ def main(argv: Sequence[str], program: str = "python eval/ranker_protocol.py") -
     valid_ev = evidence_ranks(ease, ids, [valid_hist[j] for j in valid_rows], valid_top[valid_rows])
 
     base_cfg = RankerConfig(model=args.model, dtype=args.dtype, retrieval_prior=0.0, seed=args.seed,
-                            threads=args.threads)
+                            threads=args.threads, history_facts_tokens=args.history_facts)
     library = default_library()
     adapter_path, training = None, None
     if args.train is not None:
@@ -141,7 +180,9 @@ def main(argv: Sequence[str], program: str = "python eval/ranker_protocol.py") -
 
         formatter_ranker = LLMRanker(ChatFormatter(args.model), library, base_cfg)
         t1 = time.perf_counter()
-        train = training_examples(retriever, ease, data, items, formatter_ranker, args.examples_per_user)
+        cut_record: dict = {}
+        train = training_examples(retriever, ease, data, items, formatter_ranker, args.examples_per_user,
+                                  args.folds, args.seed, cut_record)
         order = np.random.default_rng(args.seed).permutation(len(train))  # a cap keeps a spread over users
         if args.max_train_examples:
             train = [train[i] for i in sorted(order[: args.max_train_examples])]
@@ -165,6 +206,7 @@ def main(argv: Sequence[str], program: str = "python eval/ranker_protocol.py") -
         manifest = trainer.train(train, valid, examples_hash(train + valid), resume=args.resume,
                                  training_data=provenance)
         training = {"seconds": round(time.perf_counter() - t1, 1), "train_examples": len(train),
+                    "folds": args.folds, "examples_per_user": args.examples_per_user, "cuts": cut_record,
                     "valid_examples": len(valid), "metrics": manifest["metrics"], "out": str(args.train),
                     "hyperparameters": config.train.model_dump(mode="json")}
         adapter_path = Path(args.train)
