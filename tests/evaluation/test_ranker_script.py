@@ -124,9 +124,10 @@ def test_out_of_fold_examples_are_scored_by_an_ease_fitted_without_their_user(sc
     assert 0 <= record["in_sample_hits"] <= record["cuts"]
 
 
-def test_folds_need_training_on_the_ease_retriever(script, tmp_path):
-    with pytest.raises(SystemExit, match="--folds"):
+def test_folds_need_training_on_the_ease_retriever(script, tmp_path, capsys):
+    with pytest.raises(SystemExit):
         script.main(["--data", str(tmp_path), "--folds", "3", "--retriever", "ease"])
+    assert "--folds refits EASE per fold" in capsys.readouterr().err
 
 
 def test_script_trains_an_adapter_and_reports_it_beside_base_and_retriever(script, tmp_path):
