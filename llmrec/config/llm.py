@@ -131,6 +131,13 @@ class TrainConfig(_Section):
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="dtype of the frozen base model's weights; "
                                                   "the LoRA weights, optimiser state and loss stay float32")
     learning_rate: float = Field(2e-4, gt=0)
+    # An adapter trained on the letters alone learns first what the prompt's evidence levels already say (the
+    # collaborative order) and is then fused with that order again at serving time; trained on the fused scores, its
+    # gradient goes to what the retriever's order misses.
+    retrieval_prior: float = Field(0.0, ge=0, description="train the adapter as a residual over the retriever's "
+                                   "order: the loss and validation score each option by its letter logprob plus "
+                                   "-w·log(1 + its place in the retrieved list), as the ranker serves it at "
+                                   "ranker.retrieval_prior = w (serve it with that w); 0 = the letters alone")
     epochs: int = Field(1, ge=1)
     grad_accum: int = Field(8, ge=1, description="examples per optimiser step")
     examples_per_user: int = Field(4, ge=1, description="most recent cut points per user used for training")

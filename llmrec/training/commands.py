@@ -46,6 +46,9 @@ def register(app: typer.Typer, progress) -> None:
         typer.echo(f"adapter saved to {out}: best validation NDCG@10 {m['best_valid_ndcg@10']:.4f} at step "
                    f"{m['best_step']} ({m['train_examples']} train / {m['valid_examples']} valid examples)")
         typer.echo(f"use it: llmrec ask \"...\" --workspace {workspace} --adapter {out}")
+        if cfg.train.retrieval_prior:
+            typer.echo(f"it was trained as a residual over the retriever's order: serve it with [ranker] "
+                       f"retrieval_prior = {cfg.train.retrieval_prior:g}, as it was validated")
 
     app.add_typer(adapters_app, name="adapters")
 

@@ -34,6 +34,9 @@ class RankingExample:
     target_letter: str
     letters: tuple[str, ...]   # every option letter in the prompt, for scoring
     split: str                 # "train" | "valid"
+    # Each letter's place in the candidate list as retrieved (0 = first), aligned with ``letters``: what the served
+    # ranker's retrieval prior -w·log(1 + place) reads, so training can see the scores serving ranks by. () = unknown.
+    list_ranks: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,14 +105,16 @@ def make_example(ranker: LLMRanker, items: ItemLookup, user_id: str, history: Se
     prompt, shown = ranker.build_prompt("", [stored[h] for h in history], [stored[i] for i in candidates],
                                         collab_rank=collab_rank)
     letter = next(letter for letter, item_id in shown if item_id == target)
-    return RankingExample(user_id, prompt.text, target, letter, tuple(letter for letter, _ in shown), split)
+    place = {item_id: i for i, item_id in enumerate(candidates)}
+    return RankingExample(user_id, prompt.text, target, letter, tuple(letter for letter, _ in shown), split,
+                          tuple(place[item_id] for _, item_id in shown))
 
 
 def examples_hash(examples: list[RankingExample]) -> str:
     """Hash of the exact training data, recorded in the adapter manifest."""
     h = hashlib.sha256()
     for e in examples:
-        h.update(json.dumps([e.user_id, e.target_id, e.target_letter, e.prompt]).encode())
+        h.update(json.dumps([e.user_id, e.target_id, e.target_letter, e.prompt, list(e.list_ranks)]).encode())
     return h.hexdigest()[:16]
 
 

@@ -134,6 +134,30 @@ class AdapterTrainer:
     def _letter_id(self, letter: str) -> int:
         return self.tokenizer.encode(" " + letter, add_special_tokens=False)[0]
 
+    def _prior(self, e: RankingExample):
+        """-w·log(1 + place) per letter (train.retrieval_prior), or None when the adapter trains on letters alone."""
+        import torch
+
+        w = self.train_config.retrieval_prior
+        if not w:
+            return None
+        if len(e.list_ranks) != len(e.letters):
+            raise TrainingError("train.retrieval_prior needs each example's place in the retrieved list (examples "
+                                "built by llmrec.training.examples carry it)")
+        return -w * torch.log1p(torch.tensor(e.list_ranks, dtype=torch.float32, device=self.device))
+
+    def option_scores(self, e: RankingExample):
+        """Each shown option's score as the ranker serves it, in ``e.letters`` order: its letter logit (the
+        letters' log-softmax up to a constant) plus the retrieval prior when the adapter trains as a residual.
+        Listwise: the loss is a softmax over these alone, the quantity serving ranks by. Over the whole vocabulary
+        the first hundred examples only teach "answer with some letter" (loss 5.6 -> ln 20)."""
+        import torch
+
+        letters = torch.tensor([self._letter_id(x) for x in e.letters], device=self.device)
+        scores = self._logits(e.prompt)[letters]
+        prior = self._prior(e)
+        return scores if prior is None else scores + prior
+
     def _logits(self, prompt: str):
         enc = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
         return self.model(**enc, logits_to_keep=1).logits[0, -1].float()  # (V,)
@@ -193,8 +217,7 @@ class AdapterTrainer:
         ranks = []
         with torch.inference_mode():
             for e in examples:
-                logp = torch.log_softmax(self._logits(e.prompt), -1)
-                scores = [logp[self._letter_id(letter)].item() for letter in e.letters]
+                scores = self.option_scores(e).tolist()
                 target = scores[e.letters.index(e.target_letter)]
                 ranks.append(sum(s > target for s in scores))  # pessimistic ties are impossible with float logprobs
         self.model.train()
@@ -285,11 +308,8 @@ class AdapterTrainer:
             if epoch not in orders:
                 orders[epoch] = np.random.default_rng(tc.seed + epoch).permutation(len(train))
             e = train[int(orders[epoch][j])]
-            # Listwise: a softmax over the shown options' letters only, the quantity serving ranks by. Over the whole
-            # vocabulary the first hundred examples only teach "answer with some letter" (loss 5.6 -> ln 20).
-            letters = torch.tensor([self._letter_id(x) for x in e.letters], device=self.device)
             target = torch.tensor(e.letters.index(e.target_letter), device=self.device)
-            loss = torch.nn.functional.cross_entropy(self._logits(e.prompt)[letters][None], target[None])
+            loss = torch.nn.functional.cross_entropy(self.option_scores(e)[None], target[None])
             (loss / tc.grad_accum).backward()
             running.append(loss.item())
             state.position = position + 1

@@ -37,6 +37,8 @@ def test_validated_prior_prefers_the_smallest_weight_among_equals(script):
     logprobs = np.zeros((3, 5))  # an LLM with no opinion: every weight > 0 gives the retriever's order
     w, curve = script.best_prior(logprobs, np.array([0, 0, 0]))
     assert w == 0.25 and curve["0.25"] == 1.0 and curve["0.0"] < 1.0
+    w, curve = script.best_prior(logprobs, np.array([0, 0, 0]), extra=[0.1])  # e.g. an adapter's training weight
+    assert w == 0.1 and list(curve)[:3] == ["0.0", "0.1", "0.25"]
 
 
 def test_training_examples_never_use_the_validation_or_test_item(script, tmp_path):
@@ -156,6 +158,24 @@ def test_script_trains_an_adapter_and_reports_it_beside_base_and_retriever(scrip
                         "--sampled-users", "0", "--out", str(out), "--cache", str(tmp_path / "cache")]) == 0
     again = json.loads((out / "ml-latest-small-llamarec-ranker.json").read_text())
     assert again["retriever"]["loaded_from_cache"] is True and again["sampled20"] == {}
+
+
+def test_an_adapter_trained_as_a_residual_is_validated_at_its_training_weight_too(script, tmp_path, capsys):
+    data = write_movielens(tmp_path / "ml")
+    out, adapter = tmp_path / "results", tmp_path / "adapters" / "residual"
+    assert script.main(["--data", str(data), "--retriever", "ease", "--train", str(adapter), "--train-prior", "0.75",
+                        "--max-train-examples", "4", "--valid-users", "2", "--test-users", "2", "--sampled-users",
+                        "0", "--out", str(out)]) == 0
+    manifest = json.loads((adapter / "manifest.json").read_text())
+    assert manifest["config"]["train"]["retrieval_prior"] == 0.75
+    report = json.loads((out / "ml-latest-small-llamarec-ranker.json").read_text())
+    assert report["training"]["prior"] == 0.75
+    assert all("0.75" in curve for curve in report["validation"]["prior_curves"].values())
+    assert "trained as a residual over the retriever's order" in (out / "ml-latest-small-llamarec-ranker.md"
+                                                                  ).read_text()
+    with pytest.raises(SystemExit):  # how an adapter trains means nothing without training one
+        script.main(["--data", str(data), "--train-prior", "1"])
+    assert "--train-prior sets how an adapter is trained" in capsys.readouterr().err
 
 
 def test_missing_data_is_one_clear_line(script, tmp_path):

@@ -73,6 +73,51 @@ def test_examples_hold_out_each_users_last_item_and_contain_the_target(train_wor
     assert {e.user_id for e in valid}.isdisjoint({e.user_id for e in train if e.target_id == seqs[e.user_id][-2]})
 
 
+def test_each_example_knows_where_its_shuffled_options_sat_in_the_retrieved_list(train_workspace):
+    """The retrieval prior reads the list order, which the shuffled letters hide: ``list_ranks`` keeps it."""
+    import re
+
+    from llmrec.prompts import default_library
+    from llmrec.ranking.ranker import LLMRanker
+    from llmrec.training.examples import make_example
+    from llmrec.training.run import ChatFormatter
+    from llmrec.workspace import Workspace
+
+    ws = Workspace(train_workspace / "ws")
+    ranker = LLMRanker(ChatFormatter("smollm2-135m"), default_library(), LLMRecConfig().ranker)
+    listed = ["m4", "a2", "m1", "p3", "m7"]  # the retriever's order
+    e = make_example(ranker, ws.get_items, "u0", ["m5"], listed, "m1", "train")
+    title = {row[0]: row[1] for row in TEXT_ITEMS}
+    shown = dict(re.findall(r"^([A-T])\. .*?<<<([^:>]+)", e.prompt, re.M))
+    assert sorted(e.list_ranks) == [0, 1, 2, 3, 4]
+    assert [shown[letter] for letter in e.letters] == [title[listed[r]] for r in e.list_ranks]
+    assert e.list_ranks[e.letters.index(e.target_letter)] == 2
+
+
+def test_a_residual_adapter_is_trained_and_validated_on_the_scores_serving_ranks_by(tmp_path):
+    """With train.retrieval_prior = w each option scores its letter logit − w·log(1 + list place), in the loss and
+    in validation alike; an example without list places is refused rather than trained on the letters alone."""
+    from llmrec.training.examples import RankingExample
+    from llmrec.training.trainer import AdapterTrainer
+
+    prompt = "Options:\nA. a slow science-fiction film\nB. a loud action film\nWhich is slow? Answer:"
+    first = RankingExample("u", prompt, "i1", "A", ("A", "B"), "valid", (1, 0))   # the target listed second
+    plain = AdapterTrainer(LLMRecConfig(), "smollm2-135m", tmp_path / "plain")
+    plain._load()
+    residual = AdapterTrainer(LLMRecConfig.from_mapping({"train": {"retrieval_prior": 2.0}}), "smollm2-135m",
+                              tmp_path / "residual")
+    residual.model, residual.tokenizer, residual.device = plain.model, plain.tokenizer, plain.device
+    letters = plain.option_scores(first)
+    assert torch.allclose(residual.option_scores(first) - letters, -2.0 * torch.log1p(torch.tensor([1.0, 0.0])))
+    strong = AdapterTrainer(LLMRecConfig.from_mapping({"train": {"retrieval_prior": 100.0}}), "smollm2-135m",
+                            tmp_path / "strong")
+    strong.model, strong.tokenizer, strong.device = plain.model, plain.tokenizer, plain.device
+    listed_first = RankingExample("u", prompt, "i1", "A", ("A", "B"), "valid", (0, 1))
+    assert strong.evaluate([listed_first])["hit@1"] == 1.0 and strong.evaluate([first])["hit@1"] == 0.0
+    with pytest.raises(TrainingError, match="place in the retrieved list"):
+        residual.option_scores(RankingExample("u", prompt, "i1", "A", ("A", "B"), "valid"))
+
+
 @pytest.mark.slow
 def test_training_writes_a_peft_adapter_with_a_manifest_that_serving_loads(train_workspace, tmp_path):
     out = tmp_path / "adapter"

@@ -39,6 +39,9 @@ def markdown(report: dict) -> str:
         curve = ", ".join(f"{e['ndcg@10']:.4f} @ {e['step']}" for e in mt.get("evals", []))
         source = (f"each user's top-20 and evidence from an EASE fitted without that user's fold of {tr['folds']}, "
                   "only cuts whose next item it holds" if tr.get("folds") else "retriever top-20 hard negatives")
+        if tr.get("prior"):
+            source += (f"; trained as a residual over the retriever's order: the loss scores each option by its "
+                       f"letter logprob − {tr['prior']:g}·log(1 + its place in the list)")
         cuts = tr.get("cuts") or {}
         if cuts.get("cuts"):
             source += (f": {cuts['out_of_fold_hits']:,} of {cuts['cuts']:,} cuts, where the retriever fitted on "

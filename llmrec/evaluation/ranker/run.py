@@ -77,6 +77,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         "EASE fitted without that user's fold (K folds), and only cuts whose next item is in that "
                         "top-20 train, as on the re-ranked test users. 0 = the retriever fitted on every user, "
                         "whose in-sample top-20 holds the next item 3x as often as on held-out users")
+    p.add_argument("--train-prior", type=float, default=0.0, metavar="W",
+                   help="--train: train the adapter as a residual over the retriever's order, on its letter logprobs "
+                        "plus -W·log(1 + list place) (train.retrieval_prior); W joins the validated weights. "
+                        "0 = on the letters alone")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder (default: eval/results)")
@@ -84,6 +88,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.folds and (args.retriever != "ease" or args.train is None):
         p.error("--folds refits EASE per fold for the training examples: it needs --train and --retriever ease")
+    if args.train_prior and args.train is None:
+        p.error("--train-prior sets how an adapter is trained: it needs --train")
+    if args.train_prior < 0:
+        p.error("--train-prior must be 0 or more")
     if args.folds == 1 or args.folds < 0:
         p.error("--folds needs at least 2 folds (or 0 for none)")
     return args
@@ -193,7 +201,8 @@ def main(argv: Sequence[str], program: str = "python eval/ranker_protocol.py") -
         config.ranker = base_cfg.model_copy()
         # The frozen base in the dtype it ranks in: bfloat16 on a CPU with bf16 matmuls trains ~4× faster than float32.
         config.train = config.train.model_copy(update={**TRAINING, "seed": args.seed, "dtype": args.dtype,
-                                                            "learning_rate": args.learning_rate})
+                                                            "learning_rate": args.learning_rate,
+                                                            "retrieval_prior": args.train_prior})
         print(f"training on {len(train)} examples, validating on {len(valid)}", file=sys.stderr)
         trainer = AdapterTrainer(config, args.model, args.train, progress=_progress, log=lambda s: print(
             s, file=sys.stderr, flush=True), overwrite=args.force)
@@ -206,7 +215,8 @@ def main(argv: Sequence[str], program: str = "python eval/ranker_protocol.py") -
         manifest = trainer.train(train, valid, examples_hash(train + valid), resume=args.resume,
                                  training_data=provenance)
         training = {"seconds": round(time.perf_counter() - t1, 1), "train_examples": len(train),
-                    "folds": args.folds, "examples_per_user": args.examples_per_user, "cuts": cut_record,
+                    "folds": args.folds, "prior": args.train_prior, "examples_per_user": args.examples_per_user,
+                    "cuts": cut_record,
                     "valid_examples": len(valid), "metrics": manifest["metrics"], "out": str(args.train),
                     "hyperparameters": config.train.model_dump(mode="json")}
         adapter_path = Path(args.train)
@@ -220,7 +230,8 @@ def main(argv: Sequence[str], program: str = "python eval/ranker_protocol.py") -
     # Pick each model's retrieval-prior weight on validation.
     valid_lp = {name: llm_logprobs(r, items, ids, [valid_hist[j] for j in valid_rows], valid_top[valid_rows],
                                    valid_ev, f"valid/{name}") for name, r in rankers.items()}
-    priors = {name: best_prior(lp, valid_cols) for name, lp in valid_lp.items()}
+    priors = {name: best_prior(lp, valid_cols, [args.train_prior] if args.train_prior else [])
+              for name, lp in valid_lp.items()}
     retriever_valid = ndcg_at_k(valid_cols, 10)
 
     # Test: full ranking by the retriever, then re-rank the top-20 where the target is in it.

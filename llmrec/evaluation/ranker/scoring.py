@@ -57,9 +57,13 @@ def evidence_only_ranks(evidence: list[dict[str, int]], item_ids: Sequence[str],
     return target_ranks(scores, target_col)
 
 
-def best_prior(logprobs: np.ndarray, target_col: np.ndarray) -> tuple[float, dict[str, float]]:
-    curve = {str(w): round(ndcg_at_k(fused_ranks(logprobs, target_col, w), 10), 4) for w in PRIOR_GRID}
-    return max(PRIOR_GRID, key=lambda w: (curve[str(w)], -w)), curve
+def best_prior(logprobs: np.ndarray, target_col: np.ndarray, extra: Sequence[float] = ()
+               ) -> tuple[float, dict[str, float]]:
+    """The weight in ``PRIOR_GRID`` (plus ``extra``, e.g. the one an adapter was trained with) with the best
+    NDCG@10, the smallest among equals, and the whole curve."""
+    grid = sorted({*PRIOR_GRID, *map(float, extra)})
+    curve = {str(w): round(ndcg_at_k(fused_ranks(logprobs, target_col, w), 10), 4) for w in grid}
+    return max(grid, key=lambda w: (curve[str(w)], -w)), curve
 
 
 def table_row(full_ranks: np.ndarray, hit: np.ndarray, inside_ranks: np.ndarray, w: float | None) -> dict:
