@@ -49,6 +49,12 @@ EVIDENCE_LEVELS = ((0.10, "very high"), (0.25, "high"), (0.50, "medium"))
 LETTERS = [chr(c) for c in range(ord("A"), ord("Z") + 1)] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
 
 
+def retrieval_prior(place: int, w: float) -> float:
+    """The retriever's order as a log-prior on an option's score, -w·log(1 + place) (place 0 = retrieved first): the
+    one definition that serving, the trainer's residual loss and the ranker protocol's fusion all add."""
+    return -w * math.log1p(place)
+
+
 @dataclass
 class RankingResult:
     ranked: list[str]                 # item ids, best first
@@ -264,7 +270,7 @@ class LLMRanker:
         # The retriever's order as a log-prior, -w·log(1 + rank): a zero-shot model (near random on 20 options)
         # then refines the retriever instead of scrambling it; a tuned adapter's sharper logprobs dominate it.
         w = self.config.retrieval_prior
-        scores = {i: lp - w * math.log1p(retrieval_rank[i]) for i, lp in letter_lp.items()}
+        scores = {i: lp + retrieval_prior(retrieval_rank[i], w) for i, lp in letter_lp.items()}
         # Ties fall back to the retriever's order, never to the shuffled position.
         ranked = sorted(scores, key=lambda i: (-scores[i], retrieval_rank[i]))
         seconds = time.perf_counter() - t0

@@ -144,7 +144,10 @@ class AdapterTrainer:
         if len(e.list_ranks) != len(e.letters):
             raise TrainingError("train.retrieval_prior needs each example's place in the retrieved list (examples "
                                 "built by llmrec.training.examples carry it)")
-        return -w * torch.log1p(torch.tensor(e.list_ranks, dtype=torch.float32, device=self.device))
+        from llmrec.ranking.ranker import retrieval_prior
+
+        return torch.tensor([retrieval_prior(place, w) for place in e.list_ranks], dtype=torch.float32,
+                            device=self.device)
 
     def option_scores(self, e: RankingExample):
         """Each shown option's score as the ranker serves it, in ``e.letters`` order: its letter logit (the

@@ -11,7 +11,7 @@ import numpy as np
 
 from llmrec.evaluation.candidates import CatalogItems
 from llmrec.evaluation.metrics import ndcg_at_k, ranking_metrics, target_ranks
-from llmrec.ranking.ranker import evidence_levels
+from llmrec.ranking.ranker import evidence_levels, retrieval_prior
 
 PRIOR_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 FULL_KS = (5, 10, 20)
@@ -34,7 +34,7 @@ def llm_logprobs(ranker, items: CatalogItems, item_ids: Sequence[str], histories
 
 def fused_ranks(logprobs: np.ndarray, target_col: np.ndarray, w: float) -> np.ndarray:
     """0-based rank of the target after fusing letter logprobs with the retriever's order (columns = its order)."""
-    prior = -w * np.log1p(np.arange(logprobs.shape[1], dtype=np.float64))
+    prior = np.array([retrieval_prior(place, w) for place in range(logprobs.shape[1])], dtype=np.float64)
     return target_ranks(logprobs + prior[None, :], target_col)
 
 
