@@ -38,7 +38,11 @@ ml-latest-small prompts, rotary embeddings, casts, residual adds and the attenti
 - **The residual adds inside the matmuls**: o_proj's output lands on the residual stream through ``addmm``; the
   MLP's output is added in place.
 - **SiLU and the product in the bfloat16 matmuls' epilogues** (oneDNN post-ops, ``torch.ops.mkldnn``), where this
-  torch has them and they compute what the unfused ops compute (checked once at load).
+  torch has them and they compute what the unfused ops compute (checked once at load). Their weights are reordered
+  once, at load, into oneDNN's blocked layout (``_reorder_linear_weight``), which every call otherwise redoes: the
+  same bits out, and the ml-latest-small pass 4% faster on an AMD EPYC with avx512_bf16 (0.824 s against 0.859,
+  12 prompts interleaved). The blocked copy sits beside the plain weights, so it is made only while the MLPs' bfloat16
+  weights come to at most ``MAX_PACKED_BYTES`` (SmolLM2-135M: 159 MB; Qwen2.5-Coder-0.5B: 627 MB).
 - **One attention call after a cached prefix** where the prefix is no longer than the new tokens: the queries are
   placed after as many zero rows as the prefix is long, so the kernel's top-left causal mask becomes exactly the
   offset-causal pattern; the zero rows' outputs are dropped. Grouped-query heads go to the kernel as they are. The
@@ -62,6 +66,9 @@ MLP_PROJECTIONS = ("gate_proj", "up_proj", "down_proj")
 RMS_NORMS = {"LlamaRMSNorm", "Qwen2RMSNorm", "MistralRMSNorm"}
 SILU_MLPS = {"LlamaMLP", "Qwen2MLP", "MistralMLP"}
 DECODER_LAYERS = {"LlamaDecoderLayer", "Qwen2DecoderLayer", "MistralDecoderLayer"}
+
+# Most bytes of bfloat16 MLP weights given a second, prepacked copy (see the module docstring).
+MAX_PACKED_BYTES = 1 << 30
 
 _causal_masks: dict[tuple[int, int], object] = {}
 
@@ -164,9 +171,27 @@ def _pointwise_ok(mlp) -> bool:
     return float((fused.float() - plain.float()).abs().max()) <= 0.05 * scale
 
 
-def _fuse_layer(layer, pointwise: bool) -> None:
+def _prepacked(weight):
+    """``weight`` in oneDNN's blocked layout for ``_linear_pointwise``, if this torch can reorder it and the result
+    is bit-identical to the plain weight's on a small input; else ``weight`` itself (the call takes either)."""
+    import torch
+
+    ops = torch.ops.mkldnn
+    try:
+        packed = ops._reorder_linear_weight(weight)
+        x = torch.randn(3, weight.shape[1], generator=torch.Generator().manual_seed(0)).to(weight.dtype)
+        with torch.inference_mode():
+            same = torch.equal(ops._linear_pointwise(x, packed, None, "none", [], ""),
+                               ops._linear_pointwise(x, weight, None, "none", [], ""))
+    except (AttributeError, RuntimeError, TypeError):
+        return weight
+    return packed if same else weight
+
+
+def _fuse_layer(layer, pointwise: bool, pack: bool = False) -> None:
     """Fold q, k and v into one matrix (q and k rows reordered to adjacent rotary pairs; the three projections'
-    weights become views into it, so no memory is added) and switch the layer to ``_fused_layer_forward``."""
+    weights become views into it, so no memory is added) and switch the layer to ``_fused_layer_forward``.
+    ``pointwise``: the MLP runs through oneDNN's fused epilogues; ``pack``: with its weights prepacked."""
     import torch
 
     attn = layer.self_attn
@@ -186,6 +211,9 @@ def _fuse_layer(layer, pointwise: bool) -> None:
             proj.bias.data = bias[rows[i]:rows[i + 1]]
     attn.llmrec_qkv = (weight, bias, heads, kv_heads, d)
     layer.llmrec_pointwise = pointwise
+    if pointwise:
+        weights = [getattr(layer.mlp, name).weight.detach() for name in MLP_PROJECTIONS]
+        layer.mlp.llmrec_weights = tuple(_prepacked(w) if pack else w for w in weights)
     layer.forward = types.MethodType(_fused_layer_forward, layer)
 
 
@@ -229,10 +257,11 @@ def _fused_layer_forward(self, hidden_states, attention_mask=None, position_ids=
     normed = self.post_attention_layernorm(hidden)
     if self.llmrec_pointwise:
         ops = torch.ops.mkldnn
+        gate_w, up_w, down_w = mlp.llmrec_weights
         x = normed.to(torch.bfloat16)
-        gate = ops._linear_pointwise(x, mlp.gate_proj.weight, None, "swish", [], "")
-        hidden.add_(F.linear(ops._linear_pointwise.binary(x, gate, mlp.up_proj.weight, None, "mul"),
-                             mlp.down_proj.weight))
+        gate = ops._linear_pointwise(x, gate_w, None, "swish", [], "")
+        product = ops._linear_pointwise.binary(x, gate, up_w, None, "mul")
+        hidden.add_(ops._linear_pointwise(product, down_w, None, "none", [], ""))
     else:
         hidden.add_(mlp(normed))
     return hidden
@@ -388,13 +417,16 @@ def apply(model, attention_dtype: str = "float32", mlp_dtype: str = "float32") -
         model.set_attn_implementation(ATTENTION)
         applied.add("split_prefix_attention")
         pointwise = None
-        for module in model.modules():
-            if _fusable_layer(module) and not hasattr(module.self_attn, "llmrec_qkv"):  # not twice: q, k reordered
-                if pointwise is None:
-                    pointwise = module.mlp.gate_proj.weight.dtype == torch.bfloat16 and _pointwise_ok(module.mlp)
-                epilogues = pointwise and module.mlp.gate_proj.weight.dtype == torch.bfloat16
-                _fuse_layer(module, epilogues)
-                applied.add("fused_layer")
-                if epilogues:
-                    applied.add("mlp_epilogues")
+        layers = [m for m in model.modules() if _fusable_layer(m) and not hasattr(m.self_attn, "llmrec_qkv")]
+        mlp_bytes = sum(getattr(m.mlp, name).weight.nbytes for m in layers for name in MLP_PROJECTIONS)
+        for module in layers:  # not twice (llmrec_qkv): q and k rows are reordered
+            if pointwise is None:
+                pointwise = module.mlp.gate_proj.weight.dtype == torch.bfloat16 and _pointwise_ok(module.mlp)
+            epilogues = pointwise and module.mlp.gate_proj.weight.dtype == torch.bfloat16
+            _fuse_layer(module, epilogues, pack=mlp_bytes <= MAX_PACKED_BYTES)
+            applied.add("fused_layer")
+            if epilogues:
+                applied.add("mlp_epilogues")
+                if any(w.is_mkldnn for w in module.mlp.llmrec_weights):
+                    applied.add("prepacked_mlp")
     return sorted(applied)

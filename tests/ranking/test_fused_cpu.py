@@ -230,6 +230,26 @@ def test_the_bfloat16_mlp_epilogues_compute_what_the_bfloat16_mlp_computes(monke
     assert float((a - b).norm() / a.norm()) < 0.02
 
 
+def test_prepacked_mlp_weights_give_the_same_bits_and_only_below_the_memory_cap(monkeypatch):
+    """The bfloat16 MLP's weights reordered once at load into oneDNN's blocked layout: the logits are exactly those
+    of the plain weights; above ``MAX_PACKED_BYTES`` no second copy is made."""
+    import copy
+
+    stock = _tiny("llama")
+    packed, plain = copy.deepcopy(stock), copy.deepcopy(stock)
+    applied = fused_cpu.apply(packed, mlp_dtype="bfloat16")
+    if "prepacked_mlp" not in applied:
+        pytest.skip("this torch build cannot reorder oneDNN linear weights")
+    assert all(w.is_mkldnn for w in packed.model.layers[0].mlp.llmrec_weights)
+    monkeypatch.setattr(fused_cpu, "MAX_PACKED_BYTES", 0)
+    applied = fused_cpu.apply(plain, mlp_dtype="bfloat16")
+    assert "mlp_epilogues" in applied and "prepacked_mlp" not in applied
+    assert not any(w.is_mkldnn for w in plain.model.layers[0].mlp.llmrec_weights)
+    ids = torch.randint(0, 128, (1, 40), generator=torch.Generator().manual_seed(4))
+    with torch.inference_mode():
+        assert torch.equal(packed(input_ids=ids).logits, plain(input_ids=ids).logits)
+
+
 def test_applying_the_fused_paths_twice_changes_nothing():
     """The q and k rows are reordered once: a second ``apply`` on the same model must not reorder them again."""
     import copy

@@ -13,9 +13,9 @@ Speed, because ranking one request is one prefill of about a thousand tokens on 
 - **Fused CPU paths** (``ranker.fused_cpu_ops``, on by default): fused decoder layers (q, k and v in one matmul,
   RoPE as one complex multiply, one attention call after a cached prefix, residual adds in the matmuls), one-kernel
   RMSNorm and in-place MLP activation (``llmrec.ranking.fused_cpu``); same scores.
-  Where bfloat16 matmuls are faster, a float32 model's attention and MLP run in bfloat16 (``ranker.attention_dtype``,
-  ``ranker.mlp_dtype``) while norms, the residual stream and the logits stay float32: the bar a whole-model bfloat16
-  misses, these pass.
+  Where bfloat16 is faster (the matmul probe for the MLP, a probe of the attention kernel itself for attention), a
+  float32 model's attention and MLP run in bfloat16 (``ranker.attention_dtype``, ``ranker.mlp_dtype``) while norms,
+  the residual stream and the logits stay float32: the bar a whole-model bfloat16 misses, these pass.
 - **Prefix cache**: the static head of a prompt (system text and instructions, ``RenderedPrompt.static_prefix``) is
   run once per prefix and its keys/values reused, so each request pays only for its own tokens. Scores equal a full
   pass (``tests/ranking/test_prefix_cache.py``); a prompt whose tokens do not begin with the prefix's exact tokens
@@ -39,14 +39,16 @@ from llmrec.ranking.backends.base import cut_at_stop, register_backend
 MAX_PREFIXES = 8
 
 
-def resolve_dtype(setting: str) -> str:
+def resolve_dtype(setting: str, attention: bool = False) -> str:
     """The dtype a ``ranker.dtype``, ``attention_dtype`` or ``mlp_dtype`` setting means on this machine (``auto``:
-    bfloat16 where the probe finds its matmuls faster, else float32)."""
+    bfloat16 where the probe finds its matmuls faster, else float32; for ``attention``, where it finds the attention
+    kernel faster)."""
     if setting != "auto":
         return setting
     from llmrec.ranking.dtype_probe import fastest_dtype
 
-    return fastest_dtype().dtype
+    verdict = fastest_dtype()
+    return verdict.attention_dtype if attention else verdict.dtype
 
 
 def mixed_dtype_name(fused_ops: list[str]) -> str:
@@ -125,9 +127,9 @@ class TransformersBackend:
             from llmrec.ranking import fused_cpu
 
             float32 = self.dtype == "float32"
+            attention = resolve_dtype(config.attention_dtype, attention=True) if float32 else "float32"
             self.fused_ops = fused_cpu.apply(model.get_base_model() if hasattr(model, "get_base_model") else model,
-                                             attention_dtype=resolve_dtype(config.attention_dtype) if float32
-                                             else "float32",
+                                             attention_dtype=attention,
                                              mlp_dtype=resolve_dtype(config.mlp_dtype) if float32 else "float32")
             if float32:
                 self.dtype = mixed_dtype_name(self.fused_ops)
