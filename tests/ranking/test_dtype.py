@@ -143,6 +143,7 @@ def test_a_dtype_may_be_the_default_only_if_it_ranks_like_float32_on_50_prompts(
 @pytest.mark.slow
 @pytest.mark.parametrize("attention, mlp, recorded", [
     ("bfloat16", "float32", "float32 (bfloat16 attention)"),
+    ("float32", "bfloat16", "float32 (bfloat16 MLP)"),  # auto's choice where only matmuls gain from bfloat16
     ("bfloat16", "bfloat16", "float32 (bfloat16 attention and MLP)")])
 def test_bfloat16_parts_may_be_chosen_by_default_only_if_they_rank_like_float32_on_50_prompts(
         bar, attention, mlp, recorded):

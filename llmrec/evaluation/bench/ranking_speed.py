@@ -11,8 +11,9 @@ In one run, on one machine:
    ``option_tokens``/``history_tokens`` pair in ``--budgets``; NDCG@10 with its SE, the paired difference to no
    budgets, mean prompt tokens, and the ranking pass's time per user.
 3. **dtype agreement**: on the same users' prompts, float32 against bfloat16, int8, ``bfloat16-attention`` (a
-   float32 model whose attention alone runs in bfloat16, ``ranker.attention_dtype``) and ``bfloat16-attention-mlp``
-   (its MLP too, ``ranker.mlp_dtype``): top-1 agreement, mean
+   float32 model whose attention alone runs in bfloat16, ``ranker.attention_dtype``), ``bfloat16-mlp`` (its MLP
+   alone, ``ranker.mlp_dtype``: what ``auto`` picks where only the matmuls are faster in bfloat16) and
+   ``bfloat16-attention-mlp`` (both): top-1 agreement, mean
    Spearman of the letter scores, sampled-20 NDCG@10 from those scores with its paired difference to float32, and
    their pass times, interleaved so load hits all alike. The float32 reference runs float32 attention and MLP.
 4. **Pass speed**: the no-budget full pass ("before") against the chosen budgets with the static prefix reused
@@ -79,6 +80,7 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
 # Precision variants ``--dtypes`` may name, as RankerConfig updates over the float32 reference.
 PRECISIONS = {"bfloat16": {"dtype": "bfloat16"}, "int8": {"dtype": "int8"}, "auto": {"dtype": "auto"},
               "bfloat16-attention": {"attention_dtype": "bfloat16"},
+              "bfloat16-mlp": {"mlp_dtype": "bfloat16"},
               "bfloat16-attention-mlp": {"attention_dtype": "bfloat16", "mlp_dtype": "bfloat16"}}
 
 
