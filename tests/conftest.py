@@ -21,7 +21,8 @@ def llm_backend():
     from llmrec.config import RankerConfig
     from llmrec.ranking.backends import open_backend
 
-    return open_backend(RankerConfig(dtype="float32", attention_dtype="float32", mlp_dtype="float32"))
+    return open_backend(RankerConfig(dtype="float32", attention_dtype="float32", mlp_dtype="float32",
+                                     normaliser_dtype="float32"))
 
 
 @pytest.fixture(scope="session")

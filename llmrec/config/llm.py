@@ -67,6 +67,14 @@ class RankerConfig(_Section):
         "fused_cpu_ops; attention projections, norms, the residual stream and the logits stay float32. auto = "
         "bfloat16 where the start-up matmul probe finds bfloat16 faster than float32, else float32. The recorded "
         "dtype says so: \"float32 (bfloat16 attention and MLP)\"")
+    # The head's matvec streams its whole (vocabulary × hidden) matrix once per pass for the softmax's normaliser:
+    # 9.8 ms of a 150 ms demo pass for SmolLM2-135M on an AMD EPYC with avx512_bf16, 3.2 ms from a bfloat16 copy.
+    normaliser_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="the log-softmax normaliser of a ranking pass (transformers backend, float32 model, "
+        "fused_cpu_ops): bfloat16 = from a bfloat16 copy of the output head, with the option letters and every "
+        "logit near the top recomputed in float32 (normaliser within ~1e-3 of float32's, the same for every letter, "
+        "so the letters' order is float32's; llmrec.ranking.letter_head). auto = bfloat16 where the start-up "
+        "matmul probe finds bfloat16 faster than float32, else float32")
     # Runtime-only: the fused paths compute the same scores (|Δ logprob| < 1e-4, tests/ranking/test_fused_cpu.py).
     fused_cpu_ops: bool = Field(True, description="transformers backend on a CPU: fused decoder layers (one q/k/v "
                                 "matmul, RoPE as one complex multiply, one attention call after a cached prefix), "

@@ -182,6 +182,8 @@ def test_auto_attention_and_mlp_follow_the_machine_probe_and_the_recorded_dtype_
         assert backend.model.model.layers[0].mlp.up_proj.weight.dtype == torch.bfloat16
     else:
         assert backend.dtype == "float32" and not cheaper & set(backend.fused_ops)
+    # The normaliser's bfloat16 head copy follows the matmul probe, like the MLP.
+    assert ("bfloat16_normaliser" in backend.fused_ops) == (probe == "bfloat16")
 
 
 def test_the_peak_is_the_best_shape_s_speed_and_says_which_shape(monkeypatch):

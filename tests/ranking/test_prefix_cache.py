@@ -76,12 +76,12 @@ def test_a_prefix_declared_once_is_used_for_later_calls_without_one(ranker, llm_
     prompt, letters = prompt_and_letters(ranker, "birds", 1, 3)
     llm_backend.option_logprobs([prompt.text], letters, prefix=prompt.static_prefix)
     calls = []
-    original = llm_backend._last_logits_after
-    llm_backend._last_logits_after = lambda *a: calls.append(a) or original(*a)
+    original = llm_backend._last_position_after
+    llm_backend._last_position_after = lambda *a: calls.append(a) or original(*a)
     try:
         plain = llm_backend.option_logprobs([prompt.text], letters)[0]
     finally:
-        del llm_backend._last_logits_after
+        del llm_backend._last_position_after
     assert calls and plain == pytest.approx(full_pass(llm_backend, prompt.text, letters), abs=1e-4)
 
 

@@ -156,7 +156,7 @@ def main(argv: Sequence[str]) -> int:
     protocol = Protocol(path, args.users, args.seed)
     users = protocol.users
     base = RankerConfig(model=args.model, retrieval_prior=0.0, seed=args.seed, threads=args.threads,
-                        dtype="float32", attention_dtype="float32", mlp_dtype="float32")
+                        dtype="float32", attention_dtype="float32", mlp_dtype="float32", normaliser_dtype="float32")
     backend = open_backend(base)
     library = default_library()
 
