@@ -126,18 +126,17 @@ class TransformersBackend:
         if self.dtype == "int8":
             model = quantize_int8(model)
         self.model = model.eval()
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
         self.fused_ops: list[str] = []
         if config.fused_cpu_ops and self.model.device.type == "cpu":
             from llmrec.ranking import fused_cpu
 
             float32 = self.dtype == "float32"
             attention = resolve_dtype(config.attention_dtype, attention=True) if float32 else "float32"
-            self.fused_ops = fused_cpu.apply(model.get_base_model() if hasattr(model, "get_base_model") else model,
-                                             attention_dtype=attention,
+            self.fused_ops = fused_cpu.apply(base, attention_dtype=attention,
                                              mlp_dtype=resolve_dtype(config.mlp_dtype) if float32 else "float32")
             if float32:
                 self.dtype = mixed_dtype_name(self.fused_ops)
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
         # Ranking passes read the decoder's last hidden states and score them with a cheaper head (letter_head).
         self.head = None
         if self.fused_ops and self.dtype.startswith("float32") and resolve_dtype(config.normaliser_dtype) == "bfloat16":
