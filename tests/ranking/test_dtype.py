@@ -75,6 +75,20 @@ def test_a_verdict_saved_before_attention_had_its_own_is_measured_again(tmp_path
     assert dtype_probe.fastest_dtype(tmp_path).attention_dtype == "float32"
 
 
+def test_a_verdict_timed_on_another_attention_kernel_is_measured_again(tmp_path, monkeypatch):
+    """The flash kernel's verdict (bfloat16 no faster on an EPYC) says nothing about the blocked attention's."""
+    measured = dtype_probe.DtypeProbe("bfloat16", 100.0, 450.0, dtype_probe.machine_key(), 2, "bfloat16", 1.7)
+    monkeypatch.setattr(dtype_probe, "probe_dtypes", lambda: measured)
+    monkeypatch.setattr(dtype_probe, "_VERDICTS", {})
+    (tmp_path / "probes").mkdir()
+    old = {"dtype": "bfloat16", "float32_gflops": 100.0, "bfloat16_gflops": 450.0, "machine": "m", "threads": 2,
+           "attention_dtype": "float32", "attention_speedup": 0.9}
+    (tmp_path / "probes" / f"dtype-{dtype_probe.machine_key()}.json").write_text(json.dumps(old))
+    assert dtype_probe.fastest_dtype(tmp_path).attention_dtype == "bfloat16"
+    saved = json.loads((tmp_path / "probes" / f"dtype-{dtype_probe.machine_key()}.json").read_text())
+    assert saved["attention_kernel"] == dtype_probe.ATTENTION_KERNEL
+
+
 def test_matmul_gflops_measures_a_positive_speed():
     assert dtype_probe.matmul_gflops("float32", (64, 64, 64), seconds=0.01) > 0
 

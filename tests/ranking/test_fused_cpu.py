@@ -52,27 +52,30 @@ def test_fused_scores_equal_the_stock_modules_scores(ranker, llm_backend, stock_
 
 
 @pytest.mark.parametrize("prefix", ["static head", "all but the last line"])
-def test_a_prefix_pass_attends_in_one_causal_call_or_two_merged_ones(ranker, llm_backend, monkeypatch, prefix):
-    """After a prefix no longer than the new tokens, one causal kernel call per layer (the queries shifted down by
-    zero rows); after a longer one, the prefix unmasked and the new tokens causal, merged."""
-    calls = []
-    real = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+def test_a_prefix_pass_attends_in_blocks_without_the_flash_kernel(ranker, llm_backend, monkeypatch, prefix):
+    """After a cached prefix, short or long, every layer attends through the blocked offset-causal attention: the
+    flash kernel, which would compute the masked-out triangle too, is never called."""
+    blocked, flash = [], []
+    real_blocked = fused_cpu.offset_causal_attention
+    real_flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 
-    class Spy:
+    class FlashSpy:
         def __call__(self, *args, **kwargs):
-            calls.append(args[4])  # is_causal
-            return real(*args, **kwargs)
+            flash.append(1)
+            return real_flash(*args, **kwargs)
 
-    monkeypatch.setattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", Spy())
+    monkeypatch.setattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", FlashSpy())
+    monkeypatch.setattr(fused_cpu, "offset_causal_attention",
+                        lambda q, k, v, *a, **kw: blocked.append(q.shape[1]) or real_blocked(q, k, v, *a, **kw))
     prompt, letters = prompt_and_letters(ranker, "a film about the sea", 2, 6)
     cached = _cached_part(prompt, prefix)
     llm_backend.prefix_state(cached)
     llm_backend.option_logprobs([prompt.text], letters, prefix=cached)
     tokens = len(llm_backend.tokenizer(prompt.text, add_special_tokens=False)["input_ids"])
     p = len(llm_backend.tokenizer(cached, add_special_tokens=False)["input_ids"])
-    layers = llm_backend.model.config.num_hidden_layers
     assert (p <= tokens - p) == (prefix == "static head")
-    assert calls == ([True] if p <= tokens - p else [False, True]) * layers
+    assert blocked == [tokens - p] * llm_backend.model.config.num_hidden_layers
+    assert flash == []
 
 
 def test_padded_rows_fall_back_to_masked_attention_with_equal_scores(ranker, llm_backend, stock_backend,
@@ -110,6 +113,36 @@ def test_split_attention_equals_masked_sdpa_after_a_prefix(dtype, tol):
                                                                 scale=0.125).transpose(1, 2)
     assert out.shape == (1, 70, 9, 64)
     assert (out.float() - expected.float()).abs().max().item() < tol
+
+
+@pytest.mark.parametrize("new,cached,heads,kv_heads", [
+    (281, 83, 9, 3),     # the demo's median pass: several blocks, the prefix shorter than the new tokens
+    (70, 400, 9, 3),     # a prefix longer than the new tokens
+    (600, 2000, 9, 3),   # long: blocks of the smallest size
+    (130, 0, 4, 4),      # no prefix, one key/value head per query head
+    (2, 1, 14, 2)])      # Qwen2.5-0.5B's grouping, two new tokens
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.bfloat16, 3e-2)])
+def test_blocked_attention_equals_masked_sdpa_at_every_block_boundary(new, cached, heads, kv_heads, dtype, tol):
+    """Each block of new tokens sees the prefix and the new tokens up to itself, never one after: the same output
+    as SDPA with the explicit offset-causal mask, from a strided query view as the fused layer hands it over."""
+    from transformers.integrations.sdpa_attention import repeat_kv
+
+    g = torch.Generator().manual_seed(new)
+    rotated = torch.randn(1, new, heads + kv_heads, 64, generator=g)  # q and k rotated together, as in the layer
+    query = rotated[:, :, :heads]
+    k = torch.randn(1, kv_heads, cached + new, 64, generator=g).to(dtype)
+    v = torch.randn(1, kv_heads, cached + new, 64, generator=g).to(dtype)
+    mask = torch.ones(new, cached + new, dtype=torch.bool).tril(cached)[None, None]
+    groups = heads // kv_heads
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        query.transpose(1, 2), repeat_kv(k.float(), groups), repeat_kv(v.float(), groups), attn_mask=mask,
+        scale=0.125).transpose(1, 2)
+    with torch.inference_mode():
+        out = fused_cpu.offset_causal_attention(query, k, v, 0.125)
+        as_float = fused_cpu.offset_causal_attention(query, k, v, 0.125, out_dtype=torch.float32)
+    assert out.shape == (1, new, heads, 64) and out.dtype == dtype and as_float.dtype == torch.float32
+    assert (out.float() - expected).abs().max().item() < tol
+    assert torch.equal(as_float, out.float())
 
 
 def test_any_other_mask_is_left_to_sdpa():
