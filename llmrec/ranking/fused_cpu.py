@@ -13,7 +13,7 @@ rounding (``tests/ranking/test_fused_cpu.py`` compares the letter scores with th
   zero rows to make its causal mask the offset-causal one, that is 2.1× the FLOPs the pass needs at the demo's median
   281 new tokens after 83 cached. Here each block of new tokens meets the prefix and the new tokens up to its own
   last one (its triangle masked), a key/value head's grouped query heads stacked into one batched matmul, and a block's
-  scores kept within a core's L2 cache. Measured inside real passes (20 demo prompts, 2-core AMD EPYC, interleaved):
+  scores kept to ``SCORE_BLOCK_BYTES``. Measured inside real passes (20 demo prompts, 2-core AMD EPYC, interleaved):
   attention 12-15% faster than the flash kernel in float32, half its time in bfloat16 (where the flash kernel is no
   faster than float32 here), 0.94× and 0.85× the pass time. Exact up to float rounding (tests).
 - **The MLP's SiLU and product in place**: no two extra (tokens × intermediate) tensors per layer.
@@ -72,10 +72,11 @@ DECODER_LAYERS = {"LlamaDecoderLayer", "Qwen2DecoderLayer", "MistralDecoderLayer
 # Most bytes of bfloat16 MLP weights given a second, prepacked copy (see the module docstring).
 MAX_PACKED_BYTES = 1 << 30
 
-# Bytes of attention scores computed at once (a block of new tokens, every head, against the keys they see): about
-# a core's L2 cache. On a 2-core AMD EPYC that is 64 float32 or 128 bfloat16 tokens at ~360 keys, the fastest of the
-# block sizes tried (32-256). Fewer than MIN_BLOCK_TOKENS a block would be all call overhead.
-SCORE_BLOCK_BYTES = 1 << 20
+# Bytes of attention scores computed at once (a block of new tokens, every head, against the keys they see). Measured
+# on a 2-core AMD EPYC, attention time in real passes, 0.5 / 1 / 2 / 4 MiB: ml-latest-small (bfloat16, ~750 keys)
+# 2,994 / 2,386 / 2,034 / 2,210 ms over 20 passes; demo (~360 keys) bfloat16 915 / 874 / 1,038 at 1 / 2 / 4 MiB,
+# float32 1,439 / 1,382 / 1,427 at 0.5 / 1 / 2. Fewer than MIN_BLOCK_TOKENS a block would be all call overhead.
+SCORE_BLOCK_BYTES = 2 << 20
 MIN_BLOCK_TOKENS = 16
 
 _causal_masks: dict[tuple[int, int], object] = {}
@@ -362,8 +363,9 @@ def offset_causal_attention(query, key, value, scaling=None, out_dtype=None):
     Blocks of new tokens, each against only the keys it can see (the prefix and the new tokens up to the block's
     last): scores as one batched matmul per key/value head, whose query heads are stacked (grouped-query heads
     share their keys, so the matmul is that many times taller), the block's own triangle masked, a softmax, and one
-    batched matmul with the values. A block's scores are at most ``SCORE_BLOCK_BYTES``, so they stay in cache
-    between the three steps. See the module docstring for why not the flash kernel."""
+    batched matmul with the values. A block's scores are at most ``SCORE_BLOCK_BYTES`` (a measured size: small
+    enough to stay in cache between the three steps, large enough to amortise the calls). See the module docstring
+    for why not the flash kernel."""
     import torch
 
     _, q_len, heads, d = query.shape
