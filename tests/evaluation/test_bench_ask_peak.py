@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from llmrec.evaluation.bench.ask import attention_flops, dtypes_used, ideal_seconds, peak_shares, remeasure_peaks
+from llmrec.evaluation.bench.ask import (attention_flops, dtypes_used, ideal_seconds, peak_shares,
+                                        remeasure_peaks, replay_fastest)
 
 PEAK = {"float32": 400.0, "bfloat16": 1600.0}
 
@@ -17,7 +18,7 @@ def test_each_dtype_s_flops_take_the_time_its_own_peak_allows():
 def test_a_pass_at_half_the_mixed_peak_scores_half():
     passes = [{"s": 2.0, "weights": {"float32": 200e9, "bfloat16": 800e9}, "attention": 0.0,
                "attention_dtype": "bfloat16"}]
-    assert peak_shares({"pass_flops": passes}, PEAK) == {"weights": 0.5, "model": 0.5}
+    assert peak_shares({"pass_flops": passes}, PEAK) == {"weights": 0.5, "model": 0.5, "model_fastest": None}
 
 
 def test_attention_counts_at_its_own_dtype_peak_in_the_model_share():
@@ -27,7 +28,36 @@ def test_attention_counts_at_its_own_dtype_peak_in_the_model_share():
 
 
 def test_no_passes_no_share():
-    assert peak_shares({}, PEAK) == {"weights": None, "model": None}
+    assert peak_shares({}, PEAK) == {"weights": None, "model": None, "model_fastest": None}
+
+
+def test_the_fastest_run_share_holds_each_prompt_s_fastest_run_to_the_peak():
+    """Like the peak, the best of a pass's runs: the ask's 2 s pass replayed in 1.25 s scores 0.8, not 0.5."""
+    passes = [{"s": 2.0, "fastest_s": 1.25, "weights": {"float32": 400e9}, "attention": 0.0,
+               "attention_dtype": "float32"}]
+    assert peak_shares({"pass_flops": passes}, PEAK) == {"weights": 0.5, "model": 0.5, "model_fastest": 0.8}
+
+
+def test_replays_keep_each_prompt_s_fastest_run_and_never_a_slower_one():
+    class Backend:
+        _prefixes = {"static head": None}
+
+        def __init__(self):
+            self.seen, self.delays = [], iter([0.0, 0.05, 0.05, 0.05])  # a, b, a, b
+
+        def option_logprobs(self, prompts, letters, prefix):
+            import time
+
+            self.seen.append((prompts[0], prefix, len(letters)))
+            time.sleep(next(self.delays))
+            return [[0.0] * len(letters)]
+
+    backend = Backend()
+    passes = [{"s": 0.02}, {"s": 0.001}]
+    replay_fastest(backend, ["static head, then a", "b"], passes, rounds=2)
+    assert backend.seen == [("static head, then a", "static head", 20), ("b", "", 20)] * 2
+    assert passes[0]["fastest_s"] < 0.02  # a replay was faster than the ask
+    assert passes[1]["fastest_s"] == 0.001  # no replay was: the ask's own time stands
 
 
 def test_causal_attention_counts_the_cached_keys_and_the_triangle():
