@@ -52,12 +52,14 @@ class RankerConfig(_Section):
                                   "options) when the user has one; adapters are trained with it")
     # On the 50-prompt bar (tests/ranking/test_dtype.py) bfloat16 attention kept float32's top letter in 49 of 50
     # (Spearman 0.999; 59 of 60 demo and ml-latest-small prompts) and made the pass 9% faster on this AMX CPU. On an
-    # AMD EPYC with avx512_bf16 it made the pass no faster (0.805 s against 0.809): hence a probe of its own.
+    # AMD EPYC with avx512_bf16 it made the pass no faster (0.805 s against 0.809): hence a probe of its own. The
+    # attention is now blocked batched matmuls with float32 scores (fused_cpu.offset_causal_attention): bfloat16
+    # keeps 48 of 50 on the bar, and auto takes it only where it runs 1.5x faster (a later EPYC: 1.2x, so float32).
     attention_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="attention (softmax(QK^T)V) of a float32 model on a CPU with fused_cpu_ops; projections, "
-        "norms and the residual stream stay float32. auto = bfloat16 where the start-up probe finds the attention "
-        "kernel itself faster in bfloat16 (not only matmuls: on some CPUs it runs no faster), else float32. The "
-        "recorded dtype says so: \"float32 (bfloat16 attention)\"")
+        "norms, the residual stream and the attention scores stay float32. auto = bfloat16 where the start-up probe "
+        "finds the attention itself 1.5x faster in bfloat16 (not only matmuls: on some CPUs it runs no faster), "
+        "else float32. The recorded dtype says so: \"float32 (bfloat16 attention)\"")
     # Same bar, same rule (tests/ranking/test_dtype.py): with bfloat16 attention as well, float32's top letter in 49
     # of 50 bar prompts (Spearman 0.997). Sampled-20, 120 ml-latest-small users (eval/results/ranking-speed-mlp.md):
     # top-1 agreement 97.5%, NDCG@10 0.2183 against 0.2186 (paired -0.0003 ± 0.0003), pass 1.83x faster than

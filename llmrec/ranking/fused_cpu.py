@@ -7,25 +7,25 @@ rounding (``tests/ranking/test_fused_cpu.py`` compares the letter scores with th
 
 - **RMSNorm** as one ``torch.nn.functional.rms_norm`` call instead of six ops (pow, mean, add, rsqrt, mul, mul):
   0.85 → 0.16 ms per call, 61 calls per pass. Bit-identical in float32, so only float32 models get it.
-- **Attention after a cached prefix** in blocks of new tokens, each against only the keys it can see
-  (``offset_causal_attention``). The CPU flash kernel computes, for every block of queries, every key up to the end of
-  its 512-key split, masked or not: below 512 keys, the whole square. After a prefix, with the queries shifted down by
-  zero rows to make its causal mask the offset-causal one, that is 2.1× the FLOPs the pass needs at the demo's median
-  281 new tokens after 83 cached. Here each block of new tokens meets the prefix and the new tokens up to its own
-  last one (its triangle masked), a key/value head's grouped query heads stacked into one batched matmul, and a block's
-  scores kept to ``SCORE_BLOCK_BYTES``. Measured inside real passes (20 demo prompts, 2-core AMD EPYC, interleaved):
-  attention 12-15% faster than the flash kernel in float32, half its time in bfloat16 (where the flash kernel is no
-  faster than float32 here), 0.94× and 0.85× the pass time. Exact up to float rounding (tests).
+- **Causal attention of one row** (after a cached prefix or not) in blocks of new tokens, each against only the
+  keys it can see (``offset_causal_attention``). The CPU flash kernel computes, for every block of queries, every
+  key up to the end of its 512-key split, masked or not: below 512 keys, the whole square. After a prefix, with the
+  queries shifted down by zero rows to make its causal mask the offset-causal one, that is 2.1× the FLOPs the pass
+  needs at the demo's median 281 new tokens after 83 cached. Here each block of new tokens meets the prefix and the
+  new tokens up to its own last one (its triangle masked), a key/value head's grouped query heads stacked into one
+  batched matmul, a block's scores kept to ``SCORE_BLOCK_BYTES``. Measured inside real passes (20 demo prompts,
+  2-core AMD EPYC, interleaved): attention 12-15% faster than the flash kernel, the pass 0.94×. Exact up to float
+  rounding (tests).
 - **The MLP's SiLU and product in place**: no two extra (tokens × intermediate) tensors per layer.
 
 Two changes are not exact; each has its own setting, whose ``auto`` takes it where the machine probe finds bfloat16
 matmuls faster. Both keep the norms, the residual stream and the logits in float32, which is what separates them from
 a whole-model bfloat16 (float32's top letter in 38 of the 50 bar prompts):
 
-- **bfloat16 attention** (``ranker.attention_dtype``): softmax(QK^T)V only, the scores rounded to bfloat16 before
-  their softmax. On an AMD EPYC with avx512_bf16 the blocked attention runs twice as fast in bfloat16; on 20 demo
-  prompts it kept float32's top letter in 20 (Spearman 0.998). (Earlier, through the flash kernel: 3× faster on an AMX
-  Xeon, 49 of 50 on the bar.)
+- **bfloat16 attention** (``ranker.attention_dtype``): the keys and values cached in bfloat16 and the weighted sum
+  of the values in bfloat16; the scores and their softmax stay float32 (rounded to bfloat16 they cost float32's top
+  letter on 3 of the 50 bar prompts; as they are, 2 of 50). Through the flash kernel it ran 3× faster on an AMX Xeon;
+  blocked, on an AMD EPYC with avx512_bf16, 1.2×, which ``auto`` does not take (``dtype_probe``).
 - **bfloat16 MLP** (``ranker.mlp_dtype``): the feed-forward block, 3/4 of a layer's weights: its input is rounded to
   bfloat16 once, gate, up, SiLU·up and down run in bfloat16 (weights stored in bfloat16: half the memory), and the
   output goes back to float32 before the residual add. A bfloat16 matmul runs 4-5× faster than float32 here; with
@@ -254,7 +254,7 @@ def _fused_layer_forward(self, hidden_states, attention_mask=None, position_ids=
     if cache is not None:
         key, value = cache.update(key, value, attn.layer_idx)
     kv_len = key.shape[2]
-    if b == 1 and 1 < t < kv_len and attention_mask is None and hidden_states.device.type == "cpu":
+    if b == 1 and 1 < t <= kv_len and attention_mask is None and hidden_states.device.type == "cpu":
         out = offset_causal_attention(query, key, value, attn.scaling, out_dtype=hidden_states.dtype)
     else:
         out, _ = _attention(attn, query.transpose(1, 2).to(key.dtype), key, value, attention_mask,
@@ -305,7 +305,7 @@ def _is_offset_causal(mask, q_len: int, kv_len: int) -> bool:
 
 
 def split_prefix_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
-    """SDPA, except one CPU row after a cached prefix: blocked offset-causal attention. A module
+    """SDPA, except causal attention of one CPU row: blocked (``offset_causal_attention``). A module
     marked with a cheaper attention dtype (``apply(..., attention_dtype=...)``) runs in it and returns float32."""
     import torch
 
@@ -319,19 +319,20 @@ def split_prefix_attention(module, query, key, value, attention_mask, dropout=0.
 
 
 def _attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
-    """(out (b, q, heads, d), None). ``attention_mask`` None with fewer queries than keys is the offset-causal
-    pattern (``_prefix_causal_mask`` leaves it out), built here only if the plain SDPA path needs it."""
+    """(out (b, q, heads, d), None). ``attention_mask`` None is the causal pattern, offset by the cached keys where
+    there are fewer queries than keys (``_prefix_causal_mask`` leaves that mask out), built here only if the plain
+    SDPA path needs it."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     b, _, q_len, _ = query.shape
     kv_len = key.shape[2]
-    unmasked_prefix = attention_mask is None and 1 < q_len < kv_len
-    plain = (b != 1 or q_len < 2 or kv_len <= q_len or query.device.type != "cpu"
+    unmasked = attention_mask is None and 1 < q_len <= kv_len
+    plain = (b != 1 or q_len < 2 or kv_len < q_len or query.device.type != "cpu"
              or kwargs.get("position_bias") is not None or kwargs.get("softcap") is not None
              or not getattr(module, "is_causal", True)
-             or not (unmasked_prefix or _is_offset_causal(attention_mask, q_len, kv_len)))
+             or not (unmasked or _is_offset_causal(attention_mask, q_len, kv_len)))
     if plain:
-        if unmasked_prefix:
+        if unmasked and q_len < kv_len:
             attention_mask = _offset_causal(q_len, kv_len)[None, None].expand(b, 1, -1, -1)
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
@@ -372,19 +373,22 @@ def offset_causal_attention(query, key, value, scaling=None, out_dtype=None):
     kv_heads, kv_len = key.shape[1], key.shape[2]
     groups, p = heads // kv_heads, kv_len - q_len
     dtype = key.dtype
+    # Scores in float32 whatever the keys' dtype: rounded to bfloat16 they cost float32's top letter on 3 of the 50
+    # bar prompts (tests/ranking/test_dtype.py). The weighted sum of the values runs in the keys' dtype.
     # (kv heads, tokens, group, d), scaled once: each key/value head's queries are one token-major matrix.
-    q = torch.empty((kv_heads, q_len, groups, d), dtype=dtype)
+    q = torch.empty((kv_heads, q_len, groups, d))
     torch.mul(query[0].reshape(q_len, kv_heads, groups, d).permute(1, 0, 2, 3),
               scaling if scaling is not None else d ** -0.5, out=q)
-    k, v = key[0], value[0]
+    k, v = key[0].float(), value[0]
     out = torch.empty((kv_heads, q_len, groups, d), dtype=dtype)
-    step = max(MIN_BLOCK_TOKENS, SCORE_BLOCK_BYTES // (heads * kv_len * key.element_size()))
+    step = max(MIN_BLOCK_TOKENS, SCORE_BLOCK_BYTES // (heads * kv_len * 4))
     for start in range(0, q_len, step):
         end = min(start + step, q_len)
         rows = (end - start) * groups
         scores = torch.bmm(q[:, start:end].reshape(kv_heads, rows, d), k[:, :p + end].transpose(1, 2))
-        scores[:, :, p + start:].add_(_diagonal_mask(end - start, groups, dtype))
-        torch.bmm(torch.softmax(scores, dim=-1), v[:, :p + end], out=out[:, start:end].view(kv_heads, rows, d))
+        scores[:, :, p + start:].add_(_diagonal_mask(end - start, groups, torch.float32))
+        probs = torch.softmax(scores, dim=-1).to(dtype)
+        torch.bmm(probs, v[:, :p + end], out=out[:, start:end].view(kv_heads, rows, d))
     result = torch.empty((q_len, kv_heads, groups, d), dtype=out_dtype or dtype)
     result.copy_(out.permute(1, 0, 2, 3))
     return result.view(1, q_len, heads, d)

@@ -39,7 +39,7 @@ def test_attention_gets_its_own_verdict_from_timing_the_attention_kernel():
     the matmul verdict says nothing about attention."""
     verdict = dtype_probe.probe_dtypes(budget_s=0.01)
     assert verdict.attention_speedup > 0
-    assert verdict.attention_dtype == ("bfloat16" if verdict.attention_speedup >= dtype_probe.MIN_SPEEDUP
+    assert verdict.attention_dtype == ("bfloat16" if verdict.attention_speedup >= dtype_probe.ATTENTION_MIN_SPEEDUP
                                        else "float32")
 
 

@@ -51,10 +51,14 @@ def test_fused_scores_equal_the_stock_modules_scores(ranker, llm_backend, stock_
         assert max(range(len(fused)), key=fused.__getitem__) == max(range(len(stock)), key=stock.__getitem__)
 
 
-@pytest.mark.parametrize("prefix", ["static head", "all but the last line"])
-def test_a_prefix_pass_attends_in_blocks_without_the_flash_kernel(ranker, llm_backend, monkeypatch, prefix):
-    """After a cached prefix, short or long, every layer attends through the blocked offset-causal attention: the
-    flash kernel, which would compute the masked-out triangle too, is never called."""
+@pytest.mark.parametrize("prefix", ["static head", "all but the last line", "full pass"])
+def test_a_ranking_pass_attends_in_blocks_without_the_flash_kernel(ranker, llm_backend, monkeypatch, prefix):
+    """After a cached prefix, short or long, or with none, every layer attends through the blocked causal
+    attention: the flash kernel, which would compute the masked-out triangle too, is never called."""
+    prompt, letters = prompt_and_letters(ranker, "a film about the sea", 2, 6)
+    cached = _cached_part(prompt, prefix)
+    if cached:
+        llm_backend.prefix_state(cached)  # computed before the spies: the pass alone is counted
     blocked, flash = [], []
     real_blocked = fused_cpu.offset_causal_attention
     real_flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
@@ -67,13 +71,10 @@ def test_a_prefix_pass_attends_in_blocks_without_the_flash_kernel(ranker, llm_ba
     monkeypatch.setattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", FlashSpy())
     monkeypatch.setattr(fused_cpu, "offset_causal_attention",
                         lambda q, k, v, *a, **kw: blocked.append(q.shape[1]) or real_blocked(q, k, v, *a, **kw))
-    prompt, letters = prompt_and_letters(ranker, "a film about the sea", 2, 6)
-    cached = _cached_part(prompt, prefix)
-    llm_backend.prefix_state(cached)
     llm_backend.option_logprobs([prompt.text], letters, prefix=cached)
     tokens = len(llm_backend.tokenizer(prompt.text, add_special_tokens=False)["input_ids"])
-    p = len(llm_backend.tokenizer(cached, add_special_tokens=False)["input_ids"])
-    assert (p <= tokens - p) == (prefix == "static head")
+    p = len(llm_backend.tokenizer(cached, add_special_tokens=False)["input_ids"]) if cached else 0
+    assert (0 < p <= tokens - p) == (prefix == "static head")
     assert blocked == [tokens - p] * llm_backend.model.config.num_hidden_layers
     assert flash == []
 
