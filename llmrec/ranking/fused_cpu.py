@@ -80,7 +80,7 @@ SCORE_BLOCK_BYTES = 2 << 20
 MIN_BLOCK_TOKENS = 16
 
 _causal_masks: dict[tuple[int, int], object] = {}
-_diagonal_masks: dict[tuple, object] = {}
+_diagonal_masks: dict[tuple[int, int], object] = {}
 
 
 def _nothing() -> None:
@@ -339,16 +339,15 @@ def _attention(module, query, key, value, attention_mask, dropout=0.0, scaling=N
     return offset_causal_attention(query.transpose(1, 2), key, value, scaling), None
 
 
-def _diagonal_mask(tokens: int, groups: int, dtype):
-    """(tokens × groups, tokens) additive mask of a block of new tokens against their own keys: 0 where token i may
-    see token j (j ≤ i), -inf elsewhere; rows ordered (token, query head within its key/value group)."""
+def _diagonal_mask(tokens: int, groups: int):
+    """(tokens × groups, tokens) float32 additive mask of a block of new tokens against their own keys: 0 where token
+    i may see token j (j ≤ i), -inf elsewhere; rows ordered (token, query head within its key/value group)."""
     import torch
 
-    key = (tokens, groups, dtype)
+    key = (tokens, groups)
     mask = _diagonal_masks.get(key)
     if mask is None:
-        above = torch.ones(tokens, tokens, dtype=torch.bool).triu(1)
-        mask = torch.zeros(tokens, tokens, dtype=dtype).masked_fill(above, float("-inf"))
+        mask = torch.zeros(tokens, tokens).masked_fill_(~_offset_causal(tokens, tokens), float("-inf"))
         mask = mask.repeat_interleave(groups, dim=0)
         if len(_diagonal_masks) > 16:
             _diagonal_masks.clear()
@@ -386,7 +385,7 @@ def offset_causal_attention(query, key, value, scaling=None, out_dtype=None):
         end = min(start + step, q_len)
         rows = (end - start) * groups
         scores = torch.bmm(q[:, start:end].reshape(kv_heads, rows, d), k[:, :p + end].transpose(1, 2))
-        scores[:, :, p + start:].add_(_diagonal_mask(end - start, groups, torch.float32))
+        scores[:, :, p + start:].add_(_diagonal_mask(end - start, groups))
         probs = torch.softmax(scores, dim=-1).to(dtype)
         torch.bmm(probs, v[:, :p + end], out=out[:, start:end].view(kv_heads, rows, d))
     result = torch.empty((q_len, kv_heads, groups, d), dtype=out_dtype or dtype)

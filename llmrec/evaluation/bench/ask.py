@@ -47,6 +47,8 @@ from llmrec.ranking.dtype_probe import PEAK_SHAPES, peak_gflops
 STAGES = ("retrieve_s", "rank_s", "justify_s", "total_s")
 # Runs of each ranking prompt after its ask, for the fastest-run share (``replay_fastest``).
 REPLAYS = 2
+# The option letters a replayed pass scores: a full set of 20 candidates.
+LETTERS = [f" {chr(65 + i)}" for i in range(20)]
 
 
 def matmul_peak(dtype: str) -> tuple[float, str]:
@@ -136,16 +138,19 @@ def peak_shares(api: dict, peak: dict[str, float]) -> dict:
     return {"weights": p50(weights), "model": p50(model), "model_fastest": p50(fastest)}
 
 
+def _known_prefix(backend, text: str) -> str:
+    """The cached static head ``text`` starts with ("" for none): a replay computes what the ask computed."""
+    return next((p for p in backend._prefixes if text.startswith(p)), "")
+
+
 def replay_fastest(backend, prompts: list[str], passes: list[dict], rounds: int = REPLAYS) -> None:
     """Each ranking prompt's pass run ``rounds`` more times, every prompt once per round; its fastest time (the ask's
     included) recorded as ``fastest_s``. The peak it is held to is the fastest of its runs too: on a shared machine
     a single run measures the neighbours as much as the pass."""
-    letters = [f" {chr(65 + i)}" for i in range(20)]
     for _ in range(rounds):
         for text, flops in zip(prompts, passes):
-            prefix = next((p for p in backend._prefixes if text.startswith(p)), "")
             t0 = time.perf_counter()
-            backend.option_logprobs([text], letters, prefix=prefix)
+            backend.option_logprobs([text], LETTERS, prefix=_known_prefix(backend, text))
             flops["fastest_s"] = min(flops.get("fastest_s", flops["s"]), time.perf_counter() - t0)
 
 
@@ -168,15 +173,14 @@ def pass_ratio(rec, backend, prompts: list[str], rounds: int = 2) -> dict | None
         return None
     config = rec.config.ranker
     stock = open_backend(config.model_copy(update={"fused_cpu_ops": False}), resolve_adapter(config.adapter))
-    letters = [f" {chr(65 + i)}" for i in range(20)]
     ratios, diff = [], 0.0
     for text in prompts * rounds:
-        prefix = next((p for p in backend._prefixes if text.startswith(p)), "")
+        prefix = _known_prefix(backend, text)
         times = {}
         for name, b in (("fused", backend), ("stock", stock)) if len(ratios) % 2 else (("stock", stock),
                                                                                           ("fused", backend)):
             t0 = time.perf_counter()
-            times[name] = (b.option_logprobs([text], letters, prefix=prefix)[0], time.perf_counter() - t0)
+            times[name] = (b.option_logprobs([text], LETTERS, prefix=prefix)[0], time.perf_counter() - t0)
         ratios.append(times["fused"][1] / times["stock"][1])
         diff = max(diff, float(np.max(np.abs(np.subtract(times["fused"][0], times["stock"][0])))))
     return {"passes": len(ratios), "fused_over_stock": round(float(np.median(ratios)), 3),
