@@ -277,18 +277,22 @@ def _fused_layer_forward(self, hidden_states, attention_mask=None, position_ids=
     return hidden
 
 
+def _kept(store: dict, key, build):
+    """``store[key]``, built on first use; a store past 16 masks starts over (shapes vary with prompt length)."""
+    value = store.get(key)
+    if value is None:
+        if len(store) > 16:
+            store.clear()
+        value = store[key] = build()
+    return value
+
+
 def _offset_causal(q_len: int, kv_len: int):
     """The (q, kv) boolean mask of q new tokens after kv - q cached ones: True where a query may attend."""
     import torch
 
-    key = (q_len, kv_len)
-    mask = _causal_masks.get(key)
-    if mask is None:
-        mask = torch.ones(q_len, kv_len, dtype=torch.bool).tril(kv_len - q_len)
-        if len(_causal_masks) > 16:
-            _causal_masks.clear()
-        _causal_masks[key] = mask
-    return mask
+    return _kept(_causal_masks, (q_len, kv_len),
+                 lambda: torch.ones(q_len, kv_len, dtype=torch.bool).tril(kv_len - q_len))
 
 
 def _is_offset_causal(mask, q_len: int, kv_len: int) -> bool:
@@ -344,21 +348,17 @@ def _diagonal_mask(tokens: int, groups: int):
     i may see token j (j ≤ i), -inf elsewhere; rows ordered (token, query head within its key/value group)."""
     import torch
 
-    key = (tokens, groups)
-    mask = _diagonal_masks.get(key)
-    if mask is None:
-        mask = torch.zeros(tokens, tokens).masked_fill_(~_offset_causal(tokens, tokens), float("-inf"))
-        mask = mask.repeat_interleave(groups, dim=0)
-        if len(_diagonal_masks) > 16:
-            _diagonal_masks.clear()
-        _diagonal_masks[key] = mask
-    return mask
+    def build():
+        above = ~_offset_causal(tokens, tokens)
+        return torch.zeros(tokens, tokens).masked_fill_(above, float("-inf")).repeat_interleave(groups, dim=0)
+
+    return _kept(_diagonal_masks, (tokens, groups), build)
 
 
 def offset_causal_attention(query, key, value, scaling=None, out_dtype=None):
     """Causal attention of q new tokens after kv - q cached ones, for one row on a CPU. ``query`` (1, q, heads, d),
     possibly a strided view; ``key``/``value`` (1, kv_heads, kv, d) with kv_heads dividing heads. Returns
-    (1, q, heads, d) in ``out_dtype`` (default: the keys' dtype, which the attention runs in).
+    (1, q, heads, d) in ``out_dtype`` (default: the keys' dtype, in which the values' weighted sum runs).
 
     Blocks of new tokens, each against only the keys it can see (the prefix and the new tokens up to the block's
     last): scores as one batched matmul per key/value head, whose query heads are stacked (grouped-query heads
